@@ -1,0 +1,64 @@
+# Galaxy metallicity from three-colour SDSS images with CNNs (Wu & Boada 2019).
+#
+#   query/mock catalogue -> cutouts (shards) -> packed images -> splits
+#   -> CNN training per target x bands x resolution x fold -> TTA predictions
+#   -> fold ensembles -> baselines -> summary table, MMR analysis, figures, report
+#
+# Run: snakemake --cores all                       (config/config.yaml: the paper, real SDSS)
+#      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
+#      snakemake --profile slurm                   (a SLURM GPU cluster)
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml", set_default=False)
+
+
+include: "rules/common.smk"
+
+
+if config["survey"] == "mock":
+
+    include: "rules/mock.smk"
+
+else:
+
+    include: "rules/query.smk"
+    include: "rules/cutouts.smk"
+
+
+include: "rules/images.smk"
+include: "rules/splits.smk"
+include: "rules/train.smk"
+include: "rules/predict.smk"
+include: "rules/baselines.smk"
+include: "rules/analysis.smk"
+include: "rules/figures.smk"
+
+
+report: "report/workflow.rst"
+
+
+wildcard_constraints:
+    target="|".join(config["targets"]),
+    bands="gri|r",
+    res=r"\d+",
+    fold=r"\d+",
+    shard=r"\d{3}",
+    part=r"\d{3}",
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        rules.figures.input,
+        SUMMARY_CSV,
+    default_target: True

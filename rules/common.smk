@@ -1,0 +1,77 @@
+# Paths, target lists and canonical params shared by every rules/*.smk file.
+# Paths are defined once here; rules refer to these constants only.
+
+import json
+import os
+
+# Scripts (also in --sdm conda environments) import the package from the repository.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+# ---- paths (the results layout others rely on) ----------------------------------------
+CATALOG = "results/catalog/galaxies.parquet"
+CATALOG_SQL = "results/catalog/query.sql"
+QUERY_PART = "results/catalog/partitions/part{part}.parquet"
+MOCK_TRUTH = "results/catalog/mock_truth.parquet"
+CUTOUT_ROOT = "results/cutouts"
+CUTOUT_MANIFEST = "results/cutouts/shard{shard}.manifest.parquet"
+IMAGES = "results/images/{res}px.npy"
+IMAGE_INDEX = "results/images/index.parquet"
+IMAGE_EXCLUDED = "results/images/excluded.parquet"
+SPLITS = "results/splits.parquet"
+MODEL_DIR = "results/models/{target}/{bands}/{res}px/fold{fold}"
+PREDICTIONS = "results/predictions/{target}/{bands}/{res}px.parquet"
+PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parquet"
+BASELINE = "results/baselines/{method}/{target}.parquet"
+SUMMARY_CSV = "results/tables/summary.csv"
+SUMMARY_MD = "results/tables/summary.md"
+FIGURE_DIR = "results/figures"
+WEIGHTS = "resources/weights/{arch}-imagenet.pth"
+
+NATIVE_RES = config["cutouts"]["size"]
+
+
+def log_path(rule_name, pattern=""):
+    """logs/<rule>/<wildcards>.log, mirroring the output's wildcards."""
+    return f"logs/{rule_name}/{pattern or 'all'}.log"
+
+
+def bench_path(rule_name, pattern=""):
+    return f"benchmarks/{rule_name}/{pattern or 'all'}.tsv"
+
+
+# ---- what the config asks for ----------------------------------------------------------
+def shard_ids():
+    return [f"{i:03d}" for i in range(config["cutouts"]["shards"])]
+
+
+def part_ids():
+    return [f"{i:03d}" for i in range(config["query"]["partitions"])]
+
+
+def folds():
+    return list(range(config["folds"]))
+
+
+def top_resolution():
+    return max(config["resolutions"])
+
+
+def canonical(obj):
+    """A params value with keys sorted at every level, so the same settings always
+    compare equal and only the settings a job uses can make it rerun."""
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    return obj
+
+
+def gpu_resources(kind):
+    """threads/runtime/mem_mb/gpu(/gpu_model) for a GPU rule, from config['resources'][kind]."""
+    res = dict(config["resources"][kind])
+    res.pop("threads")
+    if not res.get("gpu_model"):
+        res.pop("gpu_model", None)
+    return res
