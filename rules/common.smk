@@ -31,6 +31,13 @@ WEIGHTS = "resources/weights/{arch}-imagenet.pth"
 
 NATIVE_RES = config["cutouts"]["size"]
 
+_bad_res = [r for r in config["resolutions"] if r > NATIVE_RES or NATIVE_RES % r]
+if _bad_res:
+    raise ValueError(
+        f"config 'resolutions' has {_bad_res}: every resolution must divide cutouts.size={NATIVE_RES} px "
+        f"(images are area-averaged from it), e.g. {[NATIVE_RES // 2**i for i in range(4)]}"
+    )
+
 
 def log_path(rule_name, pattern=""):
     """logs/<rule>/<wildcards>.log, mirroring the output's wildcards."""

@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` (the whole DAG on the mock survey) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+CORES ?= 2
+
+.PHONY: venv demo report test
+
+venv: $(VENV)/.installed
+
+# Re-installs whenever the pinned requirements change.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --requirement requirements.txt
+	touch $@
+
+demo: venv
+	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES)
+	$(MAKE) report CONFIG=config/demo.yaml
+
+report: venv
+	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/config.yaml) --report results/report.html
+
+test: venv
+	$(PY) -m pytest

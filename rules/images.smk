@@ -1,0 +1,50 @@
+# Packed image arrays: the cutouts decoded once into results/images/128px.npy,
+# then area-averaged to every configured resolution (one job per resolution, so
+# adding a resolution adds one job and touches no other array).
+
+
+rule images_pack:
+    input:
+        catalog=CATALOG,
+        manifests=expand(CUTOUT_MANIFEST, shard=shard_ids()),
+    output:
+        images=IMAGES.format(res=NATIVE_RES),
+        index=IMAGE_INDEX,
+        excluded=IMAGE_EXCLUDED,
+    params:
+        cutouts=canonical({"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"], "size": NATIVE_RES}),
+    log:
+        "logs/images_pack/all.log",
+    benchmark:
+        "benchmarks/images_pack/all.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/images_pack.py"
+
+
+rule images_downsample:
+    input:
+        IMAGES.format(res=NATIVE_RES),
+    output:
+        IMAGES,
+    log:
+        "logs/images_downsample/{res}px.log",
+    benchmark:
+        "benchmarks/images_downsample/{res}px.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/images_downsample.py"
+
+
+# The native array comes from packing; every other resolution from downsampling it.
+ruleorder: images_pack > images_downsample

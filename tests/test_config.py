@@ -1,0 +1,57 @@
+"""Every shipped configuration validates; a wrong value is refused naming its key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "config" / "schema.yaml")
+
+
+def load(*overlays):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for overlay in overlays:
+        update_config(config, yaml.safe_load((REPO / overlay).read_text()))
+    return config
+
+
+@pytest.mark.parametrize("overlay", [(), ("config/demo.yaml",), ("tests/config/tiny.yaml",)])
+def test_shipped_configs_validate(overlay):
+    validate(load(*overlay), SCHEMA)
+
+
+def test_paper_config_holds_the_facts():
+    c = load()
+    assert c["survey"] == "sdss" and c["sdss"]["data_release"] == 14
+    assert c["cutouts"]["size"] == 128 and c["cutouts"]["scale"] == pytest.approx(0.296)
+    assert c["resolutions"] == [128, 64, 32, 16, 8, 4, 2, 1] and c["folds"] == 5
+    assert c["targets"] == ["oh_p50", "lgm_tot_p50"] and c["train"]["arch"] == "resnet34"
+    assert c["query"]["cuts"]["z"] == [0.02, None]  # FACTS.md: "z > 0.2" in the text is a typo
+    assert c["rf"] == {"n_estimators": 40, "min_samples_leaf": 8}
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda c: c.update(folds="five"), "folds"),
+        (lambda c: c.update(survey="sdss_dr99"), "survey"),
+        (lambda c: c.update(targets=["metallicity"]), "targets"),
+        (lambda c: c.update(resolutions=[128, 0]), "resolutions"),
+        (lambda c: c["train"].update(batch_size=12.5), "batch_size"),
+        (lambda c: c["train"].update(pretrained="yes"), "pretrained"),
+        (lambda c: c["rf"].update(n_estimatorz=10), "n_estimatorz"),
+        (lambda c: c.update(unknown_key=1), "unknown_key"),
+        (lambda c: c["query"]["cuts"].update(z=["0.02; DROP TABLE x", None]), "z"),
+        (lambda c: c["sdss"].update(url="skyserver.sdss.org"), "url"),
+    ],
+)
+def test_wrong_values_are_refused_naming_the_key(change, key):
+    config = load()
+    change(config)
+    with pytest.raises(WorkflowError) as err:
+        validate(copy.deepcopy(config), SCHEMA)
+    assert key in str(err.value)

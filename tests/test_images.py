@@ -1,0 +1,90 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from galcnn import cutouts, images
+
+
+def _jpeg(rng, size=16, level=None):
+    pixels = rng.integers(40, 220, (size, size, 3), dtype=np.uint8) if level is None else np.full((size, size, 3), level, np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Six galaxies in two shards: four good JPEGs, one HTML page saved as .jpg, one never fetched."""
+    rng = np.random.default_rng(0)
+    objids = [101, 102, 103, 104, 105, 106]
+    root = tmp_path / "cutouts"
+    records = []
+    for objid in objids[:5]:
+        shard = int(cutouts.shard_of([objid], 2)[0])
+        path = cutouts.cutout_path(root, shard, objid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"<html>rate limited</html>" if objid == 104 else _jpeg(rng))
+        records.append({"objID": objid, "status": "ok", "reason": "", "path": str(path)})
+    manifests = pd.DataFrame(records)
+    catalog = pd.DataFrame({"objID": objids})
+    return tmp_path, catalog, manifests, root
+
+
+def test_pack_keeps_good_cutouts_aligned_with_index(store):
+    tmp, catalog, manifests, root = store
+    index = images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "16px.npy", tmp / "index.parquet", tmp / "excluded.parquet")
+    packed = np.load(tmp / "16px.npy")
+    assert packed.shape == (4, 16, 16, 3) and packed.dtype == np.uint8
+    assert list(index["objID"]) == [101, 102, 103, 105]
+    for objid, row in zip(index["objID"], index["row"]):
+        path = cutouts.cutout_path(root, int(cutouts.shard_of([objid], 2)[0]), objid)
+        expected = np.asarray(Image.open(path).convert("RGB"))
+        np.testing.assert_array_equal(packed[row], expected)
+
+
+def test_pack_lists_every_excluded_galaxy_with_a_reason(store):
+    tmp, catalog, manifests, root = store
+    images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "a.npy", tmp / "i.parquet", tmp / "x.parquet")
+    excluded = pd.read_parquet(tmp / "x.parquet").set_index("objID")
+    assert set(excluded.index) == {104, 106}
+    assert "HTML" in excluded.at[104, "reason"]
+    assert excluded.at[106, "status"] == "missing"
+    assert not list(tmp.glob(".*"))  # no temporary files left behind
+
+
+def test_pack_refuses_when_nothing_is_usable(tmp_path):
+    catalog = pd.DataFrame({"objID": [1, 2]})
+    manifests = pd.DataFrame({"objID": [1, 2], "status": ["failed", "blank"], "reason": ["HTTP 500", "blank"], "path": ["", ""]})
+    with pytest.raises(ValueError, match="no usable cutouts"):
+        images.pack_cutouts(catalog, manifests, tmp_path, 2, 16, tmp_path / "a.npy", tmp_path / "i.parquet", tmp_path / "x.parquet")
+
+
+def test_one_pixel_is_the_mean_colour():
+    rng = np.random.default_rng(1)
+    full = rng.integers(0, 256, (5, 128, 128, 3), dtype=np.uint8)
+    one = images.area_average(full, 1)
+    np.testing.assert_array_equal(one[:, 0, 0, :], np.rint(full.mean(axis=(1, 2))).astype(np.uint8))
+
+
+def test_area_average_matches_block_means():
+    full = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(1, 4, 4, 3)
+    half = images.area_average(full, 2)
+    assert half.shape == (1, 2, 2, 3)
+    expected = np.rint(full[0, 0:2, 2:4, 1].mean())
+    assert half[0, 0, 1, 1] == expected
+
+
+def test_area_average_rejects_non_divisors():
+    with pytest.raises(ValueError, match="does not divide"):
+        images.area_average(np.zeros((1, 128, 128, 3), np.uint8), 48)
+
+
+def test_downsample_file_streams_in_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "BLOCK", 3)
+    full = np.random.default_rng(2).integers(0, 256, (7, 8, 8, 3), dtype=np.uint8)
+    np.save(tmp_path / "8px.npy", full)
+    images.downsample_file(tmp_path / "8px.npy", tmp_path / "2px.npy", 2)
+    np.testing.assert_array_equal(np.load(tmp_path / "2px.npy"), images.area_average(full, 2))
