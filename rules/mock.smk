@@ -1,0 +1,53 @@
+# The embedded mock survey (survey: mock): a simulated catalogue through the paper's cuts,
+# and SkyServer-like gri JPEG cutouts rendered per shard in the downloader's layout.
+
+
+localrules:
+    catalog_mock,
+
+
+rule catalog_mock:
+    output:
+        catalog=CATALOG,
+        truth=MOCK_TRUTH,
+    params:
+        mock=canonical(config["mock"]),
+        cuts=canonical(config["query"]["cuts"]),
+    log:
+        log_path("catalog_mock"),
+    benchmark:
+        bench_path("catalog_mock")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/mock_catalog.py"
+
+
+# The JPEGs are not declared outputs: an interrupted job keeps them and its rerun skips them.
+rule cutouts_render:
+    input:
+        truth=MOCK_TRUTH,
+    output:
+        manifest=CUTOUT_MANIFEST,
+    params:
+        root=CUTOUT_ROOT,
+        shards=config["cutouts"]["shards"],
+        render=canonical(
+            {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}
+        ),
+    log:
+        log_path("cutouts_render", "shard{shard}"),
+    benchmark:
+        bench_path("cutouts_render", "shard{shard}")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/mock_render.py"

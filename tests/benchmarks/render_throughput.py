@@ -1,0 +1,22 @@
+"""Mock cutout rendering speed on one core: images per second (last line)."""
+
+import time
+from pathlib import Path
+
+import yaml
+
+from galcnn import mock_catalog as mc
+from galcnn import mock_images as mi
+
+N_IMAGES = 60
+config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
+_, truth = mc.simulate_catalog(3000, 2019, config["query"]["cuts"])
+rows = truth.head(N_IMAGES)
+size, scale = config["cutouts"]["size"], config["cutouts"]["scale"]
+mi.render_cutout(rows.iloc[0], size, scale, mi.galaxy_rng(0, 0))  # GalSim's first-use setup
+start = time.perf_counter()
+for _, row in rows.iterrows():
+    mi.encode_jpeg(mi.render_cutout(row, size, scale, mi.galaxy_rng(2019, row["objID"])))
+elapsed = time.perf_counter() - start
+print(f"rendered {len(rows)} {size}x{size} cutouts (render + JPEG) in {elapsed:.1f} s")
+print(f"{len(rows) / elapsed:.1f} images/s")

@@ -1,0 +1,71 @@
+"""The whole DAG, run by snakemake on the tiny mock configuration."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY, REPO, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_tiny_run_produces_every_stage(tiny_run):
+    r = tiny_run / "results"
+    catalog = pd.read_parquet(r / "catalog" / "galaxies.parquet")
+    index = pd.read_parquet(r / "images" / "index.parquet")
+    splits = pd.read_parquet(r / "splits.parquet")
+    assert catalog["objID"].is_unique and len(catalog) > 100
+    assert set(index["objID"]) <= set(catalog["objID"])
+    for res in (128, 4, 1):
+        images = np.load(r / "images" / f"{res}px.npy", mmap_mode="r")
+        assert images.shape == (len(index), res, res, 3) and images.dtype == np.uint8
+    assert set(splits["objID"]) == set(index["objID"])
+    for target in ("oh_p50", "lgm_tot_p50"):
+        for bands in ("gri", "r"):
+            for res in (4, 1):
+                for fold in (0, 1):
+                    model = r / "models" / target / bands / f"{res}px" / f"fold{fold}"
+                    assert (model / "model.pt").stat().st_size > 0
+                    metrics = json.loads((model / "metrics.json").read_text())
+                    assert np.isfinite(metrics["rmse"])
+                pred = pd.read_parquet(r / "predictions" / target / bands / f"{res}px.parquet")
+                test_ids = set(splits.loc[splits["split"] == "test", "objID"])
+                assert set(pred["objID"]) <= test_ids and len(pred) > 0
+                assert {"objID", "true", "pred", "pred_notta", "pred_fold0", "pred_fold1_notta"} <= set(pred.columns)
+                np.testing.assert_allclose(pred["pred"], pred[["pred_fold0", "pred_fold1"]].mean(axis=1), rtol=1e-6)
+    summary = pd.read_csv(r / "tables" / "summary.csv")
+    assert {"cnn", "rf", "mean"} <= set(summary["method"])
+    assert summary["rmse"].notna().all()
+    figures = sorted(p.name for p in (r / "figures").glob("*.png"))
+    assert len(figures) >= 6, figures
+    assert all((r / "figures" / f).stat().st_size > 10_000 for f in figures)
+    assert not list(r.rglob(".*")), "temporary files left behind"
+
+
+def test_report_bundles_figures_and_tables(tiny_run, tmp_path):
+    from conftest import copy_finished
+
+    run = copy_finished(tiny_run, tmp_path / "wf")
+    snakemake(run, "--configfile", str(TINY.relative_to(REPO)), "--report", "results/report.html")
+    html = (run / "results" / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "fig2" in html
+
+
+def test_nothing_to_do_after_a_finished_run(tiny_run):
+    proc = snakemake(tiny_run, "--configfile", str(TINY.relative_to(REPO)), "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_a_wrong_config_value_stops_before_any_job(workflow_copy):
+    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "folds=five", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "folds" in out and "'five' is not of type 'integer'" in out
+    assert not (workflow_copy / "results").exists()
+
+
+def test_a_resolution_that_does_not_divide_the_cutouts_is_refused(workflow_copy):
+    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "resolutions=[48]", check=False)
+    assert proc.returncode != 0 and "resolutions" in proc.stdout + proc.stderr

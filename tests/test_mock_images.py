@@ -1,0 +1,76 @@
+"""Mock cutouts: SkyServer-like JPEGs, colour order, determinism and resuming shards."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from galcnn import cutouts
+from galcnn import mock_images as mi
+
+SIZE, SCALE = 128, 0.296
+
+
+def galaxy(objid=1237648720693755918, colour=0.0, **extra):
+    """A truth row: ``colour`` > 0 makes it red (bright in i, faint in g), < 0 blue."""
+    row = {
+        "objID": objid, "bulge_n": 4.0, "bulge_hlr": 0.8, "bulge_q": 0.8, "disk_hlr": 3.0, "disk_q": 0.5,
+        "beta": 30.0, "colour_gradient": 0.3, "psf_fwhm": 1.4, "n_neighbours": 0, "n_stars": 0,
+    }
+    for band, k in (("g", -1.0), ("r", 0.0), ("i", 1.0)):
+        total = 40.0 * 10 ** (0.4 * k * colour)
+        row[f"flux_bulge_{band}"], row[f"flux_disk_{band}"] = 0.3 * total, 0.7 * total
+    row.update(extra)
+    return pd.Series(row)
+
+
+def test_cutout_is_a_valid_skyserver_like_jpeg():
+    rgb = mi.render_cutout(galaxy(n_neighbours=2, n_stars=1), SIZE, SCALE, np.random.default_rng(0))
+    assert rgb.shape == (SIZE, SIZE, 3) and rgb.dtype == np.uint8
+    data = mi.encode_jpeg(rgb)
+    assert cutouts.check_jpeg(data, SIZE) == (cutouts.OK, "")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (SIZE, SIZE) and img.mode == "RGB"
+    centre = rgb[54:74, 54:74].astype(float).mean()
+    assert centre > rgb[:16, :16].astype(float).mean() + 40  # galaxy stands out of the sky
+
+
+@pytest.mark.parametrize("colour, redder", [(1.0, True), (-1.0, False)])
+def test_channels_are_i_r_g(colour, redder):
+    rgb = mi.render_cutout(galaxy(colour=colour), SIZE, SCALE, np.random.default_rng(1)).astype(float)
+    centre = rgb[52:76, 52:76]
+    assert (centre[..., 0].mean() > centre[..., 2].mean()) == redder
+
+
+def test_same_seed_and_objid_give_identical_bytes():
+    row = galaxy(n_neighbours=1, n_stars=1)
+    one = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(3, row["objID"])))
+    two = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(3, row["objID"])))
+    other = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(4, row["objID"])))
+    assert one == two and one != other
+
+
+def test_render_shard_resumes_and_repairs(tmp_path):
+    truth = pd.DataFrame([galaxy(objid=1237648720693755918 + 7 * k, colour=0.3 * k - 0.6) for k in range(5)])
+    shard = 0
+    first = mi.render_shard(truth, tmp_path, shard, 1, SIZE, SCALE, seed=9)
+    assert list(first.columns) == list(cutouts.MANIFEST_COLUMNS)
+    assert (first["status"] == cutouts.OK).all() and len(first) == 5
+    paths = [cutouts.cutout_path(tmp_path, shard, o) for o in truth["objID"]]
+    original = {p: p.read_bytes() for p in paths}
+    stamps = {p: p.stat().st_mtime_ns for p in paths}
+
+    bad = paths[2]
+    bad.write_bytes(b"<html>error</html>")
+    second = mi.render_shard(truth, tmp_path, shard, 1, SIZE, SCALE, seed=9)
+    assert (second["status"] == cutouts.OK).all()
+    assert bad.read_bytes() == original[bad]  # re-rendered, identically
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in paths if p != bad)  # the rest were skipped
+    assert pd.read_parquet(cutouts.manifest_path(tmp_path, shard))["objID"].tolist() == truth["objID"].tolist()
+
+
+def test_render_shard_refuses_a_shard_outside_the_range(tmp_path):
+    with pytest.raises(ValueError, match="cutouts.shards"):
+        mi.render_shard(pd.DataFrame([galaxy()]), tmp_path, 4, 4, SIZE, SCALE, seed=1)
