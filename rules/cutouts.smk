@@ -1,0 +1,37 @@
+# Cutouts from SkyServer's ImgCutout service, one job per shard of the catalogue
+# (a galaxy's shard is objID mod shards). Each job runs `concurrency` requests at a
+# time under a token bucket of `rate_limit` requests/s; the global resource
+# sdss_http (set its limit in the profile, e.g. --resources sdss_http=4) caps how
+# many jobs talk to SkyServer at once. Jobs resume: valid files on disk are kept.
+
+
+rule cutouts_download:
+    input:
+        catalog=CATALOG,
+    output:
+        manifest=CUTOUT_MANIFEST,
+    params:
+        root=CUTOUT_ROOT,
+        shards=config["cutouts"]["shards"],
+        service=canonical(
+            {
+                "url": config["sdss"]["url"],
+                "data_release": config["sdss"]["data_release"],
+                "size": config["cutouts"]["size"],
+                "scale": config["cutouts"]["scale"],
+                "opt": config["cutouts"]["opt"],
+            }
+        ),
+        http=canonical({k: config["cutouts"][k] for k in ("concurrency", "rate_limit", "retries", "timeout")}),
+    log:
+        log_path("cutouts_download", "shard{shard}"),
+    benchmark:
+        bench_path("cutouts_download", "shard{shard}")
+    threads: 1
+    resources:
+        sdss_http=1,
+        runtime=240,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/cutouts_download.py"

@@ -1,0 +1,55 @@
+# The catalogue from SkyServer: the paper's SQL (draft 002, section 3), one job per
+# range of right ascension, merged and re-checked against the same cuts. Nothing
+# here touches the network while the DAG is built; only the jobs do.
+
+
+rule catalog_query:
+    output:
+        table=QUERY_PART,
+        sql=QUERY_PART.replace(".parquet", ".sql"),
+    params:
+        query=canonical(
+            {
+                "url": config["sdss"]["url"],
+                "data_release": config["sdss"]["data_release"],
+                "partitions": config["query"]["partitions"],
+                "retries": config["query"]["retries"],
+                "cuts": config["query"]["cuts"],
+            }
+        ),
+    log:
+        log_path("catalog_query", "part{part}"),
+    benchmark:
+        bench_path("catalog_query", "part{part}")
+    threads: 1
+    resources:
+        sdss_http=1,
+        runtime=60,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/catalog_query.py"
+
+
+rule catalog_merge:
+    input:
+        parts=expand(QUERY_PART, part=part_ids()),
+        sql=expand(QUERY_PART.replace(".parquet", ".sql"), part=part_ids()),
+    output:
+        catalog=CATALOG,
+        sql=CATALOG_SQL,
+    params:
+        cuts=canonical(config["query"]["cuts"]),
+        data_release=config["sdss"]["data_release"],
+        casjobs=canonical(config["query"]["casjobs"]),
+    log:
+        log_path("catalog_merge"),
+    benchmark:
+        bench_path("catalog_merge")
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/catalog_merge.py"

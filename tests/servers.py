@@ -1,0 +1,348 @@
+"""A fake SkyServer on 127.0.0.1 for tests and benchmarks: SQL search, ImgCutout and CasJobs.
+
+Endpoints, as the real services are called:
+
+* ``GET /dr{N}/en/tools/search/x_results.aspx?cmd=&format=csv&searchtool=SQL`` (astroquery's
+  ``SDSS.query_sql``): answers with ``#Table1`` and a CSV of the rows of ``catalog`` whose RA
+  lies in the query's ``G.ra >= lo AND G.ra < hi`` range; ``sql_script`` queues other
+  answers (``empty``, ``error``, ``slow``, ``500``).
+* ``GET /dr{N}/SkyServerWS/ImgCutout/getjpeg?ra=&dec=&scale=&width=&height=&opt=``: a JPEG,
+  or an injected fault: ``429`` (with Retry-After), ``500``, ``hang`` (longer than the
+  client's timeout), ``truncated``, ``html``, ``wrongsize``, ``blank``. Random faults hit
+  at most ``max_faults`` requests per position, so with enough retries every cutout is
+  recoverable; ``permanent`` faults (by position) never are.
+* ``PUT /CasJobs/RestApi/contexts/{ctx}/jobs`` and ``GET /CasJobs/RestApi/jobs/{id}``.
+
+Every request is logged (monotonic time, path, parameters, what was served) so tests
+can measure the request rate and check that nothing is fetched twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from galcnn import catalog as gcat
+
+FAULT_KINDS = ("429", "500", "hang", "truncated", "html", "wrongsize")
+SQL_ERROR_PAGE = """<html><head><title>SkyServer error</title></head><body>
+<h1>SQL returned the following error:</h1>
+<p class="error_message">Incorrect syntax near 'FORM'.</p>
+<p>Your query: {cmd}</p></body></html>"""
+HTML_ERROR_PAGE = b"<!DOCTYPE html><html><body><h1>Server Error in '/' Application.</h1></body></html>"
+
+
+def fake_catalog(n: int, seed: int = 0, duplicates: int = 0) -> pd.DataFrame:
+    """``n`` galaxies with every catalogue column, all passing the paper's cuts.
+
+    ``duplicates`` extra rows repeat a galaxy with a second, larger specObjID
+    (a galaxy observed twice), as the real join returns.
+    """
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(14.0, 17.5, n)
+    frame = pd.DataFrame({
+        "objID": 1237648720693755918 + np.arange(n, dtype=np.int64) * 7919,
+        "specObjID": 299489677444933632 + np.arange(n, dtype=np.int64) * 8192,
+        "ra": rng.uniform(0.0, 360.0, n),
+        "dec": rng.uniform(-10.0, 60.0, n),
+        "z": rng.uniform(0.03, 0.25, n),
+        "zErr": rng.uniform(1e-5, 5e-4, n),
+        "velDisp": rng.uniform(30, 300, n),
+        "velDispErr": rng.uniform(5, 30, n),
+    })
+    offsets = {"u": 1.8, "g": 0.7, "r": 0.0, "i": -0.35, "z": -0.6}
+    for band in gcat.BANDS:
+        frame[f"modelMag_{band}"] = r + offsets[band] + rng.normal(0, 0.05, n)
+        frame[f"modelMagErr_{band}"] = rng.uniform(0.005, 0.05, n)
+    frame["petroMag_r"] = r + 0.1
+    frame["petroR50_r"] = rng.uniform(1, 5, n)
+    frame["petroR90_r"] = frame["petroR50_r"] * 2.5
+    for col in gcat.CATALOG_COLUMNS:
+        if col.endswith("_flux"):
+            frame[col] = rng.uniform(10, 500, n)
+        elif col.endswith("_flux_err"):
+            frame[col] = rng.uniform(1, 10, n)
+    frame["d4000"] = rng.uniform(1.0, 2.0, n)
+    frame["d4000_err"] = rng.uniform(0.01, 0.05, n)
+    frame["bptclass"] = rng.choice([1, 2, 3, 4, -1], n)
+    frame["oh_p50"] = rng.normal(8.9, 0.15, n)
+    for col, shift in (("oh_p2p5", -0.2), ("oh_p16", -0.1), ("oh_p84", 0.1), ("oh_p97p5", 0.2)):
+        frame[col] = frame["oh_p50"] + shift
+    frame["lgm_tot_p50"] = rng.normal(10.2, 0.5, n)
+    frame["sfr_tot_p50"] = rng.normal(0.0, 0.6, n)
+    # MPA-JHU leaves some masses unmeasured: the sentinel must survive the query.
+    frame.loc[frame.index[::17], "lgm_tot_p50"] = gcat.SENTINEL
+    frame["rChi2"] = rng.uniform(0.7, 1.6, n)
+    if duplicates:
+        extra = frame.iloc[:duplicates].copy()
+        extra["specObjID"] += 4096
+        frame = pd.concat([frame, extra], ignore_index=True)
+    return frame.loc[:, list(gcat.CATALOG_COLUMNS)]
+
+
+def jpeg_bytes(size: int = 128, seed: int = 0, blank: bool = False) -> bytes:
+    """A colour galaxy-like JPEG (or a black, off-footprint one)."""
+    if blank:
+        pixels = np.zeros((size, size, 3), np.uint8)
+    else:
+        rng = np.random.default_rng(seed)
+        y, x = np.mgrid[:size, :size] - size / 2
+        blob = 180 * np.exp(-(x**2 + y**2) / (2 * (size / 10) ** 2))
+        pixels = np.clip(30 + blob[..., None] * [1.0, 0.8, 0.6] + rng.normal(0, 6, (size, size, 3)), 0, 255)
+        pixels = pixels.astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def position_key(ra, dec) -> tuple[float, float]:
+    return round(float(ra), 6), round(float(dec), 6)
+
+
+class FakeSkyServer:
+    """The fake services, started on a free port; use as a context manager.
+
+    Settings are plain attributes and may be changed while it runs.
+    """
+
+    def __init__(
+        self,
+        catalog: pd.DataFrame | None = None,
+        *,
+        latency: float = 0.0,
+        faults: dict[str, float] | None = None,
+        max_faults: int = 2,
+        permanent: dict[tuple[float, float], str] | None = None,
+        retry_after: str = "0.2",
+        hang_seconds: float = 1.5,
+        sql_script: list[str] | None = None,
+        slow_seconds: float = 2.0,
+        casjobs_token: str | None = None,
+        seed: int = 0,
+    ):
+        self.catalog = catalog
+        self.latency = latency
+        self.faults = dict(faults or {})
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        self.max_faults = max_faults
+        self.permanent = dict(permanent or {})
+        self.retry_after = retry_after
+        self.hang_seconds = hang_seconds
+        self.sql_script = list(sql_script or [])
+        self.slow_seconds = slow_seconds
+        self.casjobs_token = casjobs_token
+        self.casjobs_jobs: dict[int, dict] = {}
+        self.seed = seed
+        self.log: list[dict] = []
+        self._counts: dict[tuple[float, float], int] = {}
+        self._lock = threading.Lock()
+        self._images: dict[tuple[float, float], bytes] = {}
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "FakeSkyServer":
+        server = self
+
+        class Handler(_Handler):
+            fake = server
+
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeSkyServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    # ---- what tests read ---------------------------------------------------------------
+    def cutout_log(self) -> list[dict]:
+        with self._lock:
+            return [e for e in self.log if e["endpoint"] == "getjpeg"]
+
+    def sql_log(self) -> list[dict]:
+        with self._lock:
+            return [e for e in self.log if e["endpoint"] == "sql"]
+
+    def served_ok(self) -> dict[tuple[float, float], int]:
+        """Position -> how many times a valid image (ok or blank) was sent for it."""
+        counts: dict[tuple[float, float], int] = {}
+        for e in self.cutout_log():
+            if e["served"] in ("ok", "blank"):
+                counts[e["key"]] = counts.get(e["key"], 0) + 1
+        return counts
+
+    # ---- behaviour ---------------------------------------------------------------------
+    def _record(self, **entry) -> None:
+        with self._lock:
+            self.log.append({"t": time.monotonic(), **entry})
+
+    def cutout_kind(self, key) -> str:
+        """What to serve for this request of position ``key``."""
+        with self._lock:
+            n = self._counts.get(key, 0)
+            self._counts[key] = n + 1
+        if key in self.permanent:
+            return self.permanent[key]
+        if n < self.max_faults and self.faults:
+            u = random.Random(f"{self.seed}:{key}:{n}").random()
+            for kind, rate in self.faults.items():
+                if u < rate:
+                    return kind
+                u -= rate
+        return "ok"
+
+    def image(self, key, size: int) -> bytes:
+        with self._lock:
+            if (key, size) not in self._images:
+                self._images[(key, size)] = jpeg_bytes(size, seed=hash(key) & 0xFFFF)
+            return self._images[(key, size)]
+
+    def next_sql_kind(self) -> str:
+        with self._lock:
+            return self.sql_script.pop(0) if self.sql_script else "csv"
+
+    def sql_answer(self, cmd: str, kind: str) -> tuple[int, str]:
+        if kind == "slow":
+            time.sleep(self.slow_seconds)
+            kind = "csv"
+        if kind == "error":
+            return 200, SQL_ERROR_PAGE.format(cmd=cmd)
+        if kind == "500":
+            return 500, "<html><body>Internal Server Error</body></html>"
+        columns = list(gcat.CATALOG_COLUMNS)
+        frame = self.catalog if self.catalog is not None else pd.DataFrame(columns=columns)
+        if kind == "empty":
+            frame = frame.iloc[:0]
+        match = re.search(r"G\.ra >= ([-0-9.eE+]+) AND G\.ra < ([-0-9.eE+]+)", cmd)
+        if match:
+            lo, hi = float(match.group(1)), float(match.group(2))
+            frame = frame[(frame["ra"] >= lo) & (frame["ra"] < hi)]
+        return 200, "#Table1\n" + frame.to_csv(index=False, columns=columns, lineterminator="\n")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # Clients that time out and hang up (the point of the "hang" fault) are expected.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, the
+    # client's delayed ACK would add ~40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
+    fake: FakeSkyServer
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if re.fullmatch(r"/dr\d+/en/tools/search/x_results\.aspx", url.path):
+            return self._sql(url.path, q)
+        if re.fullmatch(r"/dr\d+/SkyServerWS/ImgCutout/getjpeg", url.path):
+            return self._cutout(url.path, q)
+        match = re.fullmatch(r"/CasJobs/RestApi/jobs/(\d+)", url.path)
+        if match:
+            return self._casjobs_status(int(match.group(1)))
+        self._send(404, b"not found", "text/plain")
+
+    def do_PUT(self):
+        match = re.fullmatch(r"/CasJobs/RestApi/contexts/(\w+)/jobs", urlsplit(self.path).path)
+        if not match:
+            return self._send(404, b"not found", "text/plain")
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        fake = self.fake
+        authorised = fake.casjobs_token is not None and self.headers.get("X-Auth-Token") == fake.casjobs_token
+        fake._record(endpoint="casjobs", path=self.path, params={"context": match.group(1)}, served=str(authorised), key=None)
+        if not authorised:
+            # Echo the token back, as careless services do, so tests can check it is redacted.
+            echoed = f"Unauthorized: token {self.headers.get('X-Auth-Token')!r} is not valid"
+            return self._send(401, echoed.encode(), "text/plain")
+        with fake._lock:
+            job_id = 1000 + len(fake.casjobs_jobs)
+            fake.casjobs_jobs[job_id] = {"Query": body.get("Query", ""), "context": match.group(1), "polls": 0}
+        self._send(200, str(job_id).encode(), "text/plain")
+
+    def _casjobs_status(self, job_id: int):
+        fake = self.fake
+        if self.headers.get("X-Auth-Token") != fake.casjobs_token or job_id not in fake.casjobs_jobs:
+            return self._send(404, b"no such job", "text/plain")
+        job = fake.casjobs_jobs[job_id]
+        job["polls"] += 1
+        status = 5 if job["polls"] > 1 else 1
+        self._send(200, json.dumps({"JobID": job_id, "Status": status, "Message": "Query complete"}).encode(), "application/json")
+
+    def _sql(self, path: str, q: dict):
+        fake = self.fake
+        kind = fake.next_sql_kind()
+        fake._record(endpoint="sql", path=path, params=q, served=kind, key=None)
+        status, text = fake.sql_answer(q.get("cmd", ""), kind)
+        self._send(status, text.encode(), "text/plain; charset=utf-8")
+
+    def _cutout(self, path: str, q: dict):
+        fake = self.fake
+        try:
+            key = position_key(q["ra"], q["dec"])
+            size = int(q["width"])
+        except (KeyError, ValueError):
+            return self._send(400, b"bad parameters", "text/plain")
+        kind = fake.cutout_kind(key)
+        fake._record(endpoint="getjpeg", path=path, params=q, served=kind, key=key)
+        if fake.latency:
+            time.sleep(fake.latency)
+        if kind == "hang":
+            time.sleep(fake.hang_seconds)
+            self.close_connection = True
+            return
+        if kind == "429":
+            return self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": fake.retry_after})
+        if kind in ("500", "404"):
+            return self._send(int(kind), HTML_ERROR_PAGE, "text/html")
+        if kind == "html":
+            return self._send(200, HTML_ERROR_PAGE, "text/html")
+        if kind == "blank":
+            return self._send(200, jpeg_bytes(size, blank=True), "image/jpeg")
+        if kind == "wrongsize":
+            return self._send(200, fake.image(key, size // 2), "image/jpeg")
+        body = fake.image(key, size)
+        if kind == "truncated":
+            body = body[: len(body) // 2]
+        self._send(200, body, "image/jpeg")

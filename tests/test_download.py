@@ -1,0 +1,159 @@
+"""The ImgCutout downloader against a local fake SkyServer with injected faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from galcnn import cutouts, download
+from servers import FakeSkyServer, fake_catalog, position_key
+
+SIZE = 64
+
+
+def service(server: FakeSkyServer) -> download.CutoutService:
+    return download.CutoutService(url=server.url, data_release=14, size=SIZE, scale=0.296, opt="")
+
+
+def run_shard(server, galaxies, root, *, rate_limit=200.0, retries=4, timeout=0.5, concurrency=8, shard=0, n_shards=1):
+    return download.download_shard(
+        galaxies, shard, n_shards, root, cutouts.manifest_path(root, shard), service(server),
+        concurrency=concurrency, rate_limit=rate_limit, retries=retries, timeout=timeout, backoff=0.02,
+    )
+
+
+def test_every_recoverable_cutout_arrives_intact_and_the_rest_are_listed(tmp_path):
+    galaxies = fake_catalog(80, seed=11)
+    key = [position_key(r, d) for r, d in zip(galaxies["ra"], galaxies["dec"])]
+    permanent = {key[0]: "html", key[1]: "500", key[2]: "blank", key[3]: "404", key[4]: "truncated"}
+    faults = {"429": 0.1, "500": 0.1, "hang": 0.04, "truncated": 0.1, "html": 0.1, "wrongsize": 0.05}
+    with FakeSkyServer(faults=faults, max_faults=3, permanent=permanent, hang_seconds=1.0) as server:
+        manifest = run_shard(server, galaxies, tmp_path)
+        served = [e["served"] for e in server.cutout_log()]
+        request = server.cutout_log()[0]
+        images = {k: server.image(k, SIZE) for k in key[5:]}
+
+    # every kind of fault was exercised, and retried to success
+    assert set(faults) <= set(served)
+    assert request["path"] == "/dr14/SkyServerWS/ImgCutout/getjpeg"
+    assert {k: request["params"][k] for k in ("width", "height", "scale", "opt")} == {
+        "width": str(SIZE), "height": str(SIZE), "scale": "0.296", "opt": ""}
+
+    m = manifest.set_index("objID")
+    assert list(manifest["objID"]) == list(galaxies["objID"])
+    ids = list(galaxies["objID"])
+    assert (m.loc[ids[5:], "status"] == cutouts.OK).all()
+    for objid, k in zip(ids[5:], key[5:]):
+        assert cutouts.cutout_path(tmp_path, 0, objid).read_bytes() == images[k]
+    assert m.at[ids[0], "status"] == cutouts.FAILED and "HTML page" in m.at[ids[0], "reason"]
+    assert m.at[ids[1], "status"] == cutouts.FAILED and m.at[ids[1], "reason"] == "HTTP 500 after 4 attempts"
+    assert m.at[ids[2], "status"] == cutouts.BLANK and cutouts.cutout_path(tmp_path, 0, ids[2]).exists()
+    assert m.at[ids[3], "status"] == cutouts.FAILED and m.at[ids[3], "reason"] == "HTTP 404"
+    assert m.at[ids[4], "status"] == cutouts.FAILED and "truncated" in m.at[ids[4], "reason"]
+    for objid in (ids[0], ids[1], ids[3], ids[4]):
+        assert m.at[objid, "path"] == "" and not cutouts.cutout_path(tmp_path, 0, objid).exists()
+    assert served.count("404") == 1  # a client error is not retried
+    assert not list(tmp_path.rglob(".*.jpg"))
+    written = pd.read_parquet(cutouts.manifest_path(tmp_path, 0))
+    assert list(written.columns) == list(cutouts.MANIFEST_COLUMNS)
+
+
+def test_rate_cap_holds_across_workers_and_retries(tmp_path):
+    galaxies = fake_catalog(50, seed=12)
+    rate = 20.0
+    with FakeSkyServer(faults={"500": 0.2}, max_faults=1) as server:
+        t0 = time.monotonic()
+        manifest = run_shard(server, galaxies, tmp_path, rate_limit=rate, concurrency=8)
+        elapsed = time.monotonic() - t0
+        times = sorted(e["t"] for e in server.cutout_log())
+    assert (manifest["status"] == cutouts.OK).all()
+    n = len(times)
+    assert n > len(galaxies)  # the retries count against the cap too
+    measured = (n - 1) / (times[-1] - times[0])
+    assert rate * 0.7 < measured <= rate * 1.05, measured
+    # in any one-second window: at most rate requests, plus the bucket's single token of burst
+    worst = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+    assert worst <= rate + 1, worst
+    assert elapsed >= (n - 1) / rate * 0.95
+
+
+def test_retry_after_pauses_every_worker(tmp_path):
+    galaxies = fake_catalog(12, seed=13)
+    with FakeSkyServer(faults={"429": 1.0}, max_faults=1, retry_after="0.6") as server:
+        run_shard(server, galaxies, tmp_path, rate_limit=1000.0, concurrency=4)
+        log = server.cutout_log()
+    first_429 = min(e["t"] for e in log if e["served"] == "429")
+    # after the first 429 nobody asks again before Retry-After has passed
+    later = [e["t"] - first_429 for e in log if e["t"] > first_429 + 0.05]
+    assert later and min(later) >= 0.55
+
+
+def test_resume_skips_valid_files_and_refetches_damaged_ones(tmp_path):
+    galaxies = fake_catalog(30, seed=14)
+    with FakeSkyServer() as server:
+        run_shard(server, galaxies, tmp_path)
+        assert len(server.cutout_log()) == 30
+        run_shard(server, galaxies, tmp_path)
+        assert len(server.cutout_log()) == 30  # nothing fetched twice
+
+        ids = list(galaxies["objID"])
+        damaged = cutouts.cutout_path(tmp_path, 0, ids[3])
+        damaged.write_bytes(damaged.read_bytes()[:200])
+        cutouts.cutout_path(tmp_path, 0, ids[7]).unlink()
+        stale = cutouts.shard_dir(tmp_path, 0) / f".{ids[9]}.jpg.abc123.jpg"
+        stale.write_bytes(b"\xff\xd8partial")
+        manifest = run_shard(server, galaxies, tmp_path)
+        again = server.cutout_log()[30:]
+    assert sorted(e["key"] for e in again) == sorted(
+        position_key(*galaxies.loc[i, ["ra", "dec"]]) for i in (3, 7))
+    assert (manifest["status"] == cutouts.OK).all()
+    assert not stale.exists()
+
+
+def test_only_the_shard_members_are_downloaded(tmp_path):
+    galaxies = fake_catalog(40, seed=15)
+    with FakeSkyServer() as server:
+        manifest = run_shard(server, galaxies, tmp_path, shard=1, n_shards=3)
+        fetched = {e["key"] for e in server.cutout_log()}
+    members = cutouts.shard_members(galaxies, 1, 3)
+    assert set(manifest["objID"]) == set(members["objID"])
+    assert fetched == {position_key(r, d) for r, d in zip(members["ra"], members["dec"])}
+    assert all(p.startswith(str(cutouts.shard_dir(tmp_path, 1))) for p in manifest["path"])
+
+
+def test_token_bucket_limits_threads_and_stops_on_request():
+    bucket = download.TokenBucket(rate=50.0)
+    stamps, lock = [], threading.Lock()
+
+    def grab():
+        for _ in range(10):
+            bucket.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=grab) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    assert (stamps[-1] - stamps[0]) >= 39 / 50.0 * 0.95
+
+    bucket.pause(5.0)
+    stop = threading.Event()
+    stop.set()
+    assert bucket.acquire(stop) is False
+    with pytest.raises(ValueError, match="rate limit"):
+        download.TokenBucket(0)
+
+
+def test_retry_after_header_forms():
+    assert download._retry_after("3") == 3.0
+    assert download._retry_after("86400") == download.MAX_RETRY_AFTER
+    assert download._retry_after("not a date") is None
+    assert download._retry_after(None) is None
+    http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 <= download._retry_after(http_date) <= 31

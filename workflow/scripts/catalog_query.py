@@ -1,0 +1,17 @@
+"""One right-ascension partition of the paper's catalogue query, run on SkyServer."""
+
+from galcnn import query
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+p = snakemake.params.query
+query.query_partition(
+    cuts=p["cuts"],
+    part=int(snakemake.wildcards.part),
+    n_parts=p["partitions"],
+    out_parquet=snakemake.output.table,
+    out_sql=snakemake.output.sql,
+    url=p["url"],
+    data_release=p["data_release"],
+    retries=p["retries"],
+)

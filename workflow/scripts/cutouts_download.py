@@ -1,0 +1,18 @@
+"""Download one shard of cutouts from SkyServer ImgCutout and write its manifest."""
+
+import pandas as pd
+
+from galcnn import download
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+download.download_shard(
+    catalog=pd.read_parquet(snakemake.input.catalog, columns=["objID", "ra", "dec"]),
+    shard=int(snakemake.wildcards.shard),
+    n_shards=p.shards,
+    root=p.root,
+    out_manifest=snakemake.output.manifest,
+    service=download.CutoutService(**p.service),
+    **p.http,
+)
