@@ -13,16 +13,17 @@ rule cutouts_download:
     params:
         root=CUTOUT_ROOT,
         shards=config["cutouts"]["shards"],
+        # What determines the images; the server address and the politeness settings
+        # (cutouts.concurrency/rate_limit/retries/timeout) do not, so the script reads
+        # them from the config and changing them reruns nothing.
         service=canonical(
             {
-                "url": config["sdss"]["url"],
                 "data_release": config["sdss"]["data_release"],
                 "size": config["cutouts"]["size"],
                 "scale": config["cutouts"]["scale"],
                 "opt": config["cutouts"]["opt"],
             }
         ),
-        http=canonical({k: config["cutouts"][k] for k in ("concurrency", "rate_limit", "retries", "timeout")}),
     log:
         log_path("cutouts_download", "shard{shard}"),
     benchmark:

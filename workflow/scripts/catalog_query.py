@@ -11,7 +11,7 @@ query.query_partition(
     n_parts=p["partitions"],
     out_parquet=snakemake.output.table,
     out_sql=snakemake.output.sql,
-    url=p["url"],
+    url=snakemake.config["sdss"]["url"],
     data_release=p["data_release"],
-    retries=p["retries"],
+    retries=snakemake.config["query"]["retries"],
 )
