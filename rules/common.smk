@@ -26,6 +26,7 @@ PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parqu
 BASELINE = "results/baselines/{method}/{target}.parquet"
 SUMMARY_CSV = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
+MMR_CSV = "results/tables/mmr.csv"
 FIGURE_DIR = "results/figures"
 WEIGHTS = "resources/weights/{arch}-imagenet.pth"
 
@@ -63,6 +64,18 @@ def folds():
 
 def top_resolution():
     return max(config["resolutions"])
+
+
+#: The paper's metallicity and stellar-mass targets; the analyses use those configured.
+METALLICITY = "oh_p50"
+MASS = "lgm_tot_p50"
+#: The images of the headline results: the colour JPEG when configured.
+MAIN_BANDS = "gri" if "gri" in config["bands"] else config["bands"][0]
+
+
+def main_predictions(target, res=None):
+    """The fold-ensemble test predictions of the headline bands (top resolution by default)."""
+    return PREDICTIONS.format(target=target, bands=MAIN_BANDS, res=res or top_resolution())
 
 
 def canonical(obj):

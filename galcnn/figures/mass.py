@@ -1,0 +1,53 @@
+"""Figure 4: the CNN's stellar masses, and metallicity inferred from them through the MMR."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..metrics import nmad, rmse
+from ..mmr import in_tremonti_range, tremonti_metallicity
+from .style import M_PRED, M_TRUE, Z_TRUE, density, new_figure, one_to_one, padded_range, save_figure
+
+log = logging.getLogger(__name__)
+
+
+def plot_mass(mass_true, mass_pred, z_true, z_from_mass) -> Figure:
+    """Left: CNN-predicted against true stellar mass. Right: metallicity from the CNN
+    mass through Tremonti et al. (2004) eq. 3 against true metallicity."""
+    fig = new_figure(8.0, 3.9)
+    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.3})
+    panels = (
+        (axes[0], mass_true, mass_pred, M_TRUE, M_PRED, 0.2),
+        (axes[1], z_true, z_from_mass, Z_TRUE, r"$Z$ from CNN mass (Tremonti+04 eq. 3) [dex]", 0.1),
+    )
+    for ax, x, y, xlabel, ylabel, step in panels:
+        lo, hi = padded_range(x, y, step=step)
+        density(ax, x, y, lo, hi)
+        one_to_one(ax, lo, hi)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.text(0.04, 0.96, f"RMSE = {rmse(y, x):.3f} dex\nNMAD = {nmad(y, x):.3f} dex\nN = {len(x)}",
+                transform=ax.transAxes, ha="left", va="top")
+        ax.legend(loc="lower right", frameon=False)
+    return fig
+
+
+def make_mass(mass_predictions_path: str, z_predictions_path: str, pdf_path: str, png_path: str) -> Figure:
+    mass = pd.read_parquet(mass_predictions_path, columns=["objID", "true", "pred"])
+    z = pd.read_parquet(z_predictions_path, columns=["objID", "true"]).rename(columns={"true": "z_true"})
+    both = mass.merge(z, on="objID", how="inner")
+    valid = in_tremonti_range(both["pred"])
+    log.info("figure 4: %d galaxies with mass predictions; %d also have Z, of which %d have a CNN mass outside "
+             "the Tremonti et al. (2004) range and are left out of the right panel", len(mass), len(both), int((~valid).sum()))
+    both = both[valid]
+    if both.empty:
+        raise ValueError(f"no galaxy in {z_predictions_path} has a CNN mass inside the Tremonti et al. (2004) range; check {mass_predictions_path}")
+    fig = plot_mass(mass["true"].to_numpy(), mass["pred"].to_numpy(), both["z_true"].to_numpy(),
+                    tremonti_metallicity(both["pred"].to_numpy()))
+    save_figure(fig, pdf_path, png_path)
+    return fig

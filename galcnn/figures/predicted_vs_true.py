@@ -1,0 +1,62 @@
+"""Figure 2: predicted against true metallicity, with binned scatter above."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..metrics import bin_edges, binned_stats, nmad, rmse
+from .style import COLORS, SCATTER, Z_PRED, Z_TRUE, density, new_figure, one_to_one, padded_range, save_figure
+
+log = logging.getLogger(__name__)
+
+
+def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED) -> Figure:
+    """2-D histogram of (true, pred) with the running median (red), ±RMSE (blue) and
+    ±NMAD (orange) in bins of ``true`` and the 1:1 line; the upper panel shows the
+    binned RMSE and NMAD (marker area ∝ bin count) and their global values."""
+    global_rmse, global_nmad = rmse(pred, true), nmad(pred, true)
+    lo, hi = padded_range(true, pred, step=step)
+    stats = binned_stats(true, pred, bin_edges(lo, hi, step))
+    stats = stats[stats["count"] > 0]
+
+    fig = new_figure(5.0, 6.0)
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 3.2], width_ratios=[24, 1], hspace=0.05, wspace=0.05)
+    ax_top = fig.add_subplot(grid[0, 0])
+    ax = fig.add_subplot(grid[1, 0], sharex=ax_top)
+    cax = fig.add_subplot(grid[1, 1])
+
+    image = density(ax, true, pred, lo, hi)
+    fig.colorbar(image, cax=cax, label="galaxies per pixel")
+    c, m = stats["center"], stats["median"]
+    ax.plot(c, m, color=COLORS["median"], lw=2, label="median", zorder=4)
+    for metric, label in (("rmse", "± RMSE"), ("nmad", "± NMAD")):
+        ax.plot(c, m + stats[metric], ls="--", color=COLORS[metric], lw=1.5, label=label, zorder=3)
+        ax.plot(c, m - stats[metric], ls="--", color=COLORS[metric], lw=1.5, zorder=3)
+    one_to_one(ax, lo, hi)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="lower right", frameon=False)
+
+    area = 120 * stats["count"] / stats["count"].max()
+    ax_top.scatter(c, stats["rmse"], s=area, color=COLORS["rmse"], edgecolors="white", label=f"RMSE = {global_rmse:.4f} dex", zorder=3)
+    ax_top.scatter(c, stats["nmad"], s=area, color=COLORS["nmad"], edgecolors="white", label=f"NMAD = {global_nmad:.4f} dex", zorder=3)
+    ax_top.axhline(global_rmse, color=COLORS["rmse"], lw=1.5, zorder=1)
+    ax_top.axhline(global_nmad, color=COLORS["nmad"], lw=1.5, zorder=1)
+    ax_top.set_ylim(0, 1.15 * max(stats["rmse"].max(), stats["nmad"].max(), global_rmse))
+    ax_top.set_ylabel(SCATTER)
+    ax_top.tick_params(labelbottom=False)
+    ax_top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncols=2)
+    return fig
+
+
+def make_predicted_vs_true(predictions_path: str, pdf_path: str, png_path: str) -> Figure:
+    pred = pd.read_parquet(predictions_path, columns=["true", "pred"])
+    log.info("figure 2 from %d test galaxies", len(pred))
+    fig = plot_predicted_vs_true(pred["true"].to_numpy(), pred["pred"].to_numpy())
+    save_figure(fig, pdf_path, png_path)
+    return fig

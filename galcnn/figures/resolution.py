@@ -1,0 +1,66 @@
+"""Figure 3: scatter of the CNN's metallicity residuals against image size."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..metrics import nmad, rmse
+from .style import COLORS, new_figure, save_figure
+
+log = logging.getLogger(__name__)
+
+BASELINE_LABELS = {"mean": "predict the mean", "rf": "random forest (g, r, i)"}
+BASELINE_STYLES = {"mean": ":", "rf": "-."}
+
+
+def scores(frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """RMSE and NMAD of each resolution's ensemble predictions (``resolution``, ``n``, ``rmse``, ``nmad``)."""
+    rows = [
+        {"resolution": int(res), "n": len(f), "rmse": rmse(f["pred"], f["true"]), "nmad": nmad(f["pred"], f["true"])}
+        for res, f in frames.items()
+    ]
+    return pd.DataFrame(rows).sort_values("resolution").reset_index(drop=True)
+
+
+def plot_resolution(cnn: pd.DataFrame, baselines: Mapping[str, tuple[float, float]]) -> Figure:
+    """RMSE (blue) and NMAD (orange) against image size on a log axis; each baseline
+    (``{method: (rmse, nmad)}``) as a horizontal line in the same colours with an
+    arrow at the right edge."""
+    fig = new_figure(5.0, 3.6)
+    ax = fig.add_subplot()
+    res = cnn["resolution"].to_numpy()
+    for metric in ("rmse", "nmad"):
+        ax.plot(res, cnn[metric], "o-", color=COLORS[metric], ms=6, label=f"CNN {metric.upper()}", zorder=3)
+    x_lo, x_hi = res.min() / 1.6, res.max() * 2.2
+    for method, values in baselines.items():
+        for metric, value in zip(("rmse", "nmad"), values):
+            ax.axhline(value, color=COLORS[metric], ls=BASELINE_STYLES.get(method, "--"), lw=1.2, zorder=1,
+                       label=f"{BASELINE_LABELS.get(method, method)} {metric.upper()}")
+            ax.annotate("", xy=(res.max() * 1.3, value), xytext=(x_hi, value),
+                        arrowprops={"arrowstyle": "->", "color": COLORS[metric], "lw": 1.5})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(res, [str(r) for r in res])
+    ax.minorticks_off()
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(0, None)
+    ax.set_xlabel("image size [pixels]")
+    ax.set_ylabel(r"scatter of $\Delta Z$ [dex]")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False, fontsize=7, ncols=2)
+    return fig
+
+
+def make_resolution(prediction_paths: Mapping[int, str], baseline_paths: Mapping[str, str], pdf_path: str, png_path: str) -> Figure:
+    cnn = scores({res: pd.read_parquet(p, columns=["true", "pred"]) for res, p in prediction_paths.items()})
+    for _, row in cnn.iterrows():
+        log.info("%4d px: RMSE %.4f NMAD %.4f (n=%d)", row["resolution"], row["rmse"], row["nmad"], row["n"])
+    baselines = {}
+    for method, path in baseline_paths.items():
+        f = pd.read_parquet(path, columns=["true", "pred"])
+        baselines[method] = (rmse(f["pred"], f["true"]), nmad(f["pred"], f["true"]))
+    fig = plot_resolution(cnn, baselines)
+    save_figure(fig, pdf_path, png_path)
+    return fig

@@ -1,0 +1,144 @@
+"""The results table: RMSE and NMAD of every model against the paper's values.
+
+One row per method × target × bands × resolution × variant. CNN variants:
+``ensemble`` (fold mean of test-time-augmented predictions, the paper's
+number), ``ensemble_notta``, ``validation`` (out-of-fold predictions of the
+non-test galaxies) and ``fold{k}`` (each fold's model alone). Baselines have
+variant ``rf`` / ``mean``, bands ``gri`` / ``-`` and no resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .io import write_csv, write_text
+from .metrics import nmad, rmse
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad")
+
+#: The paper's test-set numbers (../shared/paper/FACTS.md, "Results to compare against"),
+#: keyed by (method, target, bands, resolution, variant) -> (RMSE, NMAD) in dex.
+PAPER_VALUES: dict[tuple, tuple[float, float]] = {
+    ("cnn", "oh_p50", "gri", 128, "ensemble"): (0.0835, 0.0668),  # 5-fold ensemble; global NMAD of ΔZ
+    ("rf", "oh_p50", "gri", None, "rf"): (0.1296, 0.1059),  # 40 trees, min_samples_leaf 8
+}
+
+#: NMAD(CNN)/NMAD(SDSS) of metallicity at fixed mass, mean ± spread (FACTS.md, "MMR scatter ratio").
+PAPER_MMR: dict[str, tuple[float, float]] = {
+    "cnn_metallicity": (0.821, 0.077),
+    "cnn_mass": (0.811, 0.057),
+}
+
+#: The non-CNN methods: bands shown in the table (the forest uses g, r, i magnitudes).
+BASELINE_BANDS = {"rf": "gri", "mean": "-"}
+
+
+def cnn_rows(test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int) -> list[dict]:
+    """Rows for one trained configuration from its prediction tables."""
+    variants = {"ensemble": "pred", "ensemble_notta": "pred_notta"}
+    fold_cols = sorted((c for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta")), key=lambda c: int(c[9:]))
+    if "pred" not in test.columns or not fold_cols:
+        raise ValueError(f"predictions for {target}/{bands}/{resolution}px lack 'pred' or 'pred_fold<k>' columns; found {list(test.columns)}")
+    variants.update({c[5:]: c for c in fold_cols})
+    key = ("cnn", target, bands, resolution)
+    rows = [_row(*key, variant, test["true"], test[col]) for variant, col in variants.items()]
+    if validation is not None:
+        rows.insert(2, _row(*key, "validation", validation["true"], validation["pred"]))
+    return rows
+
+
+def baseline_row(frame: pd.DataFrame, method: str, target: str) -> dict:
+    if method not in BASELINE_BANDS:
+        raise ValueError(f"unknown baseline method {method!r}; expected one of {sorted(BASELINE_BANDS)}")
+    return _row(method, target, BASELINE_BANDS[method], None, method, frame["true"], frame["pred"])
+
+
+def summary_table(
+    cnn: Mapping[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame | None]],
+    baselines: Mapping[tuple[str, str], pd.DataFrame],
+) -> pd.DataFrame:
+    """The table from ``{(target, bands, res): (test, validation)}`` and ``{(method, target): predictions}``."""
+    rows = []
+    for (target, bands, res), (test, validation) in cnn.items():
+        rows += cnn_rows(test, validation, target, bands, int(res))
+    rows += [baseline_row(frame, method, target) for (method, target), frame in baselines.items()]
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table["resolution"] = table["resolution"].astype("Int64")
+    order = {"cnn": 0, "rf": 1, "mean": 2}
+    table = table.sort_values(
+        ["target", "method", "bands", "resolution"], key=lambda s: s.map(order) if s.name == "method" else s,
+        ascending=[True, True, True, False], kind="stable",
+    )
+    return table.reset_index(drop=True)
+
+
+def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None) -> str:
+    """The table as Markdown: headline rows (ensembles and baselines), all rows, and the MMR ratios."""
+    fmt = table.copy()
+    fmt["resolution"] = fmt["resolution"].astype(object).where(fmt["resolution"].notna(), "-")
+    for col in ("paper_rmse", "paper_nmad"):
+        fmt[col] = fmt[col].astype(object).where(fmt[col].notna(), None)  # tabulate prints None as missingval
+    headline = fmt[fmt["variant"].isin(["ensemble", "rf", "mean"])]
+    parts = [
+        "# Results on the test set",
+        "",
+        "RMSE and NMAD of ΔZ = prediction − truth, in dex; paper values from Wu & Boada (2019) where reported.",
+        "",
+        "## Fold ensembles and baselines",
+        "",
+        headline.to_markdown(index=False, floatfmt=".4f", missingval="-"),
+        "",
+        "## Every model",
+        "",
+        fmt.to_markdown(index=False, floatfmt=".4f", missingval="-"),
+    ]
+    if mmr is not None:
+        parts += ["", "## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass", ""]
+        weighted = mmr[mmr["kind"] == "weighted"]
+        for _, row in weighted.iterrows():
+            paper = PAPER_MMR.get(row["comparison"])
+            ref = f" (paper: {paper[0]:.3f} ± {paper[1]:.3f})" if paper else ""
+            if np.isfinite(row["ratio"]):
+                ours = f"{row['ratio']:.3f} ± {row['ratio_spread']:.3f} over {int(row['n_cnn'])} galaxies"
+            else:
+                ours = "no mass bin has enough galaxies"
+            parts.append(f"- {row['comparison']}: {ours}{ref}")
+    return "\n".join(parts) + "\n"
+
+
+def _row(method, target, bands, resolution, variant, true, pred) -> dict:
+    true = np.asarray(true, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    paper = PAPER_VALUES.get((method, target, bands, resolution, variant), (np.nan, np.nan))
+    return {
+        "method": method, "target": target, "bands": bands, "resolution": resolution, "variant": variant,
+        "n": int(true.size), "rmse": rmse(pred, true), "nmad": nmad(pred, true),
+        "paper_rmse": paper[0], "paper_nmad": paper[1],
+    }
+
+
+def build_summary(
+    cnn_paths: Mapping[tuple[str, str, int], tuple[str, str | None]],
+    baseline_paths: Mapping[tuple[str, str], str],
+    mmr_path: str | None,
+    csv_path: str,
+    md_path: str,
+) -> pd.DataFrame:
+    """Read the stored predictions, write the CSV and Markdown tables, return the table."""
+    cnn = {
+        key: (pd.read_parquet(test), pd.read_parquet(val) if val else None)
+        for key, (test, val) in cnn_paths.items()
+    }
+    baselines = {key: pd.read_parquet(path) for key, path in baseline_paths.items()}
+    table = summary_table(cnn, baselines)
+    mmr = pd.read_csv(mmr_path) if mmr_path else None
+    write_csv(csv_path, table)
+    write_text(md_path, summary_markdown(table, mmr))
+    log.info("summary: %d rows (%d CNN configurations, %d baselines)", len(table), len(cnn), len(baselines))
+    return table

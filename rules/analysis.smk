@@ -1,0 +1,64 @@
+# Scores of every model on the test set (summary table) and the scatter of the
+# mass-metallicity relation (FACTS.md, "MMR"), from the stored predictions.
+
+localrules:
+    analysis_summary,
+    analysis_mmr,
+
+
+def cnn_keys():
+    """(target, bands, res) of every trained configuration, in one fixed order."""
+    return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in config["resolutions"]]
+
+
+def baseline_keys():
+    return [[m, t] for m in ("rf", "mean") for t in config["targets"]]
+
+
+def has_mmr():
+    return METALLICITY in config["targets"]
+
+
+rule analysis_summary:
+    input:
+        cnn=[PREDICTIONS.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
+        validation=[PREDICTIONS_VAL.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
+        baselines=[BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
+        mmr=[MMR_CSV] if has_mmr() else [],
+    output:
+        csv=report(SUMMARY_CSV, caption="../report/summary.rst", category="Tables"),
+        md=report(SUMMARY_MD, caption="../report/summary.rst", category="Tables"),
+    params:
+        cnn_keys=cnn_keys(),
+        baseline_keys=baseline_keys(),
+    log:
+        log_path("analysis_summary"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/analysis_summary.py"
+
+
+rule analysis_mmr:
+    input:
+        metallicity=main_predictions(METALLICITY),
+        mass=[main_predictions(MASS)] if MASS in config["targets"] else [],
+        catalog=CATALOG,
+    output:
+        report(MMR_CSV, caption="../report/mmr.rst", category="Tables"),
+    params:
+        mmr=canonical(config["mmr"]),
+    log:
+        log_path("analysis_mmr"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/analysis_mmr.py"

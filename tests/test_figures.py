@@ -1,0 +1,218 @@
+"""The paper's figures from small prediction fixtures, and the analysis rules end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galcnn.figures.diagnostic import plot_diagnostic
+from galcnn.figures.gallery import GROUPS, plot_gallery, select_gallery
+from galcnn.figures.mass import plot_mass
+from galcnn.figures.mass_metallicity import plot_mmr
+from galcnn.figures.predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
+from galcnn.figures.resolution import plot_resolution, scores
+from galcnn.mmr import mmr_edges, mmr_sample, mmr_table, tremonti_metallicity
+
+
+def mock_galaxies(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Galaxies on the Tremonti relation with 0.1 dex scatter and colours that track metallicity."""
+    rng = np.random.default_rng(seed)
+    mass = np.clip(rng.normal(10.0, 0.5, n), 8.6, 11.4)
+    z = tremonti_metallicity(mass) + rng.normal(0, 0.1, n)
+    r = rng.uniform(14, 17.5, n)
+    return pd.DataFrame(
+        {
+            "objID": np.arange(1000, 1000 + n, dtype=np.int64),
+            "oh_p50": z,
+            "lgm_tot_p50": mass,
+            "modelMag_g": r + 0.5 + 2.0 * (z - 8.9) + rng.normal(0, 0.05, n),
+            "modelMag_r": r,
+            "modelMag_i": r - 0.3 - 1.0 * (z - 8.9) + rng.normal(0, 0.05, n),
+        }
+    )
+
+
+def mock_predictions(truth, scatter: float, folds: int = 2, seed: int = 1, objid=None) -> pd.DataFrame:
+    """A prediction table like the predict stage writes: shrunk towards the mean, plus noise."""
+    rng = np.random.default_rng(seed)
+    truth = np.asarray(truth, dtype=float)
+    frame = pd.DataFrame({"objID": objid if objid is not None else np.arange(truth.size), "true": truth})
+    shrunk = truth.mean() + 0.7 * (truth - truth.mean())
+    for k in range(folds):
+        frame[f"pred_fold{k}"] = shrunk + rng.normal(0, scatter, truth.size)
+        frame[f"pred_fold{k}_notta"] = frame[f"pred_fold{k}"] + rng.normal(0, scatter / 3, truth.size)
+    frame["pred"] = frame[[f"pred_fold{k}" for k in range(folds)]].mean(axis=1)
+    frame["pred_notta"] = frame[[f"pred_fold{k}_notta" for k in range(folds)]].mean(axis=1)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def galaxies():
+    return mock_galaxies()
+
+
+@pytest.fixture(scope="module")
+def z_pred(galaxies):
+    return mock_predictions(galaxies["oh_p50"], 0.07, objid=galaxies["objID"])
+
+
+def test_predicted_vs_true_has_histogram_median_scatter_and_global_lines(z_pred, tmp_path):
+    fig = plot_predicted_vs_true(z_pred["true"], z_pred["pred"])
+    ax_top, ax, cax = fig.axes
+    assert "Z" in ax.get_xlabel() and "dex" in ax.get_xlabel() and "dex" in ax.get_ylabel()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"median", "± RMSE", "± NMAD", "1:1"} <= set(labels)
+    assert len(ax.collections) == 1  # the 2-D histogram
+    assert len(ax_top.collections) == 2  # binned RMSE and NMAD markers
+    sizes = ax_top.collections[0].get_sizes()
+    assert sizes.max() > sizes.min() > 0  # marker area follows the bin counts
+    rmse_line = ax_top.get_lines()[0].get_ydata()[0]
+    assert rmse_line == pytest.approx(np.sqrt(np.mean((z_pred["pred"] - z_pred["true"]) ** 2)))
+    legend = [t.get_text() for t in ax_top.get_legend().get_texts()]
+    assert legend[0].startswith("RMSE = ") and legend[1].startswith("NMAD = ")
+
+    path = tmp_path / "p.parquet"
+    z_pred.to_parquet(path)
+    make_predicted_vs_true(str(path), str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
+    assert (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF"
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gallery_selects_extremes_and_labels_every_image(z_pred):
+    sel = select_gallery(z_pred, n=5, seed=3)
+    assert list(dict.fromkeys(sel["group"])) == list(GROUPS)
+    assert len(sel) == 25
+    lowest = sel[sel["group"] == GROUPS[0]]["pred"]
+    assert lowest.max() <= z_pred["pred"].nsmallest(5).max()
+    dz = sel["pred"] - sel["true"]
+    assert dz[sel["group"] == GROUPS[3]].min() >= (z_pred["pred"] - z_pred["true"]).nlargest(5).min()
+    assert select_gallery(z_pred, seed=3).equals(sel)  # seeded random row
+
+    images = np.random.default_rng(0).integers(0, 255, (25, 16, 16, 3), dtype=np.uint8)
+    fig = plot_gallery(images, sel)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 25 and len(shown) == 25
+    texts = [t.get_text() for ax in shown for t in ax.texts]
+    assert sum("pred" in t and "true" in t for t in texts) == 25
+    with pytest.raises(ValueError, match="at least 5"):
+        select_gallery(z_pred.head(3))
+
+
+def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
+    frames = {res: mock_predictions(galaxies["oh_p50"], s, seed=res) for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))}
+    table = scores(frames)
+    assert table["resolution"].tolist() == [1, 8, 32]
+    assert table["rmse"].is_monotonic_decreasing
+    fig = plot_resolution(table, {"mean": (0.2, 0.18), "rf": (0.13, 0.11)})
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    assert "pixels" in ax.get_xlabel() and "dex" in ax.get_ylabel()
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("CNN")]
+    assert len(curves) == 2 and all(len(c.get_xdata()) == 3 for c in curves)
+    baselines = [line for line in ax.get_lines() if "mean" in line.get_label() or "forest" in line.get_label()]
+    assert len(baselines) == 4
+    arrows = [c for c in ax.texts if getattr(c, "arrow_patch", None) is not None]
+    assert len(arrows) == 4
+
+
+def test_mass_figure_has_two_labelled_panels(galaxies):
+    m = mock_predictions(galaxies["lgm_tot_p50"], 0.2)
+    z_from_m = tremonti_metallicity(np.clip(m["pred"], 8.6, 11.4))
+    fig = plot_mass(m["true"], m["pred"], galaxies["oh_p50"], z_from_m)
+    left, right = fig.axes
+    assert "M" in left.get_xlabel() and "Tremonti" in right.get_ylabel()
+    assert all("RMSE" in ax.texts[0].get_text() for ax in (left, right))
+
+
+def test_mmr_figure_shows_both_relations_and_the_ratio(galaxies, z_pred):
+    sample = mmr_sample(z_pred, galaxies)
+    table = mmr_table(sample, mmr_edges(8.5, 11.5, 0.2))
+    bins = table[(table["comparison"] == "cnn_metallicity") & (table["kind"] == "bin")]
+    fig = plot_mmr(sample, bins, 0.8, 0.05)
+    ax_sdss, ax_cnn, ax_nmad = fig.axes
+    assert ax_sdss.get_title().startswith("SDSS") and ax_cnn.get_title().startswith("CNN")
+    assert "0.800 ± 0.050" in ax_nmad.texts[0].get_text()
+    assert len(ax_nmad.get_lines()) == 2
+
+
+def test_diagnostic_compares_three_models(galaxies, z_pred):
+    models = {
+        "cnn_gri": z_pred,
+        "cnn_r": mock_predictions(galaxies["oh_p50"], 0.1, seed=5),
+        "rf": mock_predictions(galaxies["oh_p50"], 0.12, seed=6),
+    }
+    fig = plot_diagnostic(models)
+    ax_hist, ax_bar = fig.axes
+    assert len(ax_hist.patches) == 3  # one step histogram per model
+    assert len(ax_bar.patches) == 6  # RMSE and NMAD bars per model
+    assert [t.get_text() for t in ax_bar.get_xticklabels()][1].startswith("CNN")
+
+
+ANALYSIS_SNAKEFILE = """
+configfile: "config/config.yaml"
+include: "rules/common.smk"
+include: "rules/baselines.smk"
+include: "rules/analysis.smk"
+include: "rules/figures.smk"
+report: "report/workflow.rst"
+wildcard_constraints:
+    target="|".join(config["targets"]),
+    bands="gri|r",
+    res=r"\\d+",
+rule all:
+    input:
+        rules.figures.input,
+        SUMMARY_CSV,
+"""
+
+
+def write_stage_outputs(root, resolutions, folds=2, n=240, test_fraction=0.25, native=128):
+    """What the upstream stages leave for the analysis: catalogue, splits, images, predictions."""
+    galaxies = mock_galaxies(n, seed=11)
+    catalog = galaxies.assign(lgm_tot_p50=galaxies["lgm_tot_p50"].where(galaxies.index != 5, -9999.0))
+    n_test = int(n * test_fraction)
+    split = np.array(["test"] * n_test + ["train"] * (n - n_test))
+    splits = pd.DataFrame({"objID": catalog["objID"], "split": split, "fold": np.where(split == "test", -1, np.arange(n) % folds)})
+    (root / "results" / "catalog").mkdir(parents=True)
+    (root / "results" / "images").mkdir(parents=True)
+    catalog.to_parquet(root / "results" / "catalog" / "galaxies.parquet")
+    splits.to_parquet(root / "results" / "splits.parquet")
+    images = np.random.default_rng(0).integers(0, 255, (n, native, native, 3), dtype=np.uint8)
+    np.save(root / "results" / "images" / f"{native}px.npy", images)
+    pd.DataFrame({"objID": catalog["objID"], "row": np.arange(n)}).to_parquet(root / "results" / "images" / "index.parquet")
+    for target in ("oh_p50", "lgm_tot_p50"):
+        test, train = (part[part[target] > 0] for part in (catalog[split == "test"], catalog[split == "train"]))
+        for bands in ("gri", "r"):
+            for res in resolutions:
+                out = root / "results" / "predictions" / target / bands
+                out.mkdir(parents=True, exist_ok=True)
+                scale = 0.1 if target == "oh_p50" else 0.2
+                seed = res + (bands == "r")
+                mock_predictions(test[target], scale * (1 + 1 / res), folds, seed, test["objID"]).to_parquet(out / f"{res}px.parquet")
+                val = mock_predictions(train[target], scale, 1, seed, train["objID"])[["objID", "true", "pred", "pred_notta"]]
+                val.assign(fold=splits.set_index("objID").loc[train["objID"], "fold"].to_numpy()).to_parquet(out / f"{res}px_validation.parquet")
+
+
+@pytest.mark.e2e
+def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
+    from conftest import snakemake
+
+    (workflow_copy / "Snakefile").write_text(ANALYSIS_SNAKEFILE)
+    env = workflow_copy / "envs" / "analysis.yaml"
+    if not env.exists():  # the conda environments are written by another stage's owner
+        env.write_text("name: analysis\ndependencies: [python]\n")
+    write_stage_outputs(workflow_copy, resolutions=[4, 1])
+    args = ("--configfile", "tests/config/tiny.yaml", "--cores", "2")
+    snakemake(workflow_copy, *args)
+    figures = workflow_copy / "results" / "figures"
+    names = ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic"]
+    assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.{e}" for n in names for e in ("pdf", "png"))
+    summary = pd.read_csv(workflow_copy / "results" / "tables" / "summary.csv")
+    # 2 targets x 2 bands x 2 resolutions x (ensemble, ensemble_notta, validation, 2 folds) + 2 x (rf, mean)
+    assert len(summary) == 2 * 2 * 2 * 5 + 4
+    mmr = pd.read_csv(workflow_copy / "results" / "tables" / "mmr.csv")
+    assert set(mmr["comparison"]) == {"cnn_metallicity", "cnn_mass"}
+    snakemake(workflow_copy, *args, "--report", "results/report.html")
+    html = (workflow_copy / "results" / "report.html").read_text(errors="replace")
+    assert "fig2_predicted_vs_true.png" in html and "summary.csv" in html

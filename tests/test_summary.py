@@ -1,0 +1,96 @@
+"""The summary table: one row per method x target x bands x resolution x variant."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from galcnn.summary import COLUMNS, PAPER_VALUES, build_summary, summary_markdown, summary_table
+
+
+def predictions(n=50, folds=2, seed=0, objid_offset=0):
+    rng = np.random.default_rng(seed)
+    true = rng.normal(8.9, 0.2, n)
+    frame = pd.DataFrame({"objID": np.arange(n) + objid_offset, "true": true})
+    for k in range(folds):
+        frame[f"pred_fold{k}"] = true + rng.normal(0, 0.1, n)
+        frame[f"pred_fold{k}_notta"] = true + rng.normal(0, 0.12, n)
+    frame["pred"] = frame[[f"pred_fold{k}" for k in range(folds)]].mean(axis=1)
+    frame["pred_notta"] = frame[[f"pred_fold{k}_notta" for k in range(folds)]].mean(axis=1)
+    return frame
+
+
+def validation(n=80, seed=1):
+    rng = np.random.default_rng(seed)
+    true = rng.normal(8.9, 0.2, n)
+    return pd.DataFrame({"objID": np.arange(n), "true": true, "fold": np.arange(n) % 2, "pred": true + 0.1, "pred_notta": true})
+
+
+def baseline(n=50, value=8.9):
+    true = np.random.default_rng(2).normal(8.9, 0.2, n)
+    return pd.DataFrame({"objID": np.arange(n), "true": true, "pred": np.full(n, value)})
+
+
+@pytest.fixture
+def table():
+    cnn = {
+        ("oh_p50", "gri", 128): (predictions(seed=1), validation()),
+        ("oh_p50", "gri", 8): (predictions(seed=2), validation()),
+        ("oh_p50", "r", 128): (predictions(seed=3), None),
+    }
+    baselines = {("rf", "oh_p50"): baseline(value=8.95), ("mean", "oh_p50"): baseline()}
+    return summary_table(cnn, baselines)
+
+
+def test_columns_and_rows(table):
+    assert tuple(table.columns) == COLUMNS
+    # per CNN configuration: ensemble, ensemble_notta, fold0, fold1 (+ validation when given)
+    assert len(table) == 5 + 5 + 4 + 2
+    cnn = table[table["method"] == "cnn"]
+    assert set(cnn["variant"]) == {"ensemble", "ensemble_notta", "validation", "fold0", "fold1"}
+    assert table["method"].tolist()[-2:] == ["rf", "mean"]
+    rf, mean = table.iloc[-2], table.iloc[-1]
+    assert (rf["bands"], rf["variant"], mean["bands"], mean["variant"]) == ("gri", "rf", "-", "mean")
+    assert pd.isna(rf["resolution"]) and pd.isna(mean["resolution"])
+    assert cnn["resolution"].tolist()[:5] == [128] * 5  # largest images first
+
+
+def test_values_are_the_metrics_of_the_right_column(table):
+    test = predictions(seed=1)
+    row = table[(table["bands"] == "gri") & (table["resolution"] == 128) & (table["variant"] == "fold1")].iloc[0]
+    assert row["rmse"] == pytest.approx(np.sqrt(np.mean((test["pred_fold1"] - test["true"]) ** 2)))
+    assert row["n"] == 50
+    val = table[(table["variant"] == "validation")].iloc[0]
+    assert val["n"] == 80 and val["rmse"] == pytest.approx(0.1) and val["nmad"] == pytest.approx(0.0)
+
+
+def test_paper_values_only_where_the_paper_has_them(table):
+    with_paper = table[table["paper_rmse"].notna()]
+    assert with_paper[["method", "bands", "variant"]].values.tolist() == [["cnn", "gri", "ensemble"], ["rf", "gri", "rf"]]
+    assert with_paper["resolution"].iloc[0] == 128 and pd.isna(with_paper["resolution"].iloc[1])
+    assert with_paper["paper_rmse"].tolist() == [0.0835, 0.1296]
+    assert with_paper["paper_nmad"].tolist() == [0.0668, 0.1059]
+    assert PAPER_VALUES[("cnn", "oh_p50", "gri", 128, "ensemble")] == (0.0835, 0.0668)
+
+
+def test_markdown_and_files(table, tmp_path):
+    mmr = pd.DataFrame([{"comparison": "cnn_metallicity", "kind": "weighted", "ratio": 0.8, "ratio_spread": 0.07, "n_cnn": 500}])
+    md = summary_markdown(table, mmr)
+    assert "| method" in md and "0.800 ± 0.070" in md and "paper: 0.821 ± 0.077" in md
+
+    paths = {}
+    for name, frame in (("t", predictions()), ("v", validation()), ("rf", baseline()), ("mean", baseline())):
+        paths[name] = tmp_path / f"{name}.parquet"
+        frame.to_parquet(paths[name])
+    out = build_summary(
+        {("oh_p50", "gri", 4): (paths["t"], paths["v"])},
+        {("rf", "oh_p50"): paths["rf"], ("mean", "oh_p50"): paths["mean"]},
+        None, tmp_path / "s.csv", tmp_path / "s.md",
+    )
+    back = pd.read_csv(tmp_path / "s.csv")
+    assert len(back) == len(out) == 7 and list(back.columns) == list(COLUMNS)
+    assert (tmp_path / "s.md").read_text().startswith("# Results")
+
+
+def test_missing_prediction_columns_are_refused():
+    with pytest.raises(ValueError, match="pred_fold"):
+        summary_table({("oh_p50", "gri", 4): (predictions().drop(columns=["pred_fold0", "pred_fold1"]), None)}, {})

@@ -1,0 +1,15 @@
+"""Scatter of metallicity at fixed stellar mass, SDSS against CNN -> results/tables/mmr.csv."""
+
+from galcnn.io import setup_logging
+from galcnn.mmr import build_mmr_table, mmr_edges
+
+setup_logging(snakemake.log[0])
+
+mmr = snakemake.params.mmr
+build_mmr_table(
+    z_predictions_path=snakemake.input.metallicity,
+    catalog_path=snakemake.input.catalog,
+    mass_predictions_path=snakemake.input.mass[0] if snakemake.input.mass else None,
+    edges=mmr_edges(mmr["mass_min"], mmr["mass_max"], mmr["step"]),
+    out_path=snakemake.output[0],
+)

@@ -1,0 +1,13 @@
+"""MMR figure: metallicity against stellar mass for SDSS and the CNN, with the scatter ratio."""
+
+from galcnn.figures.mass_metallicity import make_mmr
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+make_mmr(
+    z_predictions_path=snakemake.input.metallicity,
+    catalog_path=snakemake.input.catalog,
+    mmr_table_path=snakemake.input.table,
+    pdf_path=snakemake.output.pdf,
+    png_path=snakemake.output.png,
+)

@@ -1,0 +1,7 @@
+"""Figure 2: predicted against true metallicity with binned scatter."""
+
+from galcnn.figures.predicted_vs_true import make_predicted_vs_true
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+make_predicted_vs_true(snakemake.input.predictions, snakemake.output.pdf, snakemake.output.png)

@@ -1,0 +1,12 @@
+"""Figure 3: RMSE and NMAD against image size, with the baselines."""
+
+from galcnn.figures.resolution import make_resolution
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+make_resolution(
+    prediction_paths=dict(zip(snakemake.params.resolutions, snakemake.input.cnn, strict=True)),
+    baseline_paths={"mean": snakemake.input.mean, "rf": snakemake.input.rf},
+    pdf_path=snakemake.output.pdf,
+    png_path=snakemake.output.png,
+)
