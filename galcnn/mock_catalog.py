@@ -17,10 +17,16 @@ the sky, that information enters through
 * dust: the dust-to-gas ratio scales with metallicity, and the reddening it
   causes grows with inclination (the axis ratio disentangles the two);
 * bulge fraction, which rises with mass;
-* a colour gradient: the dust column, hence reddening, is highest in the centre.
+* a colour gradient: the dust column, hence reddening, is highest in the centre;
+* the observed colour of the old bulge, which tracks the K-correction (redshift)
+  far better than the integrated colour, diluted by the disk's sSFR and dust.
+
+Integrated g, r, i magnitudes alone are a genuinely ambiguous predictor: the
+flux-limited sample spans z ≈ 0.02-0.2, so apparent brightness says little about
+mass, and dust, inclination and star-formation history redden colours alike.
 
 Relations used (each cited where it is implemented):
-redshifts like the SDSS main sample; the Baldry et al. (2012) stellar mass
+redshifts of a flux-limited survey (Schmidt 1968); the Baldry et al. (2012) stellar mass
 function; the Speagle et al. (2014) star-forming main sequence and a quenched
 fraction as in Peng et al. (2010); the Tremonti et al. (2004) mass-metallicity
 relation with the SFR dependence of the Curti et al. (2020) fundamental
@@ -73,8 +79,9 @@ TRUTH_COLUMNS = (
     "n_neighbours", "n_stars",
 )
 
-#: Truth columns an image shows directly (the information check of the brief).
-IMAGE_VISIBLE = ("disk_q", "hlr", "bulge_frac", "colour_gradient")
+#: Truth columns an image shows directly, for the image-information check; bulge_gr and
+#: disk_gr are computed by :func:`visible_features`.
+IMAGE_VISIBLE = ("disk_q", "hlr", "bulge_frac", "colour_gradient", "bulge_gr", "disk_gr")
 
 
 # ---- published relations -------------------------------------------------------------
@@ -138,27 +145,45 @@ def enclosed_fraction(radius, hlr, n):
 
 
 # ---- drawing the population -----------------------------------------------------------
-def sample_redshift(rng, n, z0=0.055, zmin=0.01, zmax=0.3):
-    """SDSS main-sample-like redshifts: dN/dz ∝ z² exp(-(z/z0)^1.5) (median ≈ 0.09).
+def sample_redshift(rng, n, zmin=0.017, zmax=0.3):
+    """Redshifts of a flux-limited survey: dN/dz ∝ dV/dz × n(> M_lim(z)) (Schmidt 1968).
 
-    Drawn from 0.01 so that the paper's z > 0.02 cut removes a few, as on the sky.
+    The comoving volume of flat ΛCDM times the number density of Baldry et al.
+    (2012) galaxies above :func:`mass_floor` gives the SDSS main sample's shape
+    (a z² rise, an exponential fall, median ≈ 0.09 after petroMag_r < 18) and its
+    low-redshift dwarfs.
+    Drawn from 0.017 so that the paper's z > 0.02 cut removes a few, as on the sky.
     """
-    grid = np.linspace(zmin, zmax, 2000)
-    pdf = grid**2 * np.exp(-((grid / z0) ** 1.5))
+    grid = np.linspace(zmin, zmax, 600)
+    pdf = COSMO.differential_comoving_volume(grid).value * _smf_above(mass_floor(grid))
     cdf = np.cumsum(pdf)
     cdf /= cdf[-1]
     return np.interp(rng.random(n), cdf, grid)
 
 
-def mass_floor(z, r_limit=17.9, log_ml=-0.15):
-    """log M* of a blue (M/L_r ≈ 1) galaxy at the spectroscopic flux limit at ``z``.
+def _smf_above(logm_min, lo=7.5, hi=12.5):
+    """Number density (arbitrary norm) of Baldry et al. (2012) galaxies above ``logm_min``."""
+    grid = np.linspace(lo, hi, 2000)
+    cum = np.cumsum(baldry_smf(grid)[::-1])[::-1] * (grid[1] - grid[0])
+    return np.interp(logm_min, grid, cum)
 
+
+def mass_floor(z, r_limit=17.9):
+    """log M* of a galaxy at the spectroscopic flux limit at ``z``, for a low M/L_r at its mass.
+
+    The observed log M/L_r (dust and K-correction included) rises from ≈ 0 for blue
+    dwarfs to ≈ 0.5 for massive galaxies (Bell et al. 2003); the floor uses roughly
+    its 10th percentile, solving M = L(z) × M/L(M) by fixed-point iteration.
     Galaxies far below it would never be SDSS spectroscopic targets; drawing above
     it (the limit sits beyond the paper's petroMag_r < 18) keeps the simulation
     cheap while the cut still trims the faint end.
     """
     abs_r = r_limit - COSMO.distmod(z).value - 0.1
-    return -0.4 * (abs_r - M_SUN_R) + log_ml
+    log_l = -0.4 * (abs_r - M_SUN_R)
+    logm = log_l
+    for _ in range(30):
+        logm = log_l + 0.03 + 0.47 * expit((logm - 10.2) / 0.35)
+    return logm
 
 
 def sample_mass(rng, z, lo=7.8, hi=12.2):
@@ -290,7 +315,7 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     # Star formation: main sequence with 0.3 dex scatter (Speagle et al. 2014), and a
     # quenched fraction rising with mass (Peng et al. 2010, Fig. 6; M_q ≈ 10^10.6).
     ms = speagle_ms(logm, age)
-    quenched = rng.random(n) < expit((logm - 10.6) / 0.3)
+    quenched = rng.random(n) < expit((logm - 10.45) / 0.35)
     logsfr = np.where(quenched, logm - 12.0 + rng.normal(0, 0.4, n), ms + rng.normal(0, 0.3, n))
 
     # Sizes (Shen et al. 2003): late-type relation for star formers, early-type for quenched.
@@ -299,15 +324,15 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     r_kpc = r_kpc * 10.0**size_resid
     kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).value / 60.0
 
-    # Metallicity: Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich
-    # (Ellison et al. 2008: ~0.1 dex from the largest to the smallest galaxies at fixed
-    # mass; ≈ -0.35 dex per dex in size, as if Z followed the potential M/R_e,
-    # D'Eugenio et al. 2018) + intrinsic scatter; ≈ 0.1 dex at fixed mass.
+    # Metallicity: Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich (Ellison
+    # et al. 2008; Z tracks the stellar surface density Σ* = M/R_e², Barrera-Ballesteros
+    # et al. 2016, at ≈ 0.25 dex per dex of Σ*, i.e. -0.5 per dex of size) + an intrinsic
+    # scatter that grows towards low mass as Tremonti et al. find; ≈ 0.1 dex at fixed mass.
     oh = (
         tremonti_mmr(logm)
         + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
-        - 0.35 * size_resid
-        + rng.normal(0, 0.04, n)
+        - 0.5 * size_resid
+        + rng.normal(0, 1, n) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
     )
 
     # Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
@@ -324,32 +349,37 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     beta = rng.uniform(0, 180, n)
 
     # Dust: dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
-    # gas, via SFR; Garn & Best 2010 for the mass trend it implies); inclined disks are
+    # gas, via SFR; Garn & Best 2010 for the mass trend it implies), with 0.15 mag of
+    # scatter from gas content and geometry (so colours alone confuse dust, age and Z);
+    # inclined disks are
     # redder, A(i) = A_0 (1 + γ log10(1/q)) (Masters et al. 2010; Unterborn & Ryden 2008).
-    av_faceon = np.clip(0.35 + 2.5 * (oh - 8.9) + 0.2 * (logsfr - ms) + rng.normal(0, 0.08, n), 0.03, 1.5)
+    av_faceon = np.clip(0.3 + 1.5 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.15, n), 0.03, 1.5)
     av_faceon = np.where(quenched, np.clip(rng.normal(0.1, 0.05, n), 0.0, None), av_faceon)
     av_disk = av_faceon * (1 + 1.0 * np.log10(1 / disk_q))
     # Central dust makes disk centres redder: blue light is more extended than red
     # (Muñoz-Mateos et al. 2009 find A_FUV falling outwards).
     colour_gradient = np.clip(0.6 * av_faceon + rng.normal(0, 0.04, n), 0.0, None)
 
-    # Populations: the bulge is old; the disk holds the star formation. Its colours follow
-    # the sSFR with 0.3 dex of star-formation-history scatter (bursts, age spread).
+    # Populations: the bulge is old (log sSFR ≈ -11.6 ± 0.4, as the pseudo-bulges of star
+    # formers hold some young stars); the disk holds the star formation. Its colours follow
+    # the sSFR with 0.3 dex of star-formation-history scatter (bursts, age spread). Each
+    # component is K-corrected with its own colour, so a resolved old bulge shows the
+    # redshift through its observed colour (the red-sequence photo-z of e.g. Rykoff et al.
+    # 2014) while the integrated colour mixes it with the disk's sSFR and dust.
     ssfr_disk = logsfr - logm - np.log10(np.clip(1 - bt_mass, 0.05, 1)) + rng.normal(0, 0.3, n)
-    bulge_col = _stellar_colours(np.full(n, -12.0) + rng.normal(0, 0.2, n), oh)
+    bulge_col = _stellar_colours(rng.normal(-11.6, 0.4, n), oh)
     disk_col = _stellar_colours(ssfr_disk, oh)
     ml_b, ml_d = bell_ml_r(bulge_col[:, 1]), bell_ml_r(disk_col[:, 1])
     lum_b = bt_mass * 10**logm / 10**ml_b
     lum_d = (1 - bt_mass) * 10**logm / 10**ml_d
     dm = COSMO.distmod(z).value
-    gr_tot = -2.5 * np.log10((lum_b * 10 ** (-0.4 * bulge_col[:, 1]) + lum_d * 10 ** (-0.4 * disk_col[:, 1])) / (lum_b + lum_d))
 
     flux = {}
     for comp, lum, cols, a_v in (("bulge", lum_b, bulge_col, 0.5 * av_disk), ("disk", lum_d, disk_col, av_disk)):
         offsets = _band_offsets(cols)
         abs_r = M_SUN_R - 2.5 * np.log10(lum)
         for b in gcat.BANDS:
-            m = abs_r + offsets[b] + dm + _k_correction(b, z, gr_tot) + _attenuation(b, a_v)
+            m = abs_r + offsets[b] + dm + _k_correction(b, z, cols[:, 1]) + _attenuation(b, a_v)
             flux[comp, b] = 10 ** (-0.4 * (m - 22.5))
     bulge_frac = flux["bulge", "r"] / (flux["bulge", "r"] + flux["disk", "r"])
 
@@ -457,6 +487,12 @@ def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
 
 
 def visible_features(catalog: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """g, r, i modelMags plus the truth quantities an image shows (:data:`IMAGE_VISIBLE`)."""
+    """g, r, i modelMags plus the truth quantities an image shows (:data:`IMAGE_VISIBLE`).
+
+    ``bulge_gr`` and ``disk_gr`` are the observed g - r of the two components (the
+    colours of the centre and the outskirts of a resolved galaxy).
+    """
     merged = catalog[["objID", "modelMag_g", "modelMag_r", "modelMag_i"]].merge(truth, on="objID", validate="1:1")
+    for comp in ("bulge", "disk"):
+        merged[f"{comp}_gr"] = -2.5 * np.log10(merged[f"flux_{comp}_g"] / merged[f"flux_{comp}_r"])
     return merged[["modelMag_g", "modelMag_r", "modelMag_i", *IMAGE_VISIBLE]]
