@@ -1,0 +1,104 @@
+"""Predictions of a trained model, with test-time augmentation (TTA).
+
+TTA averages the predictions for the eight dihedral transforms of each image
+(FACTS.md, "test-time augmentation"); the un-augmented prediction is kept
+beside it (``pred_notta``) so both can be compared.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from galcnn import data
+from galcnn import io as gio
+from galcnn.augment import N_DIHEDRAL, dihedral
+from galcnn.images import load_images
+from galcnn.model import ResNetRegressor
+
+log = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = ("objID", "set", "true", "pred", "pred_notta")
+
+
+@torch.no_grad()
+def predict_rows(
+    model: nn.Module,
+    images: np.ndarray,
+    rows: np.ndarray,
+    bands: str,
+    batch_size: int,
+    device: torch.device,
+    tta: bool = True,
+    amp: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``.
+
+    Without ``tta`` only the identity transform is computed and both arrays are
+    the plain prediction.
+    """
+    model.eval()
+    fmt = data.memory_format(device)
+    dtype = data.amp_dtype(device, amp)
+    transforms = range(N_DIHEDRAL) if tta else range(1)
+    pred = np.empty(len(rows), dtype=np.float64)
+    plain = np.empty(len(rows), dtype=np.float64)
+    batches = data.iterate_batches(images, rows, None, batch_size, device)
+    for xb, _, positions in tqdm(batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False):
+        x = data.to_model_input(xb, bands)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            outs = torch.stack([model(dihedral(x, k).contiguous(memory_format=fmt)).float() for k in transforms])
+        outs = outs.cpu().double().numpy()
+        pred[positions] = outs.mean(axis=0)
+        plain[positions] = outs[0]
+    return pred, plain
+
+
+def load_model(path: str | Path, device: torch.device) -> tuple[ResNetRegressor, dict]:
+    """A trained model (from ``model.pt``) on ``device``, and its metadata."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = ResNetRegressor(saved["arch"])
+    model.load_state_dict(saved["state_dict"])
+    model.to(device, memory_format=data.memory_format(device))
+    meta = {k: v for k, v in saved.items() if k != "state_dict"}
+    return model.eval(), meta
+
+
+def predict_cnn(
+    model_path: str | Path,
+    images_path: str | Path,
+    index_path: str | Path,
+    splits_path: str | Path,
+    catalog_path: str | Path,
+    out_path: str | Path,
+    *,
+    batch_size: int,
+    tta: bool = True,
+    threads: int = 1,
+    device: str | None = None,
+) -> pd.DataFrame:
+    """Predictions of one fold's model for the test set and its own validation fold,
+    written to ``out_path`` (columns objID, set, true, pred, pred_notta)."""
+    torch.set_num_threads(max(1, int(threads)))
+    dev = data.pick_device(device)
+    model, meta = load_model(model_path, dev)
+    index = pd.read_parquet(index_path)
+    images = load_images(images_path)
+    data.check_images(images, int(meta["res"]), len(index))
+    subsets = data.fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), meta["target"], int(meta["fold"]))
+    log.info("predicting %s (%s, %d px, fold %d) on %s, TTA %s", meta["target"], meta["bands"], meta["res"], meta["fold"], dev, tta)
+    frames = []
+    for name in ("test", "validation"):
+        sub = subsets[name]
+        pred, plain = predict_rows(model, images, sub.rows, meta["bands"], batch_size, dev, tta=tta, amp=bool(meta["train"]["amp"]))
+        frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, "pred": pred, "pred_notta": plain}))
+    out = pd.concat(frames, ignore_index=True)
+    gio.write_parquet(out_path, out)
+    log.info("wrote %d test and %d validation predictions to %s", len(subsets["test"]), len(subsets["validation"]), out_path)
+    return out

@@ -1,0 +1,229 @@
+"""Training one CNN: one target, band set, resolution and fold (FACTS.md, "Model and training").
+
+RMSE loss, SGD with momentum, the two-stage schedule of :mod:`galcnn.schedule`
+and on-device dihedral + zoom augmentation. After every epoch the whole state
+(weights, optimiser, loss scaler, random generators, history) is saved to a
+checkpoint beside the outputs; a job that is killed (a preempted SLURM job) and
+started again resumes after the last finished epoch and gives the same model
+as an uninterrupted run. The checkpoint is removed once the outputs exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from galcnn import data
+from galcnn import io as gio
+from galcnn import metrics
+from galcnn.augment import augment_batch
+from galcnn.data import Subset
+from galcnn.images import load_images
+from galcnn.model import ResNetRegressor
+from galcnn.predict import predict_rows
+from galcnn.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("epoch", "stage", "phase", "train_loss", "val_loss", "lr", "seconds")
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def rmse_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """The paper's loss: sqrt(mean((pred − true)²))."""
+    return torch.sqrt(torch.nn.functional.mse_loss(pred, true))
+
+
+def job_seed(seed: int, target: str, bands: str, res: int, fold: int) -> int:
+    """A seed per model from the config's seed, stable across runs and machines
+    (``hash()`` of a string is salted per process, crc32 is not)."""
+    words = [int(seed), zlib.crc32(target.encode()), zlib.crc32(bands.encode()), int(res), int(fold)]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+def fit(
+    model: ResNetRegressor,
+    images: np.ndarray,
+    train: Subset,
+    val: Subset,
+    settings: dict,
+    *,
+    bands: str,
+    seed: int,
+    device: torch.device,
+    checkpoint: str | Path | None = None,
+    epoch_callback: Callable[[int, pd.DataFrame], None] | None = None,
+) -> pd.DataFrame:
+    """Train ``model`` in place on ``images[train.rows]``; returns the per-epoch history.
+
+    ``settings`` is the config's ``train`` mapping. With ``checkpoint``, the
+    state is saved there after every epoch and, when a checkpoint of the same
+    run exists, training resumes from it. ``epoch_callback(epoch, history)``
+    runs after each epoch's checkpoint.
+    """
+    if len(train) < 2:
+        raise ValueError(f"only {len(train)} training galaxies; BatchNorm needs at least 2")
+    batch_size = min(int(settings["batch_size"]), len(train))
+    steps = len(data.batch_slices(len(train), batch_size, drop_last=True))
+    schedule = Schedule.from_settings(settings, steps)
+    dtype = data.amp_dtype(device, bool(settings["amp"]))
+    fmt = data.memory_format(device)
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    aug_gen = torch.Generator().manual_seed(seed)
+    model.y_mean.fill_(float(np.mean(train.y)))
+    model.y_std.fill_(float(np.std(train.y)) or 1.0)
+    model.to(device, memory_format=fmt)
+    groups = [{"params": list(g.parameters())} for g in model.layer_groups()]
+    opt = torch.optim.SGD(groups, lr=schedule.stage1_lr, momentum=float(settings["momentum"]), weight_decay=float(settings["weight_decay"]))
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    history: list[dict] = []
+    start = 0
+    fingerprint = {"settings": settings, "bands": bands, "seed": seed, "n_train": len(train), "n_val": len(val), "arch": model.arch}
+
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if state["fingerprint"] != fingerprint:
+            log.warning("checkpoint %s is from different settings or data; starting over", ckpt)
+        else:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if device.type == "cuda" and state["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            rng.bit_generator.state = state["rng"]["numpy"]
+            aug_gen.set_state(state["rng"]["augment"])
+            history = state["history"]
+            start = int(state["epoch"])
+            log.info("resuming from %s after epoch %d of %d", ckpt, start, schedule.n_epochs)
+
+    log.info(
+        "training %s on %s: %d train / %d validation images, batch %d, %d steps per epoch, %d epochs, autocast %s",
+        model.arch, device, len(train), len(val), batch_size, steps, schedule.n_epochs, dtype,
+    )
+    y_std = model.y_std.item()
+    for epoch in range(start, schedule.n_epochs):
+        t0 = time.perf_counter()
+        stage = schedule.stage(epoch)
+        model.set_body_frozen(stage == 1)
+        if schedule.phase_starts(epoch):
+            # Each phase was its own fastai fit() with a fresh optimiser: momentum restarts.
+            opt.state.clear()
+        model.train()
+        perm = rng.permutation(len(train))
+        sq_err, n_seen = 0.0, 0
+        lr_start = schedule.lrs_at(epoch * steps)[-1]
+        batches = data.iterate_batches(images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True)
+        for i, (xb, yb, _) in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)):
+            for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):
+                group["lr"] = lr
+            x = augment_batch(data.to_model_input(xb, bands), float(settings["zoom"]), aug_gen).contiguous(memory_format=fmt)
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                pred = model(x)
+            # RMSE in standard deviations of the target: the head's own scale (see ResNetRegressor).
+            loss = rmse_loss(pred, yb) / y_std
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sq_err += float(loss.detach()) ** 2 * len(yb)
+            n_seen += len(yb)
+        val_pred, _ = predict_rows(model, images, val.rows, bands, batch_size, device, tta=False, amp=bool(settings["amp"]))
+        row = {
+            "epoch": epoch,
+            "stage": stage,
+            "phase": schedule.phase(epoch),
+            "train_loss": float(np.sqrt(sq_err / n_seen)) * y_std,
+            "val_loss": metrics.rmse(val_pred, val.y) if len(val) else float("nan"),
+            "lr": lr_start,
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(row)
+        log.info("epoch %d (%s): train RMSE %.4f, validation RMSE %.4f, lr %.3g, %.1f s", epoch, row["phase"], row["train_loss"], row["val_loss"], row["lr"], row["seconds"])
+        if ckpt is not None:
+            state = {
+                "fingerprint": fingerprint,
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scaler": scaler.state_dict(),
+                "history": history,
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                    "numpy": rng.bit_generator.state,
+                    "augment": aug_gen.get_state(),
+                },
+            }
+            with gio.atomic_path(ckpt) as tmp:
+                torch.save(state, tmp)
+        if epoch_callback is not None:
+            epoch_callback(epoch, pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    model.set_body_frozen(False)
+    return pd.DataFrame(history, columns=HISTORY_COLUMNS)
+
+
+def train_cnn(
+    images_path: str | Path,
+    index_path: str | Path,
+    splits_path: str | Path,
+    catalog_path: str | Path,
+    outputs: dict[str, str | Path],
+    *,
+    target: str,
+    bands: str,
+    res: int,
+    fold: int,
+    settings: dict,
+    seed: int,
+    weights: str | Path | None = None,
+    threads: int = 1,
+    device: str | None = None,
+) -> dict:
+    """Train the model of one (target, bands, res, fold) and write ``outputs``:
+    ``model`` (model.pt), ``config`` (config.json, the resolved settings),
+    ``history`` (history.csv) and ``metrics`` (metrics.json: validation RMSE,
+    NMAD and count, without TTA). Returns the metrics."""
+    if (settings["pretrained"] == "imagenet") != (weights is not None):
+        raise ValueError(f"train.pretrained is {settings['pretrained']!r} but weights are {'given' if weights else 'missing'}; pass the ImageNet weights exactly when pretrained: imagenet")
+    torch.set_num_threads(max(1, int(threads)))
+    dev = data.pick_device(device)
+    index = pd.read_parquet(index_path)
+    images = load_images(images_path)
+    data.check_images(images, res, len(index))
+    subsets = data.fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), target, fold)
+    model_seed = job_seed(seed, target, bands, res, fold)
+    torch.manual_seed(model_seed)
+    model = ResNetRegressor(settings["arch"], weights=weights)
+    checkpoint = Path(outputs["model"]).parent / CHECKPOINT_NAME
+    t0 = time.perf_counter()
+    history = fit(model, images, subsets["train"], subsets["validation"], settings, bands=bands, seed=model_seed, device=dev, checkpoint=checkpoint)
+    seconds = time.perf_counter() - t0
+    val = subsets["validation"]
+    pred, _ = predict_rows(model, images, val.rows, bands, int(settings["batch_size"]), dev, tta=False, amp=bool(settings["amp"]))
+    result = {"rmse": metrics.rmse(pred, val.y), "nmad": metrics.nmad(pred, val.y), "n": len(val), "train_seconds": round(seconds, 2)}
+    run = {
+        "target": target, "bands": bands, "res": res, "fold": fold, "seed": seed, "model_seed": model_seed,
+        "train": settings, "device": str(dev), "autocast": str(data.amp_dtype(dev, bool(settings["amp"]))),
+        "threads": int(threads), "n_train": len(subsets["train"]), "n_validation": len(val),
+        "n_test": len(subsets["test"]), "torch": torch.__version__,
+    }
+    with gio.atomic_path(outputs["model"]) as tmp:
+        torch.save({"arch": settings["arch"], "state_dict": model.cpu().state_dict(), **{k: run[k] for k in ("target", "bands", "res", "fold", "train")}}, tmp)
+    gio.write_json(outputs["config"], run)
+    gio.write_csv(outputs["history"], history)
+    gio.write_json(outputs["metrics"], result)
+    checkpoint.unlink(missing_ok=True)
+    log.info("validation RMSE %.4f, NMAD %.4f (n = %d) in %.0f s", result["rmse"], result["nmad"], result["n"], seconds)
+    return result

@@ -1,0 +1,49 @@
+# Predictions of every trained model with test-time augmentation, then the k-fold ensemble.
+
+MODEL_PREDICTIONS = MODEL_DIR + "/predictions.parquet"
+
+
+rule predict_cnn:
+    input:
+        model=MODEL_PT,
+        images=IMAGES,
+        index=IMAGE_INDEX,
+        splits=SPLITS,
+        catalog=CATALOG,
+    output:
+        MODEL_PREDICTIONS,
+    params:
+        predict=canonical(config["predict"]),
+    log:
+        log_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}"),
+    benchmark:
+        bench_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}")
+    threads: config["resources"]["predict"]["threads"]
+    resources:
+        **gpu_resources("predict"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/predict_cnn.py"
+
+
+localrules:
+    ensemble_folds,
+
+
+# CPU only: the mean over folds needs no accelerator (so no GPU request on a cluster).
+rule ensemble_folds:
+    input:
+        expand(MODEL_PREDICTIONS, fold=folds(), allow_missing=True),
+    output:
+        test=PREDICTIONS,
+        validation=PREDICTIONS_VAL,
+    params:
+        folds=folds(),
+    log:
+        log_path("ensemble_folds", "{target}/{bands}/{res}px"),
+    threads: 1
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/ensemble_folds.py"

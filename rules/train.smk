@@ -1,0 +1,59 @@
+# CNN training: one job per target x bands x resolution x fold (FACTS.md, "Model and training").
+# A job checkpoints after every epoch (checkpoint.pt beside its outputs, not an output itself);
+# a rerun of a killed job resumes from it.
+
+MODEL_PT = MODEL_DIR + "/model.pt"
+MODEL_CONFIG = MODEL_DIR + "/config.json"
+MODEL_HISTORY = MODEL_DIR + "/history.csv"
+MODEL_METRICS = MODEL_DIR + "/metrics.json"
+
+# What changes a trained model; anything else (resources, predict.*, rf.*) must not retrain.
+TRAIN_KEYS = ("arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp")
+
+
+def train_inputs(wildcards):
+    inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
+    if config["train"]["pretrained"] == "imagenet":
+        inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])
+    return inputs
+
+
+localrules:
+    weights_fetch,
+
+
+rule weights_fetch:
+    output:
+        WEIGHTS,
+    params:
+        weights_file=config["train"]["weights_file"],
+    log:
+        log_path("weights_fetch", "{arch}"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/weights_fetch.py"
+
+
+rule train_cnn:
+    input:
+        unpack(train_inputs),
+    output:
+        model=MODEL_PT,
+        config=MODEL_CONFIG,
+        history=MODEL_HISTORY,
+        metrics=MODEL_METRICS,
+    params:
+        train=canonical({k: config["train"][k] for k in TRAIN_KEYS}),
+        seed=config["seed"],
+    log:
+        log_path("train_cnn", "{target}/{bands}/{res}px/fold{fold}"),
+    benchmark:
+        bench_path("train_cnn", "{target}/{bands}/{res}px/fold{fold}")
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **gpu_resources("train"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/train_cnn.py"

@@ -1,0 +1,21 @@
+"""Test and validation predictions of one trained model, with TTA (rule predict_cnn)."""
+
+from galcnn.io import setup_logging
+from galcnn.predict import predict_cnn
+
+log = setup_logging(snakemake.log[0])
+try:
+    predict_cnn(
+        snakemake.input.model,
+        snakemake.input.images,
+        snakemake.input.index,
+        snakemake.input.splits,
+        snakemake.input.catalog,
+        snakemake.output[0],
+        batch_size=snakemake.params.predict["batch_size"],
+        tta=snakemake.params.predict["tta"],
+        threads=snakemake.threads,
+    )
+except Exception:
+    log.exception("predict_cnn failed")
+    raise

@@ -1,0 +1,11 @@
+"""Put the ImageNet weights of one ResNet where training reads them (rule weights_fetch)."""
+
+from galcnn.io import setup_logging
+from galcnn.model import fetch_weights
+
+log = setup_logging(snakemake.log[0])
+try:
+    fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.params.weights_file)
+except Exception:
+    log.exception("weights_fetch failed")
+    raise
