@@ -91,9 +91,9 @@ class Cut:
     def where(self) -> str:
         terms = []
         if self.lo is not None:
-            terms.append(f"{self.sql} > {_sql_number(self.lo)}")
+            terms.append(f"{self.sql} > {sql_number(self.lo)}")
         if self.hi is not None:
-            terms.append(f"{self.sql} < {_sql_number(self.hi)}")
+            terms.append(f"{self.sql} < {sql_number(self.hi)}")
         return "(" + " AND ".join(terms) + ")"
 
 
@@ -108,7 +108,7 @@ class Measured:
         return frame[self.column] != SENTINEL
 
     def where(self) -> str:
-        return f"{self.sql} != {_sql_number(SENTINEL)}"
+        return f"{self.sql} != {sql_number(SENTINEL)}"
 
 
 def quality_cuts(cuts: dict) -> list[Cut | Measured]:
@@ -180,7 +180,7 @@ def _column_values(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column]
 
 
-def _sql_number(x: float) -> str:
+def sql_number(x: float) -> str:
     """A finite number as SQL text; anything else is refused, never pasted."""
     x = float(x)
     if not math.isfinite(x):

@@ -47,14 +47,14 @@ def ra_range(part: int, n_parts: int) -> tuple[float, float]:
 def render_sql(cuts: dict, part: int | None = None, n_parts: int = 1, into: str | None = None) -> str:
     """The paper's SQL for config ``query.cuts``, optionally one RA partition and ``INTO`` a table.
 
-    Every number goes through :func:`galcnn.catalog._sql_number`, which refuses
+    Every number goes through :func:`galcnn.catalog.sql_number`, which refuses
     anything that is not a finite number, and ``into`` must be a plain
     identifier (``mydb.Name``), so no config text reaches the SQL unchecked.
     """
     where = catalog.sql_where(catalog.quality_cuts(cuts))
     if part is not None:
         lo, hi = ra_range(part, n_parts)
-        where += f"\n  AND (G.ra >= {catalog._sql_number(lo)} AND G.ra < {catalog._sql_number(hi)})"
+        where += f"\n  AND (G.ra >= {catalog.sql_number(lo)} AND G.ra < {catalog.sql_number(hi)})"
     if into is not None and not re.fullmatch(r"(?:mydb\.)?[A-Za-z_][A-Za-z0-9_]*", into):
         raise ValueError(f"table name {into!r} is not an identifier like mydb.SDSSspecgalsDR14")
     columns = ",\n  ".join(catalog.SQL_COLUMNS.values())

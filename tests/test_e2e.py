@@ -53,11 +53,6 @@ def test_report_bundles_figures_and_tables(tiny_run, tmp_path):
     assert len(html) > 100_000 and "fig2" in html
 
 
-def test_nothing_to_do_after_a_finished_run(tiny_run):
-    proc = snakemake(tiny_run, "--configfile", str(TINY.relative_to(REPO)), "-n")
-    assert "Nothing to be done" in proc.stdout + proc.stderr
-
-
 def test_a_wrong_config_value_stops_before_any_job(workflow_copy):
     proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "folds=five", check=False)
     out = proc.stdout + proc.stderr
