@@ -8,12 +8,17 @@
 #      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
 #      snakemake --profile slurm                   (a SLURM GPU cluster)
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
+
+from galcnn.config import yaml_typed
 
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+update_config(config, yaml_typed(dict(workflow.config_settings.config)))
 
 
 validate(config, "config/schema.yaml", set_default=False)

@@ -55,3 +55,14 @@ def test_wrong_values_are_refused_naming_the_key(change, key):
     with pytest.raises(WorkflowError) as err:
         validate(copy.deepcopy(config), SCHEMA)
     assert key in str(err.value)
+
+
+def test_command_line_values_are_typed_like_a_config_file():
+    from galcnn.config import yaml_typed
+
+    # What Snakemake's --config hands over for resolutions=[64,8] rf={n_estimators: 17} train={pretrained: false}
+    given = {"resolutions": ["64", "8"], "rf": {"n_estimators": "17"}, "train": {"pretrained": "false", "arch": "resnet18"}}
+    assert yaml_typed(given) == {"resolutions": [64, 8], "rf": {"n_estimators": 17}, "train": {"pretrained": False, "arch": "resnet18"}}
+    config = load()
+    update_config(config, yaml_typed(given))
+    validate(config, SCHEMA)

@@ -1,0 +1,81 @@
+"""Reruns on a finished tiny run: a change reruns exactly the jobs that use it, and what reads their outputs.
+
+Each test copies the session's finished run and asks a dry run what would execute; the set of jobs
+a change triggers is compared with the jobs downstream of the rule that uses the changed setting
+(`--forcerun RULE` marks exactly that rule and its descendants). Changed settings go in an extra
+config file: `--config` would pass nested values as strings (rf={n_estimators: 17} -> '17')."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO, TINY, copy_finished, dry_run_jobs
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = ("--configfile", str(TINY.relative_to(REPO)))
+TARGETS = {"all", "figures"}
+UPSTREAM = {"catalog_mock", "cutouts_render", "images_pack", "images_downsample", "splits"}
+
+
+@pytest.fixture
+def finished(tiny_run, tmp_path):
+    return copy_finished(tiny_run, tmp_path / "wf")
+
+
+def changed(workdir, settings: str) -> dict[str, int]:
+    """The jobs a dry run plans once ``settings`` (YAML) are laid over the tiny configuration."""
+    (workdir / "changed.yaml").write_text(settings)
+    return dry_run_jobs(workdir, *CONFIG, "changed.yaml")
+
+
+def descendants(workdir, rule: str) -> dict[str, int]:
+    """The jobs of ``rule`` and everything downstream of them."""
+    return dry_run_jobs(workdir, *CONFIG, "--forcerun", rule)
+
+
+def test_nothing_to_do_when_nothing_changed(finished):
+    assert dry_run_jobs(finished, *CONFIG) == {}
+
+
+def test_random_forest_settings_rerun_only_the_forest_and_its_readers(finished):
+    jobs = changed(finished, "rf: {n_estimators: 17}")
+    assert jobs == descendants(finished, "baselines_rf")
+    assert jobs["baselines_rf"] == 2  # one per target
+    assert "analysis_summary" in jobs and "figure_fig3_resolution" in jobs
+    assert not set(jobs) & (UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_mean"})
+
+
+def test_training_setting_reruns_training_and_downstream_only(finished):
+    jobs = changed(finished, "train: {stage1: {lr: 0.05}}")
+    assert jobs == descendants(finished, "train_cnn")
+    assert jobs["train_cnn"] == 16 and jobs["predict_cnn"] == 16 and jobs["ensemble_folds"] == 8
+    assert "analysis_summary" in jobs
+    assert not set(jobs) & (UPSTREAM | {"baselines_rf", "baselines_mean"})
+
+
+def test_prediction_setting_keeps_the_trained_models(finished):
+    jobs = changed(finished, "predict: {batch_size: 128}")
+    assert jobs == descendants(finished, "predict_cnn")
+    assert "train_cnn" not in jobs and jobs["predict_cnn"] == 16
+
+
+def test_new_resolution_adds_only_its_jobs(finished):
+    # tiny.yaml trains at 4 and 1 px (2 targets x 2 bands x 2 folds); 2 px is new, 4 px stays the top.
+    jobs = changed(finished, "resolutions: [4, 2, 1]")
+    rerun = {k: v for k, v in jobs.items() if k not in TARGETS}
+    assert rerun == {
+        "images_downsample": 1,
+        "train_cnn": 8,
+        "predict_cnn": 8,
+        "ensemble_folds": 4,
+        "analysis_summary": 1,
+        "figure_fig3_resolution": 1,
+    }
+
+
+def test_editing_a_figure_script_reruns_only_that_figure(finished):
+    script = finished / "workflow" / "scripts" / "figure_resolution.py"
+    script.write_text(script.read_text() + "\n# Axis limits follow the data.\n")
+    jobs = dry_run_jobs(finished, *CONFIG)
+    assert set(jobs) - TARGETS == {"figure_fig3_resolution"}
