@@ -66,4 +66,5 @@ rule all:
     input:
         rules.figures.input,
         SUMMARY_CSV,
+        casjobs_targets(),
     default_target: True

@@ -63,12 +63,6 @@ SQL_COLUMNS: dict[str, str] = {
 CATALOG_COLUMNS = tuple(SQL_COLUMNS)
 INTEGER_COLUMNS = ("objID", "specObjID", "bptclass")
 
-#: MPA-JHU columns in which −9999 means "not measured" (FACTS.md, "sentinel").
-MPA_JHU_COLUMNS = tuple(c for c, e in SQL_COLUMNS.items() if e.startswith(("GSL.", "GSX.", "GSE.")) and c != "bptclass")
-
-#: Catalogue columns that may serve as regression targets (the schema's enum).
-TARGET_COLUMNS = ("oh_p50", "lgm_tot_p50", "sfr_tot_p50", "oh_p16", "oh_p84")
-
 
 @dataclass(frozen=True)
 class Cut:

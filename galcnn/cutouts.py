@@ -14,6 +14,8 @@ already wrote and skips them.
 from __future__ import annotations
 
 import io
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from galcnn import io as gio
+
+log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ("objID", "status", "reason", "path")
 OK, BLANK, FAILED = "ok", "blank", "failed"
@@ -45,6 +49,27 @@ def manifest_path(root: str | Path, shard: int) -> Path:
 
 def cutout_path(root: str | Path, shard: int, objid: int) -> Path:
     return shard_dir(root, shard) / f"{int(objid)}.jpg"
+
+
+def open_shard(root: str | Path, shard: int, settings: dict) -> Path:
+    """The shard's folder, emptied of cutouts made with other ``settings``.
+
+    A rerun keeps the files on disk, so they are reused only when they were made
+    with the same image settings (size, scale, data release, render seed, ...),
+    which ``settings.json`` in the folder records.
+    """
+    folder = shard_dir(root, shard)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = folder / "settings.json"
+    wanted = json.dumps(settings, sort_keys=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        stale = list(folder.glob("*.jpg"))
+        if stale:
+            log.warning("shard %03d: removing %d cutouts made with other settings than %s", shard, len(stale), wanted)
+            for path in stale:
+                path.unlink()
+        gio.write_text(stamp, wanted)
+    return folder
 
 
 def shard_members(catalog: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:

@@ -24,7 +24,6 @@ from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 log = logging.getLogger(__name__)
 
 BANDS = ("gri", "r")
-SUBSETS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)

@@ -169,10 +169,12 @@ def download_shard(
 
     Valid files already on disk are kept (resume); temporary files left by an
     interrupted run are removed first. Failed cutouts get no file and are listed
-    with their last reason; they are tried again on the next run of the job.
+    with their last reason; the job still succeeds, so retry them with
+    ``--forcerun cutouts_download`` (files on disk are kept).
     """
     members = cutouts.shard_members(catalog, shard, n_shards)
-    _remove_stale_temporaries(cutouts.shard_dir(root, shard))
+    settings = {k: getattr(service, k) for k in ("data_release", "size", "scale", "opt")}
+    _remove_stale_temporaries(cutouts.open_shard(root, shard, settings))
     records: dict[int, dict] = {}
     todo = []
     for objid, ra, dec in members[["objID", "ra", "dec"]].itertuples(index=False):

@@ -102,14 +102,13 @@ def pack_cutouts(
 def _truncate_rows(path: Path, n_rows: int) -> None:
     """Rewrite an .npy file keeping its first ``n_rows`` rows (cutouts unreadable at packing time)."""
     full = np.load(path, mmap_mode="r")
-    trimmed = path.with_name(path.name + ".trim.npy")
-    out = np.lib.format.open_memmap(trimmed, mode="w+", dtype=full.dtype, shape=(n_rows, *full.shape[1:]))
-    for start in range(0, n_rows, BLOCK):
-        stop = min(start + BLOCK, n_rows)
-        out[start:stop] = full[start:stop]
-    out.flush()
-    del out, full
-    trimmed.replace(path)
+    with gio.atomic_path(path) as trimmed:
+        out = np.lib.format.open_memmap(trimmed, mode="w+", dtype=full.dtype, shape=(n_rows, *full.shape[1:]))
+        for start in range(0, n_rows, BLOCK):
+            stop = min(start + BLOCK, n_rows)
+            out[start:stop] = full[start:stop]
+        out.flush()
+        del out, full
 
 
 def area_average(images: np.ndarray, res: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from astropy.cosmology import FlatLambdaCDM
 from scipy.special import expit, gammainc
 
 from galcnn import catalog as gcat
+from galcnn.mmr import tremonti_metallicity
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,6 @@ IMAGE_VISIBLE = ("disk_q", "hlr", "bulge_frac", "colour_gradient", "bulge_gr", "
 
 
 # ---- published relations -------------------------------------------------------------
-def tremonti_mmr(logm):
-    """12 + log(O/H) of Tremonti et al. (2004) eq. 3 (valid 8.5 < log M < 11.5; FACTS.md)."""
-    x = np.asarray(logm, dtype=float)
-    return -1.492 + 1.847 * x - 0.08026 * x**2
-
-
 def curti_fmr(logm, logsfr):
     """Curti et al. (2020) FMR, eq. 5 with their Table 6 fit: Z(M, SFR).
 
@@ -329,7 +324,8 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     # et al. 2016, at ≈ 0.25 dex per dex of Σ*, i.e. -0.5 per dex of size) + an intrinsic
     # scatter that grows towards low mass as Tremonti et al. find; ≈ 0.1 dex at fixed mass.
     oh = (
-        tremonti_mmr(logm)
+        # Extrapolated beyond 8.5 < log M < 11.5; the cuts keep few galaxies out there.
+        tremonti_metallicity(logm, extrapolate=True)
         + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
         - 0.5 * size_resid
         + rng.normal(0, 1, n) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])

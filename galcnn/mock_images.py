@@ -155,6 +155,7 @@ def render_shard(
     if not 0 <= int(shard) < int(n_shards):
         raise ValueError(f"shard {shard} is outside 0..{int(n_shards) - 1}; check cutouts.shards in the config")
     members = cutouts.shard_members(truth, int(shard), int(n_shards))
+    cutouts.open_shard(out_root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)})
     records, counts = [], {"kept": 0, "rendered": 0}
     for _, row in tqdm(members.iterrows(), total=len(members), desc=f"rendering shard {int(shard):03d}", unit="img"):
         objid = int(row["objID"])

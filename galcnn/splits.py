@@ -1,8 +1,10 @@
 """Train/test split and k folds, seeded and independent of row order.
 
-FACTS.md: random 60/20/20 train/validation/test, 5 folds. A held-out test
-fraction is set aside once; the remaining galaxies are dealt into ``k`` folds,
-each fold serving once as the validation set of one model.
+FACTS.md: a random held-out test set (20 %) and 5 folds over the rest. Each
+fold serves once as the validation set of one model, so with the paper's
+settings a model trains on 64 % and validates on 16 % of the sample, and the
+fold ensemble has seen all 80 % (the drafts' "60/20/20" describes a single
+train/validation/test split).
 """
 
 from __future__ import annotations

@@ -49,6 +49,13 @@ def job_seed(seed: int, target: str, bands: str, res: int, fold: int) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
+def _digest(*arrays: np.ndarray) -> int:
+    crc = 0
+    for array in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(array).tobytes(), crc)
+    return crc
+
+
 def fit(
     model: ResNetRegressor,
     images: np.ndarray,
@@ -88,7 +95,11 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     history: list[dict] = []
     start = 0
-    fingerprint = {"settings": settings, "bands": bands, "seed": seed, "n_train": len(train), "n_val": len(val), "arch": model.arch}
+    # Which galaxies and images, not only how many: a checkpoint from data that has since changed is not resumed.
+    fingerprint = {
+        "settings": settings, "bands": bands, "seed": seed, "arch": model.arch,
+        "train": _digest(train.objid, train.rows, train.y), "validation": _digest(val.objid, val.rows, val.y),
+    }
 
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and ckpt.exists():

@@ -1,7 +1,6 @@
 # Paths, target lists and canonical params shared by every rules/*.smk file.
 # Paths are defined once here; rules refer to these constants only.
 
-import json
 import os
 
 # Scripts (also in --sdm conda environments) import the package from the repository.
@@ -12,6 +11,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # ---- paths (the results layout others rely on) ----------------------------------------
 CATALOG = "results/catalog/galaxies.parquet"
 CATALOG_SQL = "results/catalog/query.sql"
+CASJOBS_RECORD = "results/catalog/casjobs.json"
 QUERY_PART = "results/catalog/partitions/part{part}.parquet"
 MOCK_TRUTH = "results/catalog/mock_truth.parquet"
 CUTOUT_ROOT = "results/cutouts"
@@ -60,6 +60,11 @@ def part_ids():
 
 def folds():
     return list(range(config["folds"]))
+
+
+def casjobs_targets():
+    """The CasJobs job's record, when the real survey is used and the config asks for it."""
+    return [CASJOBS_RECORD] if config["survey"] == "sdss" and config["query"]["casjobs"]["enabled"] else []
 
 
 def top_resolution():

@@ -14,9 +14,9 @@ rule images_pack:
     params:
         cutouts=canonical({"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"], "size": NATIVE_RES}),
     log:
-        "logs/images_pack/all.log",
+        log_path("images_pack"),
     benchmark:
-        "benchmarks/images_pack/all.tsv"
+        bench_path("images_pack")
     threads: 2
     resources:
         mem_mb=4000,
@@ -33,9 +33,9 @@ rule images_downsample:
     output:
         IMAGES,
     log:
-        "logs/images_downsample/{res}px.log",
+        log_path("images_downsample", "{res}px"),
     benchmark:
-        "benchmarks/images_downsample/{res}px.tsv"
+        bench_path("images_downsample", "{res}px")
     threads: 1
     resources:
         mem_mb=4000,

@@ -12,8 +12,10 @@ rule predict_cnn:
         catalog=CATALOG,
     output:
         MODEL_PREDICTIONS,
+    # predict.batch_size does not change the predictions (eval mode): the script reads it
+    # from the config, so changing it reruns nothing.
     params:
-        predict=canonical(config["predict"]),
+        tta=config["predict"]["tta"],
     log:
         log_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}"),
     benchmark:

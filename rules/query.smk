@@ -40,8 +40,6 @@ rule catalog_merge:
         sql=CATALOG_SQL,
     params:
         cuts=canonical(config["query"]["cuts"]),
-        data_release=config["sdss"]["data_release"],
-        casjobs=canonical(config["query"]["casjobs"]),
     log:
         log_path("catalog_merge"),
     benchmark:
@@ -53,3 +51,25 @@ rule catalog_merge:
         "../envs/data.yaml"
     script:
         "../workflow/scripts/catalog_merge.py"
+
+
+# Optional: the same query as a CasJobs job (SELECT ... INTO mydb.<table>), for users who want
+# the table in their MyDB. Its own job, so enabling it touches no catalogue; the service URL and
+# the token's variable name are read by the script (they do not change the table).
+rule catalog_casjobs:
+    output:
+        CASJOBS_RECORD,
+    params:
+        cuts=canonical(config["query"]["cuts"]),
+        data_release=config["sdss"]["data_release"],
+        table=config["query"]["casjobs"]["table"],
+    log:
+        log_path("catalog_casjobs"),
+    threads: 1
+    resources:
+        sdss_http=1,
+        runtime=90,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/catalog_casjobs.py"

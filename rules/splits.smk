@@ -9,7 +9,7 @@ rule splits:
     params:
         split=canonical({"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"]}),
     log:
-        "logs/splits/all.log",
+        log_path("splits"),
     conda:
         "../envs/data.yaml"
     script:

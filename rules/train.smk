@@ -22,11 +22,11 @@ localrules:
     weights_fetch,
 
 
+# train.weights_file is read by the script, not a param: moving a verified copy of the
+# same weights must not retrain every model (fetch_weights checks the file's content).
 rule weights_fetch:
     output:
         WEIGHTS,
-    params:
-        weights_file=config["train"]["weights_file"],
     log:
         log_path("weights_fetch", "{arch}"),
     conda:

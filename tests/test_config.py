@@ -32,6 +32,16 @@ def test_paper_config_holds_the_facts():
     assert c["targets"] == ["oh_p50", "lgm_tot_p50"] and c["train"]["arch"] == "resnet34"
     assert c["query"]["cuts"]["z"] == [0.02, None]  # FACTS.md: "z > 0.2" in the text is a typo
     assert c["rf"] == {"n_estimators": 40, "min_samples_leaf": 8}
+    assert c["test_fraction"] == 0.2 and c["predict"]["tta"] is True
+    t = c["train"]
+    assert t["pretrained"] == "imagenet" and t["batch_size"] == 128 and t["zoom"] == pytest.approx(1.1)
+    assert t["stage1"] == {"epochs": 2, "lr": 0.1}
+    assert t["stage2"] == {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 3, "cycle_len": 1, "cycle_mult": 2}
+    assert c["mmr"] == {"mass_min": 8.5, "mass_max": 11.5, "step": 0.2}
+    assert c["query"]["cuts"] == {
+        "petroMag_r": [10, 18], "u_minus_r": [0, 6], "modelMag": [10, 25], "rChi2": [None, 2],
+        "zErr": [0, 0.01], "z": [0.02, None], "measured": ["oh_p50"],
+    }
 
 
 @pytest.mark.parametrize(

@@ -199,9 +199,6 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
     from conftest import snakemake
 
     (workflow_copy / "Snakefile").write_text(ANALYSIS_SNAKEFILE)
-    env = workflow_copy / "envs" / "analysis.yaml"
-    if not env.exists():  # the conda environments are written by another stage's owner
-        env.write_text("name: analysis\ndependencies: [python]\n")
     write_stage_outputs(workflow_copy, resolutions=[4, 1])
     args = ("--configfile", "tests/config/tiny.yaml", "--cores", "2")
     snakemake(workflow_copy, *args)

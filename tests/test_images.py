@@ -88,3 +88,12 @@ def test_downsample_file_streams_in_blocks(tmp_path, monkeypatch):
     np.save(tmp_path / "8px.npy", full)
     images.downsample_file(tmp_path / "8px.npy", tmp_path / "2px.npy", 2)
     np.testing.assert_array_equal(np.load(tmp_path / "2px.npy"), images.area_average(full, 2))
+
+
+def test_shard_folder_drops_cutouts_made_with_other_settings(tmp_path):
+    folder = cutouts.open_shard(tmp_path, 3, {"scale": 0.296, "size": 128})
+    (folder / "1.jpg").write_bytes(b"old")
+    assert cutouts.open_shard(tmp_path, 3, {"size": 128, "scale": 0.296}) == folder
+    assert (folder / "1.jpg").exists()  # same settings: a resumed job keeps its files
+    cutouts.open_shard(tmp_path, 3, {"scale": 0.4, "size": 128})
+    assert not (folder / "1.jpg").exists()

@@ -55,9 +55,13 @@ def test_training_setting_reruns_training_and_downstream_only(finished):
 
 
 def test_prediction_setting_keeps_the_trained_models(finished):
-    jobs = changed(finished, "predict: {batch_size: 128}")
+    jobs = changed(finished, "predict: {tta: false}")
     assert jobs == descendants(finished, "predict_cnn")
     assert "train_cnn" not in jobs and jobs["predict_cnn"] == 16
+
+
+def test_settings_that_do_not_change_results_rerun_nothing(finished):
+    assert changed(finished, "predict: {batch_size: 128}\nresources: {train: {threads: 2, mem_mb: 3000, runtime: 20, gpu: 1}}\n") == {}
 
 
 def test_new_resolution_adds_only_its_jobs(finished):

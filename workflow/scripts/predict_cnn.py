@@ -12,8 +12,8 @@ try:
         snakemake.input.splits,
         snakemake.input.catalog,
         snakemake.output[0],
-        batch_size=snakemake.params.predict["batch_size"],
-        tta=snakemake.params.predict["tta"],
+        batch_size=snakemake.config["predict"]["batch_size"],
+        tta=snakemake.params.tta,
         threads=snakemake.threads,
     )
 except Exception:

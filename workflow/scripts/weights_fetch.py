@@ -5,7 +5,7 @@ from galcnn.model import fetch_weights
 
 log = setup_logging(snakemake.log[0])
 try:
-    fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.params.weights_file)
+    fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.config["train"]["weights_file"])
 except Exception:
     log.exception("weights_fetch failed")
     raise

@@ -1,0 +1,14 @@
+"""Submit the catalogue query to CasJobs (SELECT ... INTO mydb.<table>) and keep the job record."""
+
+from galcnn import casjobs, io, query
+
+io.setup_logging(snakemake.log[0])
+p = snakemake.params
+cfg = snakemake.config["query"]["casjobs"]
+record = casjobs.submit_job(
+    query.render_sql(p.cuts, into=f"mydb.{p.table}"),
+    url=cfg["url"],
+    token_env=cfg["token_env"],
+    context=f"DR{p.data_release}",
+)
+io.write_json(snakemake.output[0], record)
