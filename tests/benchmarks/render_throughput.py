@@ -1,15 +1,19 @@
 """Mock cutout rendering speed on one core: images per second (last line)."""
 
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from galcnn import mock_catalog as mc
-from galcnn import mock_images as mi
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from galcnn import mock_catalog as mc  # noqa: E402
+from galcnn import mock_images as mi  # noqa: E402
 
 N_IMAGES = 60
-config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
+config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 _, truth = mc.simulate_catalog(3000, 2019, config["query"]["cuts"])
 rows = truth.head(N_IMAGES)
 size, scale = config["cutouts"]["size"], config["cutouts"]["scale"]
