@@ -102,4 +102,11 @@ def setup_logging(log_path: str | os.PathLike | None = None, level: int = loggin
         force=True,
     )
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     return logging.getLogger("galcnn")
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    """A job's error goes to its log file too (Snakemake shows that file when a job fails);
+    the interpreter still exits non-zero."""
+    logging.getLogger("galcnn").critical("job failed", exc_info=(exc_type, exc, tb))

@@ -125,8 +125,10 @@ def query_partition(
     return frame
 
 
-def merge_partitions(parts: list[str | Path], cuts: dict, out_catalog: str | Path, out_sql: str | Path) -> pd.DataFrame:
-    """Merge partition tables into the typed catalogue and write the SQL that made it.
+def merge_partitions(
+    parts: list[str | Path], sqls: list[str | Path], cuts: dict, out_catalog: str | Path, out_sql: str | Path
+) -> pd.DataFrame:
+    """Merge partition tables (and their SQL files, in the same order) into the typed catalogue and write the SQL that made it.
 
     A galaxy with several spectra appears once per spectrum; the one with the
     lowest specObjID is kept (the count dropped is logged). The cuts are re-checked
@@ -134,11 +136,12 @@ def merge_partitions(parts: list[str | Path], cuts: dict, out_catalog: str | Pat
     cannot slip galaxies in unnoticed.
     """
     frames, sql_texts = [], []
-    for i, path in enumerate(parts):
+    if len(sqls) != len(parts):
+        raise ValueError(f"{len(parts)} partition tables but {len(sqls)} SQL files; give one SQL file per partition")
+    for i, (path, sql_path) in enumerate(zip(parts, sqls)):
         frame = pd.read_parquet(path)
         frames.append(frame)
-        sql_path = Path(path).with_suffix(".sql")
-        sql_texts.append(f"-- partition {i + 1} of {len(parts)}: {len(frame)} rows\n{sql_path.read_text().rstrip()};\n")
+        sql_texts.append(f"-- partition {i + 1} of {len(parts)}: {len(frame)} rows\n{Path(sql_path).read_text().rstrip()};\n")
     merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(catalog.CATALOG_COLUMNS))
     n_rows = len(merged)
     merged = merged.sort_values(["objID", "specObjID"], kind="stable").drop_duplicates("objID", keep="first")

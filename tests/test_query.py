@@ -128,7 +128,7 @@ def test_merge_deduplicates_rechecks_cuts_and_writes_the_sql(tmp_path):
             out = tmp_path / f"part{i:03d}.parquet"
             query.query_partition(CUTS, i, 2, out, out.with_suffix(".sql"), url=server.url, **FAST)
             parts.append(out)
-    merged = query.merge_partitions(parts, CUTS, tmp_path / "galaxies.parquet", tmp_path / "query.sql")
+    merged = query.merge_partitions(parts, [p.with_suffix(".sql") for p in parts], CUTS, tmp_path / "galaxies.parquet", tmp_path / "query.sql")
     assert len(merged) == 60 - 1
     assert merged["objID"].is_unique
     first_spectra = galaxies.sort_values("specObjID").drop_duplicates("objID").set_index("objID")["specObjID"]

@@ -3,19 +3,15 @@
 from galcnn.io import setup_logging
 from galcnn.predict import predict_cnn
 
-log = setup_logging(snakemake.log[0])
-try:
-    predict_cnn(
-        snakemake.input.model,
-        snakemake.input.images,
-        snakemake.input.index,
-        snakemake.input.splits,
-        snakemake.input.catalog,
-        snakemake.output[0],
-        batch_size=snakemake.config["predict"]["batch_size"],
-        tta=snakemake.params.tta,
-        threads=snakemake.threads,
-    )
-except Exception:
-    log.exception("predict_cnn failed")
-    raise
+setup_logging(snakemake.log[0])
+predict_cnn(
+    snakemake.input.model,
+    snakemake.input.images,
+    snakemake.input.index,
+    snakemake.input.splits,
+    snakemake.input.catalog,
+    snakemake.output[0],
+    batch_size=snakemake.config["predict"]["batch_size"],
+    tta=snakemake.params.tta,
+    threads=snakemake.threads,
+)

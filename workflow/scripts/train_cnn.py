@@ -3,24 +3,20 @@
 from galcnn.io import setup_logging
 from galcnn.train import train_cnn
 
-log = setup_logging(snakemake.log[0])
+setup_logging(snakemake.log[0])
 wc = snakemake.wildcards
-try:
-    train_cnn(
-        snakemake.input.images,
-        snakemake.input.index,
-        snakemake.input.splits,
-        snakemake.input.catalog,
-        dict(snakemake.output.items()),
-        target=wc.target,
-        bands=wc.bands,
-        res=int(wc.res),
-        fold=int(wc.fold),
-        settings=snakemake.params.train,
-        seed=snakemake.params.seed,
-        weights=snakemake.input.get("weights"),
-        threads=snakemake.threads,
-    )
-except Exception:
-    log.exception("train_cnn failed")
-    raise
+train_cnn(
+    snakemake.input.images,
+    snakemake.input.index,
+    snakemake.input.splits,
+    snakemake.input.catalog,
+    dict(snakemake.output.items()),
+    target=wc.target,
+    bands=wc.bands,
+    res=int(wc.res),
+    fold=int(wc.fold),
+    settings=snakemake.params.train,
+    seed=snakemake.params.seed,
+    weights=snakemake.input.get("weights"),
+    threads=snakemake.threads,
+)

@@ -3,9 +3,5 @@
 from galcnn.io import setup_logging
 from galcnn.model import fetch_weights
 
-log = setup_logging(snakemake.log[0])
-try:
-    fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.config["train"]["weights_file"])
-except Exception:
-    log.exception("weights_fetch failed")
-    raise
+setup_logging(snakemake.log[0])
+fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.config["train"]["weights_file"])
