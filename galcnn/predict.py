@@ -41,12 +41,13 @@ def predict_rows(
     """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``.
 
     Without ``tta`` only the identity transform is computed and both arrays are
-    the plain prediction.
+    the plain prediction; so it is for 1 × 1 images, which all eight transforms
+    leave unchanged.
     """
     model.eval()
     fmt = data.memory_format(device)
     dtype = data.amp_dtype(device, amp)
-    transforms = range(N_DIHEDRAL) if tta else range(1)
+    transforms = range(N_DIHEDRAL) if tta and min(images.shape[1:3]) > 1 else range(1)
     pred = np.empty(len(rows), dtype=np.float64)
     plain = np.empty(len(rows), dtype=np.float64)
     batches = data.iterate_batches(images, rows, None, batch_size, device)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("epoch", "stage", "phase", "train_loss", "val_loss", "lr", "seconds")
 CHECKPOINT_NAME = "checkpoint.pt"
+EVAL_BATCH_FACTOR = 4
 
 
 def rmse_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -68,8 +69,9 @@ def fit(
     device: torch.device,
     checkpoint: str | Path | None = None,
     epoch_callback: Callable[[int, pd.DataFrame], None] | None = None,
-) -> pd.DataFrame:
-    """Train ``model`` in place on ``images[train.rows]``; returns the per-epoch history.
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Train ``model`` in place on ``images[train.rows]``; returns the per-epoch
+    history and the final model's predictions for ``val`` (without TTA).
 
     ``settings`` is the config's ``train`` mapping. With ``checkpoint``, the
     state is saved there after every epoch and, when a checkpoint of the same
@@ -124,6 +126,9 @@ def fit(
         model.arch, device, len(train), len(val), batch_size, steps, schedule.n_epochs, dtype,
     )
     y_std = model.y_std.item()
+    # Without gradients a batch needs a fraction of the memory; larger ones run faster.
+    eval_batch = EVAL_BATCH_FACTOR * batch_size
+    val_pred = None
     for epoch in range(start, schedule.n_epochs):
         t0 = time.perf_counter()
         stage = schedule.stage(epoch)
@@ -150,7 +155,7 @@ def fit(
             scaler.update()
             sq_err += float(loss.detach()) ** 2 * len(yb)
             n_seen += len(yb)
-        val_pred, _ = predict_rows(model, images, val.rows, bands, batch_size, device, tta=False, amp=bool(settings["amp"]))
+        val_pred, _ = predict_rows(model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"]))
         row = {
             "epoch": epoch,
             "stage": stage,
@@ -182,7 +187,9 @@ def fit(
         if epoch_callback is not None:
             epoch_callback(epoch, pd.DataFrame(history, columns=HISTORY_COLUMNS))
     model.set_body_frozen(False)
-    return pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    if val_pred is None:  # resumed from the checkpoint of the last epoch
+        val_pred, _ = predict_rows(model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"]))
+    return pd.DataFrame(history, columns=HISTORY_COLUMNS), val_pred
 
 
 def train_cnn(
@@ -219,10 +226,9 @@ def train_cnn(
     model = ResNetRegressor(settings["arch"], weights=weights)
     checkpoint = Path(outputs["model"]).parent / CHECKPOINT_NAME
     t0 = time.perf_counter()
-    history = fit(model, images, subsets["train"], subsets["validation"], settings, bands=bands, seed=model_seed, device=dev, checkpoint=checkpoint)
+    history, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands=bands, seed=model_seed, device=dev, checkpoint=checkpoint)
     seconds = time.perf_counter() - t0
     val = subsets["validation"]
-    pred, _ = predict_rows(model, images, val.rows, bands, int(settings["batch_size"]), dev, tta=False, amp=bool(settings["amp"]))
     result = {"rmse": metrics.rmse(pred, val.y), "nmad": metrics.nmad(pred, val.y), "n": len(val), "train_seconds": round(seconds, 2)}
     run = {
         "target": target, "bands": bands, "res": res, "fold": fold, "seed": seed, "model_seed": model_seed,

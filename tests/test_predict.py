@@ -79,6 +79,17 @@ def test_tta_visits_all_eight_transforms_and_averages_them():
     assert len(model.seen) == 1 and pred[0] == plain[0]
 
 
+def test_tta_of_one_pixel_images_runs_the_model_once():
+    # All eight transforms of a 1 x 1 image are the image itself.
+    images = random_images(n=3, res=1)
+    model = Recorder((1, 3, 1, 1))
+    pred, plain = predict_rows(model, images, np.array([2, 0, 1]), "gri", 8, CPU, tta=True)
+    assert len(model.seen) == 1
+    np.testing.assert_array_equal(pred, plain)
+    x = data.to_model_input(torch.from_numpy(images[[2, 0, 1]]), "gri")
+    assert np.allclose(plain, (x * model.w).sum((1, 2, 3)).numpy(), atol=1e-6)
+
+
 def test_r_band_input_is_the_green_channel_everywhere():
     images = random_images(n=2)
     x = data.to_model_input(torch.from_numpy(images), "r")

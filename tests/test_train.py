@@ -10,6 +10,7 @@ import torch
 from galcnn import data, metrics
 from galcnn.catalog import SENTINEL
 from galcnn.model import ResNetRegressor
+from galcnn.predict import predict_rows
 from galcnn.train import CHECKPOINT_NAME, fit, rmse_loss, train_cnn
 
 SETTINGS = {
@@ -104,7 +105,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     torch.manual_seed(0)
     ref_model = ResNetRegressor("resnet18")
     full.load_state_dict(ref_model.state_dict())
-    ref = fit(full, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
+    ref, ref_pred = fit(full, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
 
     class Preempted(Exception):
         pass
@@ -120,11 +121,37 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     assert ckpt.exists()
     seen = []
     resumed = ResNetRegressor("resnet18")
-    hist = fit(resumed, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=lambda e, h: seen.append(e))
+    hist, pred = fit(resumed, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=lambda e, h: seen.append(e))
     assert seen == [2, 3]
     pd.testing.assert_frame_equal(hist.drop(columns="seconds"), ref.drop(columns="seconds"))
+    np.testing.assert_array_equal(pred, ref_pred)
     for k, v in resumed.state_dict().items():
         assert torch.equal(v, full.state_dict()[k]), k
+
+
+def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predictions(tmp_path):
+    images, subsets = load_fold(synthetic_survey(tmp_path, n=120))
+    settings = {**SETTINGS, "batch_size": 16, "stage2": {**SETTINGS["stage2"], "epochs": 0, "cycles": 1}}
+    ckpt = tmp_path / "run" / CHECKPOINT_NAME
+    torch.manual_seed(0)
+    model = ResNetRegressor("resnet18")
+
+    class Preempted(Exception):
+        pass
+
+    def kill_at_the_end(epoch, history):
+        if epoch == 1:
+            raise Preempted
+
+    with pytest.raises(Preempted):
+        fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=kill_at_the_end)
+    resumed = ResNetRegressor("resnet18")
+    hist, pred = fit(resumed, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt)
+    assert list(hist["epoch"]) == [0, 1]
+    val = subsets["validation"]
+    expected, _ = predict_rows(model, images, val.rows, "gri", 64, CPU, tta=False)
+    np.testing.assert_allclose(pred, expected, rtol=1e-5)
+    assert hist["val_loss"].iloc[-1] == pytest.approx(metrics.rmse(pred, val.y), rel=1e-5)
 
 
 def test_training_beats_the_mean_and_writes_outputs(tmp_path):
