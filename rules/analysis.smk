@@ -6,11 +6,6 @@ localrules:
     analysis_mmr,
 
 
-def cnn_keys():
-    """(target, bands, res) of every trained configuration, in one fixed order."""
-    return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in config["resolutions"]]
-
-
 def baseline_keys():
     return [[m, t] for m in ("rf", "mean") for t in config["targets"]]
 

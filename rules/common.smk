@@ -78,6 +78,19 @@ MASS = "lgm_tot_p50"
 MAIN_BANDS = "gri" if "gri" in config["bands"] else config["bands"][0]
 
 
+def model_resolutions(target, bands):
+    """Every configured resolution for the pairs of the resolution study, else the top one."""
+    study = config["resolution_study"]
+    if target in study["targets"] and bands in study["bands"]:
+        return sorted(config["resolutions"], reverse=True)
+    return [top_resolution()]
+
+
+def cnn_keys():
+    """(target, bands, res) of every trained configuration, in one fixed order."""
+    return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in model_resolutions(t, b)]
+
+
 def main_predictions(target, res=None):
     """The fold-ensemble test predictions of the headline bands (top resolution by default)."""
     return PREDICTIONS.format(target=target, bands=MAIN_BANDS, res=res or top_resolution())

@@ -87,13 +87,13 @@ rule figure_fig2_predicted_vs_true:
 
 rule figure_fig3_resolution:
     input:
-        cnn=[main_predictions(METALLICITY, res) for res in config["resolutions"]],
+        cnn=[main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)],
         rf=BASELINE.format(method="rf", target=METALLICITY),
         mean=BASELINE.format(method="mean", target=METALLICITY),
     output:
         **figure_outputs("fig3_resolution"),
     params:
-        resolutions=config["resolutions"],
+        resolutions=model_resolutions(METALLICITY, MAIN_BANDS),
     log:
         log_path("figure_fig3_resolution"),
     benchmark:

@@ -30,6 +30,8 @@ def test_paper_config_holds_the_facts():
     assert c["cutouts"]["size"] == 128 and c["cutouts"]["scale"] == pytest.approx(0.296)
     assert c["resolutions"] == [128, 64, 32, 16, 8, 4, 2, 1] and c["folds"] == 5
     assert c["targets"] == ["oh_p50", "lgm_tot_p50"] and c["train"]["arch"] == "resnet34"
+    # Fig. 3's resolution study is metallicity from the colour images; mass and r-band models at 128 px.
+    assert c["resolution_study"] == {"targets": ["oh_p50"], "bands": ["gri"]}
     assert c["query"]["cuts"]["z"] == [0.02, None]  # FACTS.md: "z > 0.2" in the text is a typo
     assert c["rf"] == {"n_estimators": 40, "min_samples_leaf": 8}
     assert c["test_fraction"] == 0.2 and c["predict"]["tta"] is True
@@ -57,6 +59,7 @@ def test_paper_config_holds_the_facts():
         (lambda c: c.update(unknown_key=1), "unknown_key"),
         (lambda c: c["query"]["cuts"].update(z=["0.02; DROP TABLE x", None]), "z"),
         (lambda c: c["sdss"].update(url="skyserver.sdss.org"), "url"),
+        (lambda c: c["resolution_study"].update(bands=["u"]), "bands"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):

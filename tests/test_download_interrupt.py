@@ -37,9 +37,11 @@ def start_snakemake(workdir: Path) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("snakemake")), *TARGETS, "--configfile", "sdss_test.yaml",
            "--cores", "2", "--resources", "sdss_http=2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    # Its own process group, so the SIGINT reaches snakemake and its jobs as a terminal's Ctrl-C does.
+    # Its own process group, so the SIGINT reaches snakemake and its jobs as a terminal's Ctrl-C does;
+    # SIGINT's default action restored, as a shell without job control starts background commands ignoring it.
     return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.e2e

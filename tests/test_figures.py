@@ -206,8 +206,9 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
     names = ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic"]
     assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.{e}" for n in names for e in ("pdf", "png"))
     summary = pd.read_csv(workflow_copy / "results" / "tables" / "summary.csv")
-    # 2 targets x 2 bands x 2 resolutions x (ensemble, ensemble_notta, validation, 2 folds) + 2 x (rf, mean)
-    assert len(summary) == 2 * 2 * 2 * 5 + 4
+    # 5 models (oh_p50/gri at 4 and 1 px, the other three pairs at 4 px) x (ensemble, ensemble_notta,
+    # validation, 2 folds) + 2 targets x (rf, mean)
+    assert len(summary) == 5 * 5 + 4
     mmr = pd.read_csv(workflow_copy / "results" / "tables" / "mmr.csv")
     assert set(mmr["comparison"]) == {"cnn_metallicity", "cnn_mass"}
     snakemake(workflow_copy, *args, "--report", "results/report.html")

@@ -49,7 +49,8 @@ def test_random_forest_settings_rerun_only_the_forest_and_its_readers(finished):
 def test_training_setting_reruns_training_and_downstream_only(finished):
     jobs = changed(finished, "train: {stage1: {lr: 0.05}}")
     assert jobs == descendants(finished, "train_cnn")
-    assert jobs["train_cnn"] == 16 and jobs["predict_cnn"] == 16 and jobs["ensemble_folds"] == 8
+    # oh_p50/gri at 4 and 1 px (the resolution study), the other three pairs at 4 px; 2 folds each
+    assert jobs["train_cnn"] == 10 and jobs["predict_cnn"] == 10 and jobs["ensemble_folds"] == 5
     assert "analysis_summary" in jobs
     assert not set(jobs) & (UPSTREAM | {"baselines_rf", "baselines_mean"})
 
@@ -57,7 +58,7 @@ def test_training_setting_reruns_training_and_downstream_only(finished):
 def test_prediction_setting_keeps_the_trained_models(finished):
     jobs = changed(finished, "predict: {tta: false}")
     assert jobs == descendants(finished, "predict_cnn")
-    assert "train_cnn" not in jobs and jobs["predict_cnn"] == 16
+    assert "train_cnn" not in jobs and jobs["predict_cnn"] == 10
 
 
 def test_settings_that_do_not_change_results_rerun_nothing(finished):
@@ -65,17 +66,24 @@ def test_settings_that_do_not_change_results_rerun_nothing(finished):
 
 
 def test_new_resolution_adds_only_its_jobs(finished):
-    # tiny.yaml trains at 4 and 1 px (2 targets x 2 bands x 2 folds); 2 px is new, 4 px stays the top.
+    # tiny.yaml's resolution study (oh_p50 from gri) runs at 4 and 1 px; 2 px is new, 4 px stays the top.
     jobs = changed(finished, "resolutions: [4, 2, 1]")
     rerun = {k: v for k, v in jobs.items() if k not in TARGETS}
     assert rerun == {
         "images_downsample": 1,
-        "train_cnn": 8,
-        "predict_cnn": 8,
-        "ensemble_folds": 4,
+        "train_cnn": 2,
+        "predict_cnn": 2,
+        "ensemble_folds": 1,
         "analysis_summary": 1,
         "figure_fig3_resolution": 1,
     }
+
+
+def test_extending_the_resolution_study_trains_only_the_new_models(finished):
+    # The three pairs outside the study were trained at 4 px only; 1 px is new for each.
+    jobs = changed(finished, "resolution_study: {targets: [oh_p50, lgm_tot_p50], bands: [gri, r]}")
+    rerun = {k: v for k, v in jobs.items() if k not in TARGETS}
+    assert rerun == {"train_cnn": 6, "predict_cnn": 6, "ensemble_folds": 3, "analysis_summary": 1}
 
 
 def test_editing_a_figure_script_reruns_only_that_figure(finished):
