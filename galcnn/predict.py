@@ -41,8 +41,8 @@ def predict_rows(
     """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``.
 
     Without ``tta`` only the identity transform is computed and both arrays are
-    the plain prediction; so it is for 1 × 1 images, which all eight transforms
-    leave unchanged.
+    the plain prediction. The same holds for 1 × 1 images: all eight transforms
+    leave them unchanged, so the model runs once.
     """
     model.eval()
     fmt = data.memory_format(device)
