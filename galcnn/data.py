@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from galcnn.catalog import target_mask
+from galcnn.images import load_images
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,15 @@ def fold_subsets(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFram
     }
     log.info("fold %d, %s: %s", fold, target, ", ".join(f"{k} {len(v)}" for k, v in out.items()))
     return out
+
+
+def load_fold(images_path, index_path, splits_path, catalog_path, *, target: str, res: int, fold: int) -> tuple[np.ndarray, dict[str, Subset]]:
+    """The memory-mapped ``res`` px images, checked against the index, and the
+    train / validation / test subsets of ``fold`` for ``target``."""
+    index = pd.read_parquet(index_path)
+    images = load_images(images_path)
+    check_images(images, res, len(index))
+    return images, fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), target, fold)
 
 
 def pick_device(name: str | None = None) -> torch.device:

@@ -19,7 +19,6 @@ from tqdm import tqdm
 from galcnn import data
 from galcnn import io as gio
 from galcnn.augment import N_DIHEDRAL, dihedral
-from galcnn.images import load_images
 from galcnn.model import ResNetRegressor
 
 log = logging.getLogger(__name__)
@@ -89,10 +88,7 @@ def predict_cnn(
     torch.set_num_threads(max(1, int(threads)))
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
-    index = pd.read_parquet(index_path)
-    images = load_images(images_path)
-    data.check_images(images, int(meta["res"]), len(index))
-    subsets = data.fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), meta["target"], int(meta["fold"]))
+    images, subsets = data.load_fold(images_path, index_path, splits_path, catalog_path, target=meta["target"], res=int(meta["res"]), fold=int(meta["fold"]))
     log.info("predicting %s (%s, %d px, fold %d) on %s, TTA %s", meta["target"], meta["bands"], meta["res"], meta["fold"], dev, tta)
     frames = []
     for name in ("test", "validation"):

@@ -26,7 +26,6 @@ from galcnn import io as gio
 from galcnn import metrics
 from galcnn.augment import augment_batch
 from galcnn.data import Subset
-from galcnn.images import load_images
 from galcnn.model import ResNetRegressor
 from galcnn.predict import predict_rows
 from galcnn.schedule import Schedule
@@ -217,10 +216,7 @@ def train_cnn(
         raise ValueError(f"train.pretrained is {settings['pretrained']!r} but weights are {'given' if weights else 'missing'}; pass the ImageNet weights exactly when pretrained: imagenet")
     torch.set_num_threads(max(1, int(threads)))
     dev = data.pick_device(device)
-    index = pd.read_parquet(index_path)
-    images = load_images(images_path)
-    data.check_images(images, res, len(index))
-    subsets = data.fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), target, fold)
+    images, subsets = data.load_fold(images_path, index_path, splits_path, catalog_path, target=target, res=res, fold=fold)
     model_seed = job_seed(seed, target, bands, res, fold)
     torch.manual_seed(model_seed)
     model = ResNetRegressor(settings["arch"], weights=weights)

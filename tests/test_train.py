@@ -60,9 +60,12 @@ def synthetic_survey(root, n=300, res=4, folds=2, seed=0, missing=5):
     return paths
 
 
+class Preempted(Exception):
+    """Stands for a job killed after an epoch's checkpoint (a preempted SLURM job)."""
+
+
 def load_fold(paths, fold=0):
-    subsets = data.fold_subsets(pd.read_parquet(paths["index"]), pd.read_parquet(paths["splits"]), pd.read_parquet(paths["catalog"]), "oh_p50", fold)
-    return np.load(paths["images"], mmap_mode="r"), subsets
+    return data.load_fold(paths["images"], paths["index"], paths["splits"], paths["catalog"], target="oh_p50", res=4, fold=fold)
 
 
 def test_loss_is_rmse():
@@ -107,9 +110,6 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     full.load_state_dict(ref_model.state_dict())
     ref, ref_pred = fit(full, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
 
-    class Preempted(Exception):
-        pass
-
     def kill_after_two(epoch, history):
         if epoch == 1:
             raise Preempted
@@ -135,9 +135,6 @@ def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predict
     ckpt = tmp_path / "run" / CHECKPOINT_NAME
     torch.manual_seed(0)
     model = ResNetRegressor("resnet18")
-
-    class Preempted(Exception):
-        pass
 
     def kill_at_the_end(epoch, history):
         if epoch == 1:
