@@ -46,6 +46,12 @@ include: "rules/analysis.smk"
 include: "rules/figures.smk"
 
 
+if config["reference"]["enabled"]:
+
+    include: "rules/reference.smk"
+
+
+
 report: "report/workflow.rst"
 
 
@@ -66,5 +72,6 @@ rule all:
     input:
         rules.figures.input,
         SUMMARY_CSV,
+        [REFERENCE_COMPARISON] if reference_enabled() else [],
         casjobs_targets(),
     default_target: True

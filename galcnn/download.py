@@ -16,9 +16,7 @@ returns the gri colour JPEG the paper used (FACTS.md: DR14, 128 px, 0.296"/px).
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -31,13 +29,9 @@ from tqdm import tqdm
 
 from galcnn import cutouts
 from galcnn import io as gio
+from galcnn.http import RETRY_STATUS, backoff_delay, retry_after
 
 log = logging.getLogger(__name__)
-
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-#: Longest Retry-After honoured; a server asking for more gets this much, then a new try.
-MAX_RETRY_AFTER = 600.0
-
 
 @dataclass(frozen=True)
 class CutoutService:
@@ -121,7 +115,7 @@ def fetch_cutout(
     for attempt in range(1, retries + 1):
         if not bucket.acquire(stop):
             return Outcome(cutouts.FAILED, "interrupted", attempt - 1)
-        retry_after = None
+        pause = None
         try:
             resp = session.get(service.endpoint, params=service.params(ra, dec), timeout=timeout)
         except requests.RequestException as exc:
@@ -136,13 +130,13 @@ def fetch_cutout(
                 reason = f"HTTP {resp.status_code}"
                 if resp.status_code not in RETRY_STATUS:
                     return Outcome(cutouts.FAILED, reason, attempt)
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                pause = retry_after(resp.headers.get("Retry-After"))
         if attempt == retries:
             break
-        wait = min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-        if retry_after is not None:
-            bucket.pause(retry_after)
-            wait = max(wait, retry_after)
+        wait = backoff_delay(attempt, backoff, max_backoff)
+        if pause is not None:
+            bucket.pause(pause)
+            wait = max(wait, pause)
         log.debug("ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait)
         if stop is not None and stop.wait(wait):
             return Outcome(cutouts.FAILED, "interrupted", attempt)
@@ -239,20 +233,6 @@ def download_shard(
 def _record(objid, status: str, reason: str, path: Path) -> dict:
     return {"objID": int(objid), "status": status, "reason": reason,
             "path": str(path) if status != cutouts.FAILED else ""}
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date), capped at MAX_RETRY_AFTER."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

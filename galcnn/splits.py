@@ -15,23 +15,35 @@ import pandas as pd
 TEST_FOLD = -1
 
 
-def make_splits(objids, test_fraction: float, folds: int, seed: int) -> pd.DataFrame:
+def make_splits(objids, test_fraction: float, folds: int, seed: int, test_ids=None) -> pd.DataFrame:
     """objID → split (``train``/``test``) and fold (0..k-1; −1 for test rows).
 
     The objIDs are sorted before shuffling, so the same catalogue and seed give
-    the same splits whatever order the rows arrive in.
+    the same splits whatever order the rows arrive in. With ``test_ids`` (the
+    published test set, config ``test_set: reference``) the test set is exactly
+    those of ``objids`` and ``test_fraction`` is not used; the folds split the rest.
     """
     ids = np.unique(np.asarray(objids, dtype=np.int64))
     if len(ids) != len(objids):
         raise ValueError(f"{len(objids) - len(ids)} duplicate objIDs given to make_splits")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction={test_fraction!r} must lie strictly between 0 and 1")
-    n_test = int(round(len(ids) * test_fraction))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    if test_ids is None:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction={test_fraction!r} must lie strictly between 0 and 1")
+        is_test = np.zeros(len(ids), dtype=bool)
+        is_test[order[: int(round(len(ids) * test_fraction))]] = True
+    else:
+        is_test = np.isin(ids, np.asarray(test_ids, dtype=np.int64))
+        if not is_test.any():
+            raise ValueError(
+                f"none of the {len(ids)} galaxies is in the given test set of {len(test_ids)} objIDs; "
+                "test_set: reference needs the real SDSS catalogue the published predictions were made on"
+            )
+    n_test = int(is_test.sum())
     if len(ids) - n_test < folds:
         raise ValueError(f"{len(ids)} galaxies leave {len(ids) - n_test} for {folds} folds; need at least one per fold")
-    order = np.random.default_rng(seed).permutation(len(ids))
-    fold = np.empty(len(ids), dtype=np.int64)
-    fold[order[:n_test]] = TEST_FOLD
-    fold[order[n_test:]] = np.arange(len(ids) - n_test) % folds
+    rest = order[~is_test[order]]
+    fold = np.full(len(ids), TEST_FOLD, dtype=np.int64)
+    fold[rest] = np.arange(len(rest)) % folds
     split = np.where(fold == TEST_FOLD, "test", "train")
     return pd.DataFrame({"objID": ids, "split": pd.array(split, dtype="string"), "fold": fold})

@@ -4,7 +4,15 @@ One row per method × target × bands × resolution × variant. CNN variants:
 ``ensemble`` (fold mean of test-time-augmented predictions, the paper's
 number), ``ensemble_notta``, ``validation`` (out-of-fold predictions of the
 non-test galaxies) and ``fold{k}`` (each fold's model alone). Baselines have
-variant ``rf`` / ``mean``, bands ``gri`` / ``-`` and no resolution.
+variant ``rf`` / ``mean``, bands ``gri`` / ``-`` and no resolution. The
+authors' published predictions, when the reference stage ran, give rows of method
+``published`` (variant ``published``, or one row of variant ``unavailable`` saying
+they could not be had).
+
+``paper_rmse`` / ``paper_nmad`` are the paper's values for a row, and
+``paper_source`` says where they come from: the published predictions,
+rescored here, wherever they cover the row; FACTS.md (numbers typed from the
+paper) for what they do not cover, the random forest and the MMR ratios.
 """
 
 from __future__ import annotations
@@ -17,10 +25,13 @@ import pandas as pd
 
 from .io import write_csv, write_text
 from .metrics import nmad, rmse
+from .reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad")
+COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad", "paper_source")
+FACTS = "FACTS.md"
+METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
 #: The paper's test-set numbers (../shared/paper/FACTS.md, "Results to compare against"),
 #: keyed by (method, target, bands, resolution, variant) -> (RMSE, NMAD) in dex.
@@ -61,36 +72,59 @@ def baseline_row(frame: pd.DataFrame, method: str, target: str) -> dict:
     return _row(method, target, BASELINE_BANDS[method], None, method, frame["true"], frame["pred"])
 
 
+def published_rows(reference: Reference) -> list[dict]:
+    """The published predictions rescored with our metrics, or one row saying they are unavailable."""
+    if not reference.available:
+        return [{**dict.fromkeys(COLUMNS, np.nan), "method": "published", "target": reference.target, "bands": reference.bands,
+                 "resolution": None, "variant": "unavailable", "n": 0, "paper_source": ""}]
+    return [
+        _row("published", reference.target, reference.bands, res, "published", frame["true"], frame["pred"])
+        for res, frame in sorted(reference.frames.items(), reverse=True)
+    ]
+
+
 def summary_table(
     cnn: Mapping[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame | None]],
     baselines: Mapping[tuple[str, str], pd.DataFrame],
+    reference: Reference | None = None,
 ) -> pd.DataFrame:
-    """The table from ``{(target, bands, res): (test, validation)}`` and ``{(method, target): predictions}``."""
+    """The table from ``{(target, bands, res): (test, validation)}``, ``{(method, target): predictions}``
+    and the published reference (None when that stage is not configured)."""
     rows = []
     for (target, bands, res), (test, validation) in cnn.items():
         rows += cnn_rows(test, validation, target, bands, int(res))
     rows += [baseline_row(frame, method, target) for (method, target), frame in baselines.items()]
+    if reference is not None:
+        published = published_rows(reference)
+        by_key = {(r["target"], r["bands"], r["resolution"]): r for r in published if r["variant"] == "published"}
+        for row in rows:
+            match = by_key.get((row["target"], row["bands"], row["resolution"]))
+            if row["method"] == "cnn" and row["variant"] == "ensemble" and match is not None:
+                row.update(paper_rmse=match["rmse"], paper_nmad=match["nmad"], paper_source=f"published {reference.source}")
+        rows += published
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["resolution"] = table["resolution"].astype("Int64")
-    order = {"cnn": 0, "rf": 1, "mean": 2}
     table = table.sort_values(
-        ["target", "method", "bands", "resolution"], key=lambda s: s.map(order) if s.name == "method" else s,
+        ["target", "method", "bands", "resolution"], key=lambda s: s.map(METHOD_ORDER) if s.name == "method" else s,
         ascending=[True, True, True, False], kind="stable",
     )
     return table.reset_index(drop=True)
 
 
-def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None) -> str:
-    """The table as Markdown: headline rows (ensembles and baselines), all rows, and the MMR ratios."""
+def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, reference: Reference | None = None) -> str:
+    """The table as Markdown: headline rows (ensembles, published and baselines), all rows, the
+    state of the published reference and the MMR ratios."""
     fmt = table.copy()
     fmt["resolution"] = fmt["resolution"].astype(object).where(fmt["resolution"].notna(), "-")
-    for col in ("paper_rmse", "paper_nmad"):
+    for col in ("rmse", "nmad", "paper_rmse", "paper_nmad"):
         fmt[col] = fmt[col].astype(object).where(fmt[col].notna(), None)  # tabulate prints None as missingval
-    headline = fmt[fmt["variant"].isin(["ensemble", "rf", "mean"])]
+    headline = fmt[fmt["variant"].isin(["ensemble", "published", "unavailable", "rf", "mean"])]
     parts = [
         "# Results on the test set",
         "",
         "RMSE and NMAD of ΔZ = prediction − truth, in dex; paper values from Wu & Boada (2019) where reported.",
+        "",
+        f"Published reference: {reference.describe() if reference is not None else 'not configured (reference.enabled: false)'}.",
         "",
         "## Fold ensembles and baselines",
         "",
@@ -101,7 +135,7 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None) -> st
         fmt.to_markdown(index=False, floatfmt=".4f", missingval="-"),
     ]
     if mmr is not None:
-        parts += ["", "## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass", ""]
+        parts += ["", f"## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass (paper values: {FACTS})", ""]
         weighted = mmr[mmr["kind"] == "weighted"]
         for _, row in weighted.iterrows():
             paper = PAPER_MMR.get(row["comparison"])
@@ -117,11 +151,12 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None) -> st
 def _row(method, target, bands, resolution, variant, true, pred) -> dict:
     true = np.asarray(true, dtype=float)
     pred = np.asarray(pred, dtype=float)
-    paper = PAPER_VALUES.get((method, target, bands, resolution, variant), (np.nan, np.nan))
+    paper = PAPER_VALUES.get((method, target, bands, resolution, variant))
     return {
         "method": method, "target": target, "bands": bands, "resolution": resolution, "variant": variant,
         "n": int(true.size), "rmse": rmse(pred, true), "nmad": nmad(pred, true),
-        "paper_rmse": paper[0], "paper_nmad": paper[1],
+        "paper_rmse": paper[0] if paper else np.nan, "paper_nmad": paper[1] if paper else np.nan,
+        "paper_source": FACTS if paper else "",
     }
 
 
@@ -131,6 +166,8 @@ def build_summary(
     mmr_path: str | None,
     csv_path: str,
     md_path: str,
+    reference_status: str | None = None,
+    reference_paths: Mapping[int, str] | None = None,
 ) -> pd.DataFrame:
     """Read the stored predictions, write the CSV and Markdown tables, return the table."""
     cnn = {
@@ -138,9 +175,10 @@ def build_summary(
         for key, (test, val) in cnn_paths.items()
     }
     baselines = {key: pd.read_parquet(path) for key, path in baseline_paths.items()}
-    table = summary_table(cnn, baselines)
+    reference = load_reference(reference_status, reference_paths or {})
+    table = summary_table(cnn, baselines, reference)
     mmr = pd.read_csv(mmr_path) if mmr_path else None
     write_csv(csv_path, table)
-    write_text(md_path, summary_markdown(table, mmr))
+    write_text(md_path, summary_markdown(table, mmr, reference))
     log.info("summary: %d rows (%d CNN configurations, %d baselines)", len(table), len(cnn), len(baselines))
     return table

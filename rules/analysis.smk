@@ -20,12 +20,14 @@ rule analysis_summary:
         validation=[PREDICTIONS_VAL.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
         baselines=[BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
         mmr=[MMR_CSV] if has_mmr() else [],
+        **reference_inputs(),
     output:
         csv=report(SUMMARY_CSV, caption="../report/summary.rst", category="Tables"),
         md=report(SUMMARY_MD, caption="../report/summary.rst", category="Tables"),
     params:
         cnn_keys=cnn_keys(),
         baseline_keys=baseline_keys(),
+        published=reference_resolutions(),
     log:
         log_path("analysis_summary"),
     threads: 1

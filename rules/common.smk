@@ -27,6 +27,9 @@ BASELINE = "results/baselines/{method}/{target}.parquet"
 SUMMARY_CSV = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
 MMR_CSV = "results/tables/mmr.csv"
+REFERENCE = "results/reference/{target}/{bands}/{res}px.parquet"
+REFERENCE_STATUS = "results/reference/{target}/{bands}/status.json"
+REFERENCE_COMPARISON = "results/tables/reference_comparison.csv"
 FIGURE_DIR = "results/figures"
 WEIGHTS = "resources/weights/{arch}-imagenet.pth"
 
@@ -37,6 +40,18 @@ if _bad_res:
     raise ValueError(
         f"config 'resolutions' has {_bad_res}: every resolution must divide cutouts.size={NATIVE_RES} px "
         f"(images are area-averaged from it), e.g. {[NATIVE_RES // 2**i for i in range(4)]}"
+    )
+
+
+_ref = config["reference"]
+_ref_res = [f["resolution"] for f in _ref["files"]]
+if len(set(_ref_res)) != len(_ref_res):
+    raise ValueError(f"config 'reference.files' lists a resolution twice ({_ref_res}); give one file per resolution")
+if config["test_set"] == "reference" and (config["survey"] != "sdss" or not _ref["enabled"]):
+    raise ValueError(
+        "config 'test_set: reference' makes the test set the authors' published test galaxies, real SDSS objIDs: "
+        f"it needs survey: sdss (here {config['survey']!r}) and reference.enabled: true (here {_ref['enabled']}); "
+        "use test_set: random otherwise"
     )
 
 
@@ -94,6 +109,47 @@ def cnn_keys():
 def main_predictions(target, res=None):
     """The fold-ensemble test predictions of the headline bands (top resolution by default)."""
     return PREDICTIONS.format(target=target, bands=MAIN_BANDS, res=res or top_resolution())
+
+
+def reference_enabled():
+    return config["reference"]["enabled"]
+
+
+def reference_resolutions():
+    """The resolutions with published predictions, largest first ([] when the stage is off)."""
+    return sorted((f["resolution"] for f in config["reference"]["files"]), reverse=True) if reference_enabled() else []
+
+
+def reference_tables():
+    """{res: path} of the stored published predictions."""
+    ref = config["reference"]
+    return {r: REFERENCE.format(target=ref["target"], bands=ref["bands"], res=r) for r in reference_resolutions()}
+
+
+def reference_status():
+    ref = config["reference"]
+    return REFERENCE_STATUS.format(target=ref["target"], bands=ref["bands"])
+
+
+def reference_inputs():
+    """The reference stage's outputs as a rule's named inputs (none when it is off)."""
+    if not reference_enabled():
+        return {}
+    return {"reference": list(reference_tables().values()), "reference_status": reference_status()}
+
+
+def reference_matches(target, bands):
+    """Whether the published predictions are of this target from these images."""
+    ref = config["reference"]
+    return reference_enabled() and (ref["target"], ref["bands"]) == (target, bands)
+
+
+def compared_resolutions():
+    """Our trained resolutions of the published target and bands that also have published predictions."""
+    ref = config["reference"]
+    if not reference_enabled() or ref["target"] not in config["targets"] or ref["bands"] not in config["bands"]:
+        return []
+    return [r for r in model_resolutions(ref["target"], ref["bands"]) if r in reference_resolutions()]
 
 
 def canonical(obj):

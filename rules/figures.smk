@@ -23,7 +23,22 @@ def figure_names():
         names += ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig_mmr", "fig_diagnostic"]
         if MASS in config["targets"]:
             names.append("fig4_mass")
+    if reference_enabled():
+        names.append("fig2_published")
+        # Only real SDSS galaxies can be among the published test set.
+        if config["survey"] == "sdss" and compared_resolutions():
+            names.append("fig_reference_comparison")
     return names
+
+
+def resolution_inputs(wildcards):
+    """Fig. 3's predictions and baselines, and the published curve when it is of the same target and images."""
+    inputs = {
+        "cnn": [main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)],
+        "rf": BASELINE.format(method="rf", target=METALLICITY),
+        "mean": BASELINE.format(method="mean", target=METALLICITY),
+    }
+    return inputs | (reference_inputs() if reference_matches(METALLICITY, MAIN_BANDS) else {})
 
 
 def diagnostic_inputs(wildcards):
@@ -87,13 +102,12 @@ rule figure_fig2_predicted_vs_true:
 
 rule figure_fig3_resolution:
     input:
-        cnn=[main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)],
-        rf=BASELINE.format(method="rf", target=METALLICITY),
-        mean=BASELINE.format(method="mean", target=METALLICITY),
+        unpack(resolution_inputs),
     output:
         **figure_outputs("fig3_resolution"),
     params:
         resolutions=model_resolutions(METALLICITY, MAIN_BANDS),
+        published=reference_resolutions() if reference_matches(METALLICITY, MAIN_BANDS) else [],
     log:
         log_path("figure_fig3_resolution"),
     benchmark:

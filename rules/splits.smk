@@ -1,13 +1,24 @@
-# The seeded train/test split and k folds over the galaxies that have a usable image.
+# The train/test split and k folds over the galaxies that have a usable image: a seeded random
+# test set, or (test_set: reference) exactly the published test galaxies.
+
+
+def splits_inputs(wildcards):
+    inputs = {"index": IMAGE_INDEX}
+    if config["test_set"] == "reference":
+        top = reference_resolutions()[0]
+        inputs |= {"reference": reference_tables()[top], "reference_status": reference_status()}
+    return inputs
 
 
 rule splits:
     input:
-        IMAGE_INDEX,
+        unpack(splits_inputs),
     output:
         SPLITS,
     params:
-        split=canonical({"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"]}),
+        split=canonical(
+            {"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"], "test_set": config["test_set"]}
+        ),
     log:
         log_path("splits"),
     conda:

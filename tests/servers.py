@@ -19,6 +19,7 @@ can measure the request rate and check that nothing is fetched twice.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -346,3 +347,75 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "truncated":
             body = body[: len(body) // 2]
         self._send(200, body, "image/jpeg")
+
+
+class FileServer:
+    """Static files on 127.0.0.1 (``files``: URL path -> body) with injectable faults per path
+    (``faults``: path -> ``html`` (an error page with status 200), ``truncated`` (the connection
+    closes halfway through the announced length), ``404``, ``503`` (with Retry-After: 0))."""
+
+    def __init__(self, files: dict[str, bytes], faults: dict[str, str] | None = None):
+        self.files, self.faults = dict(files), dict(faults or {})
+        self.requests: list[str] = []
+        self._httpd: _Server | None = None
+
+    def __enter__(self) -> "FileServer":
+        server = self
+
+        class Handler(_Handler):
+            def do_GET(self):
+                path = urlsplit(self.path).path
+                server.requests.append(path)
+                fault = server.faults.get(path)
+                if fault == "html":
+                    return self._send(200, HTML_ERROR_PAGE, "text/html")
+                if fault in ("404", "503"):
+                    return self._send(int(fault), HTML_ERROR_PAGE, "text/html", {"Retry-After": "0"})
+                if path not in server.files:
+                    return self._send(404, b"not found", "text/plain")
+                body = server.files[path]
+                if fault == "truncated":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.close_connection = True
+                    return
+                self._send(200, body, "text/csv")
+
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+
+#: The published files' names per resolution (config/config.yaml, reference.files).
+PUBLISHED_NAMES = {128: "predictions-oh_p50.csv", 64: "predictions_64-oh_p50.csv",
+                   32: "predictions_32-oh_p50.csv", 16: "predictions_16-oh_p50.csv"}
+
+
+def published_csvs(n: int = 200, seed: int = 0, objids=None) -> dict[int, bytes]:
+    """Made-up files in the published format (objID,oh_p50,prediction), the same galaxies in each;
+    the scatter grows as the resolution falls, as in the paper."""
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(objids if objids is not None else 1237648720693755918 + np.arange(n) * 977, dtype=np.int64)
+    true = rng.normal(8.9, 0.2, ids.size).round(4)
+    out = {}
+    for res, scatter in ((128, 0.08), (64, 0.09), (32, 0.1), (16, 0.12)):
+        pred = (true + rng.normal(0, scatter, ids.size)).round(6)
+        frame = pd.DataFrame({"objID": ids, "oh_p50": true, "prediction": pred})
+        out[res] = frame.to_csv(index=False, lineterminator="\n").encode()
+    return out
+
+
+def published_config(bodies: dict[int, bytes]) -> list[dict]:
+    """``reference.files`` entries pinning ``bodies`` by sha256."""
+    return [{"resolution": res, "name": PUBLISHED_NAMES[res], "sha256": hashlib.sha256(body).hexdigest()}
+            for res, body in sorted(bodies.items(), reverse=True)]

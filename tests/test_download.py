@@ -148,12 +148,3 @@ def test_token_bucket_limits_threads_and_stops_on_request():
     assert bucket.acquire(stop) is False
     with pytest.raises(ValueError, match="rate limit"):
         download.TokenBucket(0)
-
-
-def test_retry_after_header_forms():
-    assert download._retry_after("3") == 3.0
-    assert download._retry_after("86400") == download.MAX_RETRY_AFTER
-    assert download._retry_after("not a date") is None
-    assert download._retry_after(None) is None
-    http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    assert 25 <= download._retry_after(http_date) <= 31

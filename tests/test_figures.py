@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from galcnn.figures.diagnostic import plot_diagnostic
 from galcnn.figures.gallery import GROUPS, plot_gallery, select_gallery
@@ -12,7 +15,9 @@ from galcnn.figures.mass import plot_mass
 from galcnn.figures.mass_metallicity import plot_mmr
 from galcnn.figures.predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
 from galcnn.figures.resolution import plot_resolution, scores
+from galcnn.metrics import nmad, rmse
 from galcnn.mmr import mmr_edges, mmr_sample, mmr_table, tremonti_metallicity
+from servers import PUBLISHED_NAMES, published_config, published_csvs
 
 
 def mock_galaxies(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -116,6 +121,23 @@ def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
     assert len(arrows) == 4
 
 
+def test_resolution_draws_the_published_curve_or_says_it_is_missing(galaxies):
+    from galcnn.reference import Reference
+
+    ours = scores({res: mock_predictions(galaxies["oh_p50"], s, seed=res) for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))})
+    published = {res: mock_predictions(galaxies["oh_p50"], s, seed=res + 1) for res, s in ((128, 0.08), (64, 0.085), (32, 0.09), (16, 0.1))}
+    fig = plot_resolution(ours, {}, Reference(True, "o/r@abc1234", "oh_p50", "gri", frames=published))
+    (ax,) = fig.axes
+    curves = {line.get_label(): line for line in ax.get_lines()}
+    assert list(curves["published CNN RMSE"].get_xdata()) == [16, 32, 64, 128]
+    assert curves["published CNN NMAD"].get_ydata()[-1] == pytest.approx(scores(published)["nmad"].iloc[-1])
+    assert [int(t) for t in ax.get_xticks()] == [1, 8, 16, 32, 64, 128]
+    offline = plot_resolution(ours, {}, Reference(False, "o/r@abc1234", "oh_p50", "gri", reason="offline"))
+    (ax,) = offline.axes
+    assert not [line for line in ax.get_lines() if "published" in line.get_label()]
+    assert any("published curve unavailable" in t.get_text() for t in ax.texts)
+
+
 def test_mass_figure_has_two_labelled_panels(galaxies):
     m = mock_predictions(galaxies["lgm_tot_p50"], 0.2)
     z_from_m = tremonti_metallicity(np.clip(m["pred"], 8.6, 11.4))
@@ -155,6 +177,7 @@ include: "rules/common.smk"
 include: "rules/baselines.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/reference.smk"
 report: "report/workflow.rst"
 wildcard_constraints:
     target="|".join(config["targets"]),
@@ -200,15 +223,26 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
 
     (workflow_copy / "Snakefile").write_text(ANALYSIS_SNAKEFILE)
     write_stage_outputs(workflow_copy, resolutions=[4, 1])
-    args = ("--configfile", "tests/config/tiny.yaml", "--cores", "2")
+    # The published files, put by hand where reference.local_dir points (nothing listens at tiny's URL).
+    published = published_csvs(120)
+    (workflow_copy / "resources" / "reference").mkdir(parents=True)
+    for res, body in published.items():
+        (workflow_copy / "resources" / "reference" / PUBLISHED_NAMES[res]).write_bytes(body)
+    (workflow_copy / "published.yaml").write_text(yaml.safe_dump({"reference": {"files": published_config(published)}}))
+    args = ("--configfile", "tests/config/tiny.yaml", "published.yaml", "--cores", "2")
     snakemake(workflow_copy, *args)
     figures = workflow_copy / "results" / "figures"
-    names = ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic"]
+    names = ["fig1_gallery", "fig2_predicted_vs_true", "fig2_published", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic"]
     assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.{e}" for n in names for e in ("pdf", "png"))
     summary = pd.read_csv(workflow_copy / "results" / "tables" / "summary.csv")
     # 5 models (oh_p50/gri at 4 and 1 px, the other three pairs at 4 px) x (ensemble, ensemble_notta,
-    # validation, 2 folds) + 2 targets x (rf, mean)
-    assert len(summary) == 5 * 5 + 4
+    # validation, 2 folds) + 2 targets x (rf, mean) + the published predictions at 4 resolutions
+    assert len(summary) == 5 * 5 + 4 + 4
+    rows = summary[summary["method"] == "published"].set_index("resolution")
+    for res, body in published.items():
+        frame = pd.read_csv(io.BytesIO(body))
+        assert rows.loc[res, "rmse"] == pytest.approx(rmse(frame["prediction"], frame["oh_p50"]), rel=1e-9)
+        assert rows.loc[res, "nmad"] == pytest.approx(nmad(frame["prediction"], frame["oh_p50"]), rel=1e-9)
     mmr = pd.read_csv(workflow_copy / "results" / "tables" / "mmr.csv")
     assert set(mmr["comparison"]) == {"cnn_metallicity", "cnn_mass"}
     snakemake(workflow_copy, *args, "--report", "results/report.html")

@@ -8,12 +8,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..metrics import bin_edges, binned_stats, nmad, rmse
-from .style import COLORS, SCATTER, Z_PRED, Z_TRUE, density, new_figure, one_to_one, padded_range, save_figure
+from ..reference import load_reference
+from .style import COLORS, SCATTER, Z_PRED, Z_TRUE, density, new_figure, notice_figure, one_to_one, padded_range, save_figure
 
 log = logging.getLogger(__name__)
 
 
-def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED) -> Figure:
+def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED, title: str | None = None) -> Figure:
     """2-D histogram of (true, pred) with the running median (red), ±RMSE (blue) and
     ±NMAD (orange) in bins of ``true`` and the 1:1 line; the upper panel shows the
     binned RMSE and NMAD (marker area ∝ bin count) and their global values."""
@@ -51,6 +52,8 @@ def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, 
     ax_top.set_ylabel(SCATTER)
     ax_top.tick_params(labelbottom=False)
     ax_top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncols=2)
+    if title:
+        fig.suptitle(title, y=0.98)
     return fig
 
 
@@ -58,5 +61,21 @@ def make_predicted_vs_true(predictions_path: str, pdf_path: str, png_path: str) 
     pred = pd.read_parquet(predictions_path, columns=["true", "pred"])
     log.info("figure 2 from %d test galaxies", len(pred))
     fig = plot_predicted_vs_true(pred["true"].to_numpy(), pred["pred"].to_numpy())
+    save_figure(fig, pdf_path, png_path)
+    return fig
+
+
+def make_published_predicted_vs_true(status_path: str, predictions_path: str, resolution: int, pdf_path: str, png_path: str) -> Figure:
+    """Figure 2 drawn by the same code from the authors' published predictions at ``resolution`` px,
+    or a notice saying why they are unavailable."""
+    reference = load_reference(status_path, {resolution: predictions_path})
+    if reference.available:
+        pred = reference.frames[resolution]
+        log.info("figure 2 from %d published test galaxies (%s)", len(pred), reference.source)
+        fig = plot_predicted_vs_true(pred["true"].to_numpy(), pred["pred"].to_numpy(),
+                                     title=f"Wu & Boada (2019), published {resolution} px predictions ({reference.source})")
+    else:
+        log.warning("%s", reference.describe())
+        fig = notice_figure("Figure 2 from the published predictions: not drawn", reference.describe())
     save_figure(fig, pdf_path, png_path)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -27,6 +28,7 @@ COLORS = {
     "cnn_r": "#CC79A7",  # reddish purple
     "rf": "#56B4E9",  # sky blue
     "mean": "#999999",
+    "published": "#000000",
 }
 
 Z_TRUE = r"$Z_\mathrm{true}$ = 12 + log(O/H) [dex]"
@@ -76,6 +78,15 @@ def padded_range(*arrays, q: float = 0.002, step: float = 0.1) -> tuple[float, f
 
 def one_to_one(ax, lo: float, hi: float, label: str | None = "1:1") -> None:
     ax.plot([lo, hi], [lo, hi], color="k", lw=1.2, alpha=0.8, label=label, zorder=2)
+
+
+def notice_figure(title: str, message: str) -> Figure:
+    """A figure that says why its content cannot be drawn (e.g. the published reference is
+    unavailable), so that a report shows the gap instead of silently lacking the figure."""
+    fig = new_figure(5.0, 2.2)
+    fig.text(0.5, 0.72, title, ha="center", va="center", weight="bold")
+    fig.text(0.5, 0.4, textwrap.fill(message, 90), ha="center", va="center", fontsize=7, wrap=True)
+    return fig
 
 
 def save_figure(fig: Figure, pdf_path: str, png_path: str, dpi: int = 200) -> None:

@@ -15,4 +15,6 @@ build_summary(
     mmr_path=inp.mmr[0] if inp.mmr else None,
     csv_path=snakemake.output.csv,
     md_path=snakemake.output.md,
+    reference_status=inp.get("reference_status"),
+    reference_paths=dict(zip(params.published, inp.get("reference", []), strict=True)),
 )

@@ -1,4 +1,4 @@
-"""Figure 3: RMSE and NMAD against image size, with the baselines."""
+"""Figure 3: RMSE and NMAD against image size, with the baselines and the published curve."""
 
 from galcnn.figures.resolution import make_resolution
 from galcnn.io import setup_logging
@@ -9,4 +9,6 @@ make_resolution(
     baseline_paths={"mean": snakemake.input.mean, "rf": snakemake.input.rf},
     pdf_path=snakemake.output.pdf,
     png_path=snakemake.output.png,
+    reference_status=snakemake.input.get("reference_status"),
+    reference_paths=dict(zip(snakemake.params.published, snakemake.input.get("reference", []), strict=True)),
 )

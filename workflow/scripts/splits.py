@@ -5,9 +5,11 @@ import logging
 import pandas as pd
 
 from galcnn import io, splits
+from galcnn.reference import published_test_ids
 
 io.setup_logging(snakemake.log[0])
 p = snakemake.params.split
-table = splits.make_splits(pd.read_parquet(snakemake.input[0])["objID"], p["test_fraction"], p["folds"], p["seed"])
+test_ids = published_test_ids(snakemake.input.reference_status, snakemake.input.reference) if p["test_set"] == "reference" else None
+table = splits.make_splits(pd.read_parquet(snakemake.input.index)["objID"], p["test_fraction"], p["folds"], p["seed"], test_ids)
 io.write_parquet(snakemake.output[0], table)
-logging.getLogger("galcnn").info("splits: %s", table.groupby(["split", "fold"]).size().to_dict())
+logging.getLogger("galcnn").info("splits (test_set: %s): %s", p["test_set"], table.groupby(["split", "fold"]).size().to_dict())

@@ -1,0 +1,86 @@
+# The published record (Wu & Boada 2019): the authors' own test-set predictions on real SDSS,
+# pinned by commit and sha256; ours compared with them galaxy by galaxy; Fig. 2 drawn from them.
+# Included when reference.enabled; the summary table and Fig. 3 read them too.
+
+localrules:
+    reference_fetch,
+    reference_comparison,
+
+
+# url, commit, folder, local_dir, retries and timeout are read by the script, not params:
+# where the pinned files come from does not change them (their sha256 does).
+rule reference_fetch:
+    output:
+        tables=list(reference_tables().values()),
+        status=reference_status(),
+    params:
+        files=canonical(sorted(config["reference"]["files"], key=lambda f: -f["resolution"])),
+        target=config["reference"]["target"],
+    log:
+        log_path("reference_fetch"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/reference_fetch.py"
+
+
+rule reference_comparison:
+    input:
+        cnn=[PREDICTIONS.format(target=config["reference"]["target"], bands=config["reference"]["bands"], res=r) for r in compared_resolutions()],
+        **reference_inputs(),
+    output:
+        report(REFERENCE_COMPARISON, caption="../report/reference_comparison.rst", category="Tables"),
+    params:
+        resolutions=compared_resolutions(),
+        published=reference_resolutions(),
+    log:
+        log_path("reference_comparison"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/reference_comparison.py"
+
+
+rule figure_fig2_published:
+    input:
+        predictions=reference_tables()[reference_resolutions()[0]],
+        reference_status=reference_status(),
+    output:
+        **figure_outputs("fig2_published"),
+    params:
+        resolution=reference_resolutions()[0],
+    log:
+        log_path("figure_fig2_published"),
+    benchmark:
+        bench_path("figure_fig2_published")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/figure_published_predicted_vs_true.py"
+
+
+rule figure_fig_reference_comparison:
+    input:
+        cnn=[PREDICTIONS.format(target=config["reference"]["target"], bands=config["reference"]["bands"], res=r) for r in compared_resolutions()],
+        **reference_inputs(),
+    output:
+        **figure_outputs("fig_reference_comparison"),
+    params:
+        resolutions=compared_resolutions(),
+        published=reference_resolutions(),
+    log:
+        log_path("figure_fig_reference_comparison"),
+    benchmark:
+        bench_path("figure_fig_reference_comparison")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/figure_reference_comparison.py"

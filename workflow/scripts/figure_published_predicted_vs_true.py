@@ -1,0 +1,13 @@
+"""Figure 2 from the authors' published predictions (rule figure_fig2_published)."""
+
+from galcnn.figures.predicted_vs_true import make_published_predicted_vs_true
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+make_published_predicted_vs_true(
+    snakemake.input.reference_status,
+    snakemake.input.predictions,
+    snakemake.params.resolution,
+    snakemake.output.pdf,
+    snakemake.output.png,
+)
