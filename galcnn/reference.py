@@ -56,9 +56,13 @@ class Reference:
         return f"published predictions of {self.source} unavailable: {self.reason}"
 
 
-def source_label(repository_url: str, commit: str) -> str:
-    """``owner/name@abcdef1`` for captions and tables."""
-    return f"{'/'.join(repository_url.rstrip('/').split('/')[-2:])}@{commit[:7]}"
+#: Whose record this is, whatever mirror ``reference.url`` points at.
+REPOSITORY = "jwuphysics/galaxy-cnns"
+
+
+def source_label(commit: str) -> str:
+    """``jwuphysics/galaxy-cnns@abcdef1`` for captions and tables."""
+    return f"{REPOSITORY}@{commit[:7]}"
 
 
 def sha256_of(path: str | Path) -> str:
@@ -158,7 +162,7 @@ def fetch_reference(
     # Imported here: the analysis rules read references without the download stack in their env.
     from galcnn import http
 
-    source = source_label(base_url, commit)
+    source = source_label(commit)
     with tempfile.TemporaryDirectory(prefix="reference-") as scratch:
         # Downloads are cached in local_dir when one is configured, else kept only for this job.
         folder_on_disk = Path(local_dir) if local_dir else Path(scratch)

@@ -38,11 +38,33 @@ def test_tiny_run_produces_every_stage(tiny_run):
         np.testing.assert_allclose(pred["pred"], pred[["pred_fold0", "pred_fold1"]].mean(axis=1), rtol=1e-6)
     summary = pd.read_csv(r / "tables" / "summary.csv")
     assert {"cnn", "rf", "mean"} <= set(summary["method"])
-    assert summary["rmse"].notna().all()
+    assert summary.loc[summary["variant"] != "unavailable", "rmse"].notna().all()  # offline: see below
     figures = sorted(p.name for p in (r / "figures").glob("*.png"))
     assert len(figures) >= 6, figures
     assert all((r / "figures" / f).stat().st_size > 10_000 for f in figures)
     assert not list(r.rglob(".*")), "temporary files left behind"
+
+
+def test_offline_the_published_reference_is_reported_unavailable(tiny_run):
+    # tiny.yaml points the reference at 127.0.0.1:9, where nothing listens: the run goes on and says so.
+    r = tiny_run / "results"
+    status = json.loads((r / "reference" / "oh_p50" / "gri" / "status.json").read_text())
+    assert status["available"] is False and "resources/reference/" in status["reason"]
+    summary = pd.read_csv(r / "tables" / "summary.csv")
+    published = summary[summary["method"] == "published"]
+    assert published["variant"].tolist() == ["unavailable"] and published["n"].tolist() == [0]
+    assert "Published reference: published predictions of jwuphysics/galaxy-cnns@eb224be unavailable" in (r / "tables" / "summary.md").read_text()
+    comparison = pd.read_csv(r / "tables" / "reference_comparison.csv")
+    assert comparison["n_common"].tolist() == [0] and "no trained resolution" in comparison["note"].iloc[0]
+    assert (r / "figures" / "fig2_published.png").stat().st_size > 10_000
+    assert not (r / "figures" / "fig_reference_comparison.png").exists()  # a mock shares no galaxy with the paper
+
+
+def test_test_set_reference_on_the_mock_stops_before_any_job(workflow_copy):
+    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "test_set=reference", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "'test_set: reference'" in out and "survey: sdss (here 'mock')" in out
+    assert not (workflow_copy / "results").exists()
 
 
 def test_report_bundles_figures_and_tables(tiny_run, tmp_path):

@@ -91,3 +91,18 @@ def test_editing_a_figure_script_reruns_only_that_figure(finished):
     script.write_text(script.read_text() + "\n# Axis limits follow the data.\n")
     jobs = dry_run_jobs(finished, *CONFIG)
     assert set(jobs) - TARGETS == {"figure_fig3_resolution"}
+
+
+def test_where_the_published_files_come_from_reruns_nothing(finished):
+    moved = 'reference: {url: "https://mirror.example.org/galaxy-cnns", local_dir: elsewhere, retries: 9, timeout: 5.0}'
+    assert changed(finished, moved) == {}
+
+
+def test_a_new_published_checksum_refetches_and_rescores_only_the_reference(finished):
+    import yaml
+
+    files = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["reference"]["files"]
+    files[0]["sha256"] = "0" * 64
+    jobs = changed(finished, yaml.safe_dump({"reference": {"files": files}}))
+    assert jobs == descendants(finished, "reference_fetch")
+    assert set(jobs) - TARGETS == {"reference_fetch", "reference_comparison", "analysis_summary", "figure_fig3_resolution", "figure_fig2_published"}
