@@ -152,6 +152,15 @@ def compared_resolutions():
     return [r for r in model_resolutions(ref["target"], ref["bands"]) if r in reference_resolutions()]
 
 
+def splits_inputs(wildcards):
+    """The image index, and the published test set when it is the test set (test_set: reference)."""
+    inputs = {"index": IMAGE_INDEX}
+    if config["test_set"] == "reference":
+        top = reference_resolutions()[0]
+        inputs |= {"reference": reference_tables()[top], "reference_status": reference_status()}
+    return inputs
+
+
 def canonical(obj):
     """A params value with keys sorted at every level, so the same settings always
     compare equal and only the settings a job uses can make it rerun."""

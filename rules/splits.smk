@@ -2,14 +2,6 @@
 # test set, or (test_set: reference) exactly the published test galaxies.
 
 
-def splits_inputs(wildcards):
-    inputs = {"index": IMAGE_INDEX}
-    if config["test_set"] == "reference":
-        top = reference_resolutions()[0]
-        inputs |= {"reference": reference_tables()[top], "reference_status": reference_status()}
-    return inputs
-
-
 rule splits:
     input:
         unpack(splits_inputs),

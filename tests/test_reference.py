@@ -258,3 +258,26 @@ def test_published_test_ids_refuse_an_unavailable_reference(tmp_path):
     _, outputs, status = fetch(tmp_path, "http://127.0.0.1:9", entries, retries=1)
     with pytest.raises(ValueError, match="test_set: reference.*unavailable"):
         ref.published_test_ids(status, outputs[128])
+
+
+@pytest.mark.e2e
+def test_test_set_reference_on_the_sdss_path_is_the_published_galaxies(workflow_copy):
+    """A real snakemake run of the SDSS path up to the splits, against a fake SkyServer and a fake file host."""
+    import yaml
+
+    from conftest import snakemake
+    from servers import FakeSkyServer, fake_catalog
+    from test_download_interrupt import sdss_config
+
+    galaxies = fake_catalog(60, seed=5)
+    published_ids = np.concatenate([galaxies["objID"].to_numpy()[::3], 1237640000000000000 + np.arange(40)])
+    bodies = published_csvs(objids=published_ids)
+    with FakeSkyServer(galaxies) as sky, FileServer(served(bodies)) as host:
+        config = sdss_config(sky.url) | {"test_set": "reference", "folds": 2}
+        config["reference"] = {"url": host.url, "commit": COMMIT, "folder": FOLDER, "local_dir": None, "files": published_config(bodies)}
+        (workflow_copy / "sdss_test.yaml").write_text(yaml.safe_dump(config))
+        snakemake(workflow_copy, "results/splits.parquet", "--configfile", "sdss_test.yaml", "--cores", "2", "--resources", "sdss_http=2")
+    splits = pd.read_parquet(workflow_copy / "results" / "splits.parquet")
+    index = pd.read_parquet(workflow_copy / "results" / "images" / "index.parquet")
+    assert set(splits.loc[splits["split"] == "test", "objID"]) == set(published_ids) & set(index["objID"]) != set()
+    assert sorted(splits.loc[splits["split"] == "train", "fold"].unique()) == [0, 1]
