@@ -129,8 +129,8 @@ def test_resolution_draws_the_published_curve_or_says_it_is_missing(galaxies):
     fig = plot_resolution(ours, {}, Reference(True, "o/r@abc1234", "oh_p50", "gri", frames=published))
     (ax,) = fig.axes
     curves = {line.get_label(): line for line in ax.get_lines()}
-    assert list(curves["published CNN RMSE"].get_xdata()) == [16, 32, 64, 128]
-    assert curves["published CNN NMAD"].get_ydata()[-1] == pytest.approx(scores(published)["nmad"].iloc[-1])
+    assert list(curves["published CNN RMSE (Wu & Boada 2019)"].get_xdata()) == [16, 32, 64, 128]
+    assert curves["published CNN NMAD (Wu & Boada 2019)"].get_ydata()[-1] == pytest.approx(scores(published)["nmad"].iloc[-1])
     assert [int(t) for t in ax.get_xticks()] == [1, 8, 16, 32, 64, 128]
     offline = plot_resolution(ours, {}, Reference(False, "o/r@abc1234", "oh_p50", "gri", reason="offline"))
     (ax,) = offline.axes

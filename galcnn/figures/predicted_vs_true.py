@@ -53,7 +53,7 @@ def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, 
     ax_top.tick_params(labelbottom=False)
     ax_top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncols=2)
     if title:
-        fig.suptitle(title, y=0.98)
+        fig.suptitle(title, y=0.98, fontsize=8)
     return fig
 
 
@@ -73,7 +73,7 @@ def make_published_predicted_vs_true(status_path: str, predictions_path: str, re
         pred = reference.frames[resolution]
         log.info("figure 2 from %d published test galaxies (%s)", len(pred), reference.source)
         fig = plot_predicted_vs_true(pred["true"].to_numpy(), pred["pred"].to_numpy(),
-                                     title=f"Wu & Boada (2019), published {resolution} px predictions ({reference.source})")
+                                     title=f"Wu & Boada (2019), published, {resolution} px ({reference.source})")
     else:
         log.warning("%s", reference.describe())
         fig = notice_figure("Figure 2 from the published predictions: not drawn", reference.describe())

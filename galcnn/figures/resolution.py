@@ -40,7 +40,7 @@ def plot_resolution(cnn: pd.DataFrame, baselines: Mapping[str, tuple[float, floa
         ax.plot(cnn["resolution"], cnn[metric], "o-", color=COLORS[metric], ms=6, label=f"CNN {metric.upper()}", zorder=3)
         if published is not None:
             ax.plot(published["resolution"], published[metric], "s--", mfc="white", color=COLORS[metric], ms=6, zorder=3,
-                    label=f"published CNN {metric.upper()}")
+                    label=f"published CNN {metric.upper()} (Wu & Boada 2019)")
     if reference is not None and not reference.available:
         ax.text(0.02, 0.02, "published curve unavailable (see the summary table)", transform=ax.transAxes, fontsize=7, color="0.3")
     res = cnn["resolution"].to_numpy() if published is None else np.union1d(cnn["resolution"], published["resolution"])
