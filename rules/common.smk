@@ -152,6 +152,13 @@ def compared_resolutions():
     return [r for r in model_resolutions(ref["target"], ref["bands"]) if r in reference_resolutions()]
 
 
+def split_settings():
+    """What the splits depend on. test_set appears only when it is not the default, so runs made
+    before the key existed keep their splits (and their trained models)."""
+    settings = {"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"]}
+    return settings | ({"test_set": config["test_set"]} if config["test_set"] != "random" else {})
+
+
 def splits_inputs(wildcards):
     """The image index, and the published test set when it is the test set (test_set: reference)."""
     inputs = {"index": IMAGE_INDEX}

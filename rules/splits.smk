@@ -8,9 +8,7 @@ rule splits:
     output:
         SPLITS,
     params:
-        split=canonical(
-            {"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"], "test_set": config["test_set"]}
-        ),
+        split=canonical(split_settings()),
     log:
         log_path("splits"),
     conda:
