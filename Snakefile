@@ -27,23 +27,28 @@ validate(config, "config/schema.yaml", set_default=False)
 include: "rules/common.smk"
 
 
-if config["survey"] == "mock":
+# With a results bundle (config `bundle`) the stages up to the predictions and baselines are
+# left out: their outputs come from the bundle (rules/bundle.smk), so none of their jobs can run.
+if not config["bundle"]:
+    if config["survey"] == "mock":
 
-    include: "rules/mock.smk"
+        include: "rules/mock.smk"
 
-else:
+    else:
 
-    include: "rules/query.smk"
-    include: "rules/cutouts.smk"
+        include: "rules/query.smk"
+        include: "rules/cutouts.smk"
+
+    include: "rules/images.smk"
+    include: "rules/splits.smk"
+    include: "rules/train.smk"
+    include: "rules/predict.smk"
+    include: "rules/baselines.smk"
 
 
-include: "rules/images.smk"
-include: "rules/splits.smk"
-include: "rules/train.smk"
-include: "rules/predict.smk"
-include: "rules/baselines.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/bundle.smk"
 
 
 report: "report/workflow.rst"

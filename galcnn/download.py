@@ -1,4 +1,5 @@
-"""SkyServer ImgCutout downloads: one shard of the catalogue per job, politely and resumably.
+"""The project's HTTP client: SkyServer ImgCutout downloads (one shard of the catalogue per job,
+politely and resumably) and single-file downloads (:func:`fetch_file`, e.g. a results bundle).
 
 ``{url}/dr{N}/SkyServerWS/ImgCutout/getjpeg?ra=&dec=&scale=&width=&height=&opt=``
 returns the gri colour JPEG the paper used (FACTS.md: DR14, 128 px, 0.296"/px).
@@ -139,7 +140,7 @@ def fetch_cutout(
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
         if attempt == retries:
             break
-        wait = min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        wait = backoff_delay(attempt, backoff, max_backoff)
         if retry_after is not None:
             bucket.pause(retry_after)
             wait = max(wait, retry_after)
@@ -149,6 +150,54 @@ def fetch_cutout(
         if stop is None:
             time.sleep(wait)
     return Outcome(cutouts.FAILED, f"{reason} after {retries} attempts", retries)
+
+
+def backoff_delay(attempt: int, backoff: float, max_backoff: float) -> float:
+    """Seconds to wait after failed attempt ``attempt``: exponential, capped, with jitter so that
+    clients failing together do not retry together."""
+    return min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+
+
+def fetch_file(
+    url: str,
+    dest: str | Path,
+    *,
+    retries: int = 5,
+    timeout: float = 60.0,
+    backoff: float = 1.0,
+    max_backoff: float = 120.0,
+) -> Path:
+    """Download ``url`` to ``dest``, streamed and written atomically.
+
+    Timeouts, connection errors, transfers cut short of their Content-Length (urllib3 checks
+    it) and 408/429/5xx answers are retried with back-off, honouring Retry-After; other HTTP
+    errors fail at once. ``dest`` exists only once the whole body has arrived.
+    """
+    reason = "not attempted"
+    with requests.Session() as session:
+        for attempt in range(1, retries + 1):
+            retry_after = None
+            try:
+                with session.get(url, stream=True, timeout=timeout) as resp:
+                    if resp.status_code == 200:
+                        with gio.atomic_path(dest) as tmp, open(tmp, "wb") as out:
+                            for block in resp.iter_content(chunk_size=1 << 20):
+                                out.write(block)
+                        log.info("downloaded %s (%d bytes)", url, Path(dest).stat().st_size)
+                        return Path(dest)
+                    reason = f"HTTP {resp.status_code}"
+                    if resp.status_code not in RETRY_STATUS:
+                        break
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+            except requests.RequestException as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            if attempt == retries:
+                reason += f" after {retries} attempts"
+                break
+            wait = max(backoff_delay(attempt, backoff, max_backoff), retry_after or 0.0)
+            log.warning("%s: attempt %d failed (%s); retry in %.1f s", url, attempt, reason, wait)
+            time.sleep(wait)
+    raise OSError(f"could not download {url}: {reason}")
 
 
 def download_shard(
