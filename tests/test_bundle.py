@@ -265,3 +265,63 @@ def test_a_bundle_url_is_fetched_with_retries_and_verified(packed, fresh, file_s
     assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(RESTORED)
     with pytest.raises(OSError, match="HTTP 404"):
         restore(f"http://127.0.0.1:{file_server.server_port}/files/missing.tar.gz")
+
+
+# ---- end to end: the tiny run's bundle, restored into a fresh copy of the workflow ------------
+
+TINY_ARGS = ("--configfile", "tests/config/tiny.yaml")
+#: What `figures` runs from a bundle of the tiny configuration: no upstream stage at all.
+FIGURE_JOBS = {
+    "bundle_restore": 1, "analysis_mmr": 1, "figures": 1,
+    **{f"figure_{name}": 1 for name in ("fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic")},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
+    """`snakemake bundle` on a copy of the finished tiny run."""
+    from conftest import copy_finished, snakemake
+
+    run = copy_finished(tiny_run, tmp_path_factory.mktemp("bundled") / "wf")
+    snakemake(run, *TINY_ARGS, "--cores", "1", "bundle")
+    (archive,) = (run / "results" / "bundle").glob("galcnn-results-*.tar.gz")
+    return archive
+
+
+@pytest.mark.e2e
+def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(tiny_run, tiny_bundle, tmp_path):
+    from conftest import copy_workflow, dry_run_jobs, snakemake
+
+    fresh = copy_workflow(tmp_path / "wf")
+    assert not (fresh / "results").exists()
+    restore_config = ("--config", f"bundle={tiny_bundle}")
+    assert dry_run_jobs(fresh, "--cores", "1", "figures", *TINY_ARGS, *restore_config) == FIGURE_JOBS
+    snakemake(fresh, *TINY_ARGS, "--cores", "2", *restore_config)
+    for table in ("summary.csv", "summary.md", "mmr.csv"):
+        assert (fresh / "results" / "tables" / table).read_bytes() == (tiny_run / "results" / "tables" / table).read_bytes(), table
+    figures = sorted(p.name for p in (tiny_run / "results" / "figures").iterdir())
+    assert len(figures) == 12
+    assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
+    snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
+    assert "fig1_gallery.png" in (fresh / "results" / "report.html").read_text(errors="replace")
+
+    assert dry_run_jobs(fresh, *TINY_ARGS, *restore_config) == {}
+    (fresh / "changed.yaml").write_text("mmr: {step: 0.25}\n")
+    assert dry_run_jobs(fresh, *TINY_ARGS, "changed.yaml", *restore_config) == {
+        "analysis_mmr": 1, "analysis_summary": 1, "figure_fig_mmr": 1, "all": 1}
+    # packed again from the restored files, the same results give the same archive name
+    snakemake(fresh, *TINY_ARGS, "--cores", "1", "bundle", *restore_config)
+    assert [p.name for p in (fresh / "results" / "bundle").glob("*.tar.gz")] == [tiny_bundle.name]
+
+
+@pytest.mark.e2e
+def test_a_tampered_bundle_stops_the_run_and_leaves_no_results(tiny_bundle, tmp_path):
+    from conftest import copy_workflow, snakemake
+
+    fresh = copy_workflow(tmp_path / "wf")
+    victim = "results/baselines/rf/oh_p50.parquet"
+    tampered = edit(tiny_bundle, tmp_path / "tampered.tar.gz", victim, lambda d: d.replace(b"PAR1", b"PAR2", 1))
+    proc = snakemake(fresh, "figures", *TINY_ARGS, "--cores", "1", "--config", f"bundle={tampered}", check=False)
+    assert proc.returncode != 0
+    assert f"{victim} does not match MANIFEST.json" in proc.stdout + proc.stderr
+    assert not (fresh / "results").exists() or files_under(fresh / "results") == []
