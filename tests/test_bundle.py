@@ -303,7 +303,8 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(tiny_r
     assert len(figures) == 12
     assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
     snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
-    assert "fig1_gallery.png" in (fresh / "results" / "report.html").read_text(errors="replace")
+    html = (fresh / "results" / "report.html").read_text(errors="replace")
+    assert "fig1_gallery.png" in html and "restored from the results bundle" in html and tiny_bundle.name in html
 
     assert dry_run_jobs(fresh, *TINY_ARGS, *restore_config) == {}
     (fresh / "changed.yaml").write_text("mmr: {step: 0.25}\n")
