@@ -127,14 +127,14 @@ def make_bundle(
     out_dir: str | Path,
     *,
     columns: Mapping[str, Sequence[str]] | None = None,
-    repo_dir: str | Path = ".",
 ) -> Path:
     """Pack ``files`` (paths relative to the workflow's folder, stored under the same names)
     into ``out_dir/galcnn-results-<digest>.tar.gz`` and return its path.
 
     ``columns`` maps a Parquet file to the only columns the analysis reads from it (the
     catalogue): the bundle carries just those. Members get fixed times and owners and the
-    gzip stream no timestamp, so the same files on the same software give the same bytes.
+    gzip stream no timestamp, so two packings of the same files differ only in the date in
+    ``provenance.json``. The working directory is the workflow's folder (as in a job).
     """
     columns = dict(columns or {})
     payload: dict[str, bytes | Path] = {}
@@ -146,7 +146,7 @@ def make_bundle(
         raise ValueError(f"columns given for files that are not bundled: {sorted(unknown)}")
     meta = {
         CONFIG: yaml.safe_dump(dict(config), sort_keys=True).encode(),
-        PROVENANCE: (json.dumps(provenance(repo_dir), indent=2, sort_keys=True) + "\n").encode(),
+        PROVENANCE: (json.dumps(provenance("."), indent=2, sort_keys=True) + "\n").encode(),
     }
     entries = {name: _entry(data) for name, data in meta.items()}
     for name, data in payload.items():
