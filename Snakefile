@@ -7,6 +7,8 @@
 # Run: snakemake --cores all                       (config/config.yaml: the paper, real SDSS)
 #      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
 #      snakemake --profile slurm                   (a SLURM GPU cluster)
+#      snakemake bundle                            (pack what the figures need: results/bundle/)
+#      snakemake --config bundle=<archive or URL>  (tables and figures from a bundle, no training)
 
 from snakemake.utils import min_version, update_config, validate
 
