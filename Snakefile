@@ -7,6 +7,8 @@
 # Run: snakemake --cores all                       (config/config.yaml: the paper, real SDSS)
 #      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
 #      snakemake --profile slurm                   (a SLURM GPU cluster)
+#      snakemake bundle                            (pack what the figures need: results/bundle/)
+#      snakemake --config bundle=<archive or URL>  (tables and figures from a bundle, no training)
 
 from snakemake.utils import min_version, update_config, validate
 
@@ -27,29 +29,33 @@ validate(config, "config/schema.yaml", set_default=False)
 include: "rules/common.smk"
 
 
-if config["survey"] == "mock":
+# With a results bundle (config `bundle`) the stages up to the predictions and baselines are
+# left out: their outputs come from the bundle (rules/bundle.smk), so none of their jobs can run.
+if not config["bundle"]:
+    if config["survey"] == "mock":
 
-    include: "rules/mock.smk"
+        include: "rules/mock.smk"
 
-else:
+    else:
 
-    include: "rules/query.smk"
-    include: "rules/cutouts.smk"
+        include: "rules/query.smk"
+        include: "rules/cutouts.smk"
+
+    include: "rules/images.smk"
+    include: "rules/splits.smk"
+    include: "rules/train.smk"
+    include: "rules/predict.smk"
+    include: "rules/baselines.smk"
 
 
-include: "rules/images.smk"
-include: "rules/splits.smk"
-include: "rules/train.smk"
-include: "rules/predict.smk"
-include: "rules/baselines.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/bundle.smk"
 
 
 if config["reference"]["enabled"]:
 
     include: "rules/reference.smk"
-
 
 
 report: "report/workflow.rst"

@@ -26,6 +26,9 @@ TREMONTI_RANGE = (8.5, 11.5)
 #: handful of points is too noisy to compare, and of one point is zero.
 MIN_BIN_COUNT = 10
 
+#: The catalogue columns the MMR table and figure read (a results bundle carries only these).
+CATALOG_COLUMNS = ("objID", "lgm_tot_p50")
+
 
 def tremonti_metallicity(log_mass, extrapolate: bool = False) -> np.ndarray:
     """12 + log(O/H) = −1.492 + 1.847 x − 0.08026 x² (Tremonti et al. 2004, eq. 3).
@@ -181,7 +184,7 @@ def build_mmr_table(
 ) -> pd.DataFrame:
     """Read the stored predictions and catalogue, write the scatter-ratio table (CSV), return it."""
     mass = pd.read_parquet(mass_predictions_path) if mass_predictions_path else None
-    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path), mass)
+    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)), mass)
     table = mmr_table(sample, edges)
     write_csv(out_path, table)
     return table

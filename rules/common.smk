@@ -3,6 +3,9 @@
 
 import os
 
+from galcnn.bundle import layout
+from galcnn.mmr import CATALOG_COLUMNS
+
 # Scripts (also in --sdm conda environments) import the package from the repository.
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
@@ -19,8 +22,13 @@ CUTOUT_MANIFEST = "results/cutouts/shard{shard}.manifest.parquet"
 IMAGES = "results/images/{res}px.npy"
 IMAGE_INDEX = "results/images/index.parquet"
 IMAGE_EXCLUDED = "results/images/excluded.parquet"
+GALLERY = "results/images/gallery.npz"
 SPLITS = "results/splits.parquet"
 MODEL_DIR = "results/models/{target}/{bands}/{res}px/fold{fold}"
+MODEL_PT = MODEL_DIR + "/model.pt"
+MODEL_CONFIG = MODEL_DIR + "/config.json"
+MODEL_HISTORY = MODEL_DIR + "/history.csv"
+MODEL_METRICS = MODEL_DIR + "/metrics.json"
 PREDICTIONS = "results/predictions/{target}/{bands}/{res}px.parquet"
 PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parquet"
 BASELINE = "results/baselines/{method}/{target}.parquet"
@@ -31,6 +39,7 @@ REFERENCE = "results/reference/{target}/{bands}/{res}px.parquet"
 REFERENCE_STATUS = "results/reference/{target}/{bands}/status.json"
 REFERENCE_COMPARISON = "results/tables/reference_comparison.csv"
 FIGURE_DIR = "results/figures"
+BUNDLE_DIR = "results/bundle"
 WEIGHTS = "resources/weights/{arch}-imagenet.pth"
 
 NATIVE_RES = config["cutouts"]["size"]
@@ -78,8 +87,10 @@ def folds():
 
 
 def casjobs_targets():
-    """The CasJobs job's record, when the real survey is used and the config asks for it."""
-    return [CASJOBS_RECORD] if config["survey"] == "sdss" and config["query"]["casjobs"]["enabled"] else []
+    """The CasJobs job's record, when the real survey is used and the config asks for it
+    (not when restoring a results bundle: no query runs then)."""
+    casjobs = config["survey"] == "sdss" and config["query"]["casjobs"]["enabled"]
+    return [CASJOBS_RECORD] if casjobs and not config["bundle"] else []
 
 
 def top_resolution():
@@ -185,3 +196,30 @@ def gpu_resources(kind):
     if not res.get("gpu_model"):
         res.pop("gpu_model", None)
     return res
+
+
+# ---- results bundles (rules/bundle.smk) -----------------------------------------------
+def bundle_inputs():
+    """Every file the analysis, figure and report rules read, by category: `bundle` packs
+    them (with the run's tables) and `bundle_restore` writes them back. A stage whose
+    outputs an analysis rule starts to read adds them here."""
+    models = [MODEL_CONFIG, MODEL_HISTORY, MODEL_METRICS] + ([MODEL_PT] if config["bundle_include_models"] else [])
+    return {
+        "catalog": [CATALOG] if has_mmr() else [],
+        "splits": [SPLITS],
+        "images": [IMAGE_INDEX] + ([GALLERY] if "fig1_gallery" in figure_names() else []),
+        "predictions": [p.format(target=t, bands=b, res=r) for t, b, r in cnn_keys() for p in (PREDICTIONS, PREDICTIONS_VAL)],
+        "baselines": [BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
+        "models": [p.format(target=t, bands=b, res=r, fold=f) for t, b, r in cnn_keys() for f in folds() for p in models],
+        "reference": [*reference_tables().values(), reference_status()] if reference_enabled() else [],
+    }
+
+
+def bundle_tables():
+    """The run's own tables: packed for comparison, not restored (the analysis remakes them)."""
+    return [SUMMARY_CSV, SUMMARY_MD] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
+
+
+def bundle_columns():
+    """Tables of which the analysis reads only some columns: the bundle carries just those."""
+    return {CATALOG: list(CATALOG_COLUMNS)} if has_mmr() else {}

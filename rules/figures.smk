@@ -60,13 +60,9 @@ rule figures:
 
 rule figure_fig1_gallery:
     input:
-        predictions=main_predictions(METALLICITY),
-        images=IMAGES.format(res=NATIVE_RES),
-        index=IMAGE_INDEX,
+        gallery=GALLERY,
     output:
         **figure_outputs("fig1_gallery"),
-    params:
-        seed=config["seed"],
     log:
         log_path("figure_fig1_gallery"),
     benchmark:

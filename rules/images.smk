@@ -46,5 +46,28 @@ rule images_downsample:
         "../workflow/scripts/images_downsample.py"
 
 
+localrules:
+    images_gallery,
+
+
+# The few images figure 1 shows, in a file of their own: the figure (and a results bundle)
+# then needs neither the packed array nor the index.
+rule images_gallery:
+    input:
+        predictions=main_predictions(METALLICITY),
+        images=IMAGES.format(res=NATIVE_RES),
+        index=IMAGE_INDEX,
+    output:
+        GALLERY,
+    params:
+        seed=config["seed"],
+    log:
+        log_path("images_gallery"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/images_gallery.py"
+
+
 # The native array comes from packing; every other resolution from downsampling it.
 ruleorder: images_pack > images_downsample

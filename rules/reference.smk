@@ -3,25 +3,30 @@
 # Included when reference.enabled; the summary table and Fig. 3 read them too.
 
 localrules:
-    reference_fetch,
     reference_comparison,
 
 
-# url, commit, folder, local_dir, retries and timeout are read by the script, not params:
-# where the pinned files come from does not change them (their sha256 does).
-rule reference_fetch:
-    output:
-        tables=list(reference_tables().values()),
-        status=reference_status(),
-    params:
-        files=canonical(sorted(config["reference"]["files"], key=lambda f: -f["resolution"])),
-        target=config["reference"]["target"],
-    log:
-        log_path("reference_fetch"),
-    conda:
-        "../envs/data.yaml"
-    script:
-        "../workflow/scripts/reference_fetch.py"
+# From a results bundle the published files come with the bundle, as the run used them.
+if not config["bundle"]:
+
+    localrules:
+        reference_fetch,
+
+    # url, commit, folder, local_dir, retries and timeout are read by the script, not params:
+    # where the pinned files come from does not change them (their sha256 does).
+    rule reference_fetch:
+        output:
+            tables=list(reference_tables().values()),
+            status=reference_status(),
+        params:
+            files=canonical(sorted(config["reference"]["files"], key=lambda f: -f["resolution"])),
+            target=config["reference"]["target"],
+        log:
+            log_path("reference_fetch"),
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow/scripts/reference_fetch.py"
 
 
 rule reference_comparison:

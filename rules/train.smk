@@ -2,11 +2,6 @@
 # A job checkpoints after every epoch (checkpoint.pt beside its outputs, not an output itself);
 # a rerun of a killed job resumes from it.
 
-MODEL_PT = MODEL_DIR + "/model.pt"
-MODEL_CONFIG = MODEL_DIR + "/config.json"
-MODEL_HISTORY = MODEL_DIR + "/history.csv"
-MODEL_METRICS = MODEL_DIR + "/metrics.json"
-
 # What changes a trained model; anything else (resources, predict.*, rf.*) must not retrain.
 TRAIN_KEYS = ("arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp")
 

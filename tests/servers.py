@@ -352,7 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
 class FileServer:
     """Static files on 127.0.0.1 (``files``: URL path -> body) with injectable faults per path
     (``faults``: path -> ``html`` (an error page with status 200), ``truncated`` (the connection
-    closes halfway through the announced length), ``404``, ``503`` (with Retry-After: 0))."""
+    closes halfway through the announced length), ``404``, ``503`` (with Retry-After: 0)); a
+    fault given as a list is one fault per request, in order, after which the file is served."""
 
     def __init__(self, files: dict[str, bytes], faults: dict[str, str] | None = None):
         self.files, self.faults = dict(files), dict(faults or {})
@@ -367,6 +368,8 @@ class FileServer:
                 path = urlsplit(self.path).path
                 server.requests.append(path)
                 fault = server.faults.get(path)
+                if isinstance(fault, list):
+                    fault = fault.pop(0) if fault else None
                 if fault == "html":
                     return self._send(200, HTML_ERROR_PAGE, "text/html")
                 if fault in ("404", "503"):

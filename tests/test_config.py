@@ -60,6 +60,8 @@ def test_paper_config_holds_the_facts():
         (lambda c: c["query"]["cuts"].update(z=["0.02; DROP TABLE x", None]), "z"),
         (lambda c: c["sdss"].update(url="skyserver.sdss.org"), "url"),
         (lambda c: c["resolution_study"].update(bands=["u"]), "bands"),
+        (lambda c: c.update(bundle="s3://bucket/galcnn-results.tar.gz"), "bundle"),
+        (lambda c: c.update(bundle_include_models="yes"), "bundle_include_models"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):
@@ -79,3 +81,9 @@ def test_command_line_values_are_typed_like_a_config_file():
     config = load()
     update_config(config, yaml_typed(given))
     validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("bundle", ["", "results.tar.gz", "/data/galcnn-results-0123456789ab.tar.gz",
+                                    "https://zenodo.org/records/1/files/galcnn-results-0123456789ab.tar.gz?download=1"])
+def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
+    validate(load() | {"bundle": bundle}, SCHEMA)

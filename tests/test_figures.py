@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from galcnn.figures.diagnostic import plot_diagnostic
-from galcnn.figures.gallery import GROUPS, plot_gallery, select_gallery
+from galcnn.figures.gallery import GROUPS, extract_gallery, plot_gallery, read_gallery, select_gallery
 from galcnn.figures.mass import plot_mass
 from galcnn.figures.mass_metallicity import plot_mmr
 from galcnn.figures.predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
@@ -102,6 +102,21 @@ def test_gallery_selects_extremes_and_labels_every_image(z_pred):
     assert sum("pred" in t and "true" in t for t in texts) == 25
     with pytest.raises(ValueError, match="at least 5"):
         select_gallery(z_pred.head(3))
+
+
+def test_gallery_file_holds_the_selected_galaxies_images(z_pred, tmp_path):
+    """The gallery file carries each selected galaxy's own image (found through the index) and its labels."""
+    n = len(z_pred)
+    images = np.random.default_rng(1).integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
+    rows = np.random.default_rng(2).permutation(n)  # the array's order is not the predictions'
+    np.save(tmp_path / "8px.npy", images[rows])
+    pd.DataFrame({"objID": z_pred["objID"].to_numpy()[rows], "row": np.arange(n)}).to_parquet(tmp_path / "index.parquet")
+    z_pred.to_parquet(tmp_path / "p.parquet")
+    sel = extract_gallery(str(tmp_path / "p.parquet"), str(tmp_path / "8px.npy"), str(tmp_path / "index.parquet"), 3, str(tmp_path / "g.npz"))
+    stored, shown = read_gallery(str(tmp_path / "g.npz"))
+    pd.testing.assert_frame_equal(stored, sel, check_dtype=False)
+    position = {objid: i for i, objid in enumerate(z_pred["objID"])}
+    np.testing.assert_array_equal(shown, images[[position[o] for o in sel["objID"]]])
 
 
 def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
@@ -215,6 +230,9 @@ def write_stage_outputs(root, resolutions, folds=2, n=240, test_fraction=0.25, n
                 mock_predictions(test[target], scale * (1 + 1 / res), folds, seed, test["objID"]).to_parquet(out / f"{res}px.parquet")
                 val = mock_predictions(train[target], scale, 1, seed, train["objID"])[["objID", "true", "pred", "pred_notta"]]
                 val.assign(fold=splits.set_index("objID").loc[train["objID"], "fold"].to_numpy()).to_parquet(out / f"{res}px_validation.parquet")
+    images_dir = root / "results" / "images"
+    extract_gallery(str(root / "results" / "predictions" / "oh_p50" / "gri" / f"{max(resolutions)}px.parquet"),
+                    str(images_dir / f"{native}px.npy"), str(images_dir / "index.parquet"), 0, str(images_dir / "gallery.npz"))
 
 
 @pytest.mark.e2e

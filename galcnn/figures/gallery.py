@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..io import atomic_path
 from .style import new_figure, save_figure
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ def plot_gallery(images: np.ndarray, selection: pd.DataFrame) -> Figure:
     return fig
 
 
-def make_gallery(predictions_path: str, images_path: str, index_path: str, seed: int, pdf_path: str, png_path: str) -> Figure:
+def extract_gallery(predictions_path: str, images_path: str, index_path: str, seed: int, out_path: str) -> pd.DataFrame:
+    """The gallery's galaxies (:func:`select_gallery`) and their native-resolution images in one
+    small ``.npz``, so the figure (and a results bundle) needs neither the packed array nor the index."""
     predictions = pd.read_parquet(predictions_path, columns=["objID", "true", "pred"])
     selection = select_gallery(predictions, seed=seed)
     log.info("figure 1: %d of %d test galaxies shown (random row seeded with %d)", len(selection), len(predictions), seed)
@@ -66,7 +69,23 @@ def make_gallery(predictions_path: str, images_path: str, index_path: str, seed:
     if rows.isna().any():
         missing = selection.loc[rows.isna().to_numpy(), "objID"].tolist()
         raise ValueError(f"galaxies {missing[:5]} have predictions but no image in {index_path}; rebuild the images")
-    images = np.load(images_path, mmap_mode="r")
-    fig = plot_gallery(images[rows.to_numpy(dtype=np.int64)], selection)
+    images = np.load(images_path, mmap_mode="r")[rows.to_numpy(dtype=np.int64)]
+    # Fixed-width unicode, not objects: the file loads without pickle.
+    columns = {c: selection[c].to_numpy(dtype=str if c == "group" else None) for c in selection.columns}
+    with atomic_path(out_path) as tmp:
+        np.savez(tmp, images=images, **columns)
+    return selection
+
+
+def read_gallery(path: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The selection table and images written by :func:`extract_gallery`."""
+    with np.load(path) as data:
+        selection = pd.DataFrame({c: data[c] for c in ("group", "objID", "true", "pred")})
+        return selection, data["images"]
+
+
+def make_gallery(gallery_path: str, pdf_path: str, png_path: str) -> Figure:
+    selection, images = read_gallery(gallery_path)
+    fig = plot_gallery(images, selection)
     save_figure(fig, pdf_path, png_path)
     return fig

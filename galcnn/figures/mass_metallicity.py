@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..mmr import TREMONTI_RANGE, mmr_sample, tremonti_metallicity
+from ..mmr import CATALOG_COLUMNS, TREMONTI_RANGE, mmr_sample, tremonti_metallicity
 from .style import COLORS, M_TRUE, density, new_figure, padded_range, save_figure
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def plot_mmr(sample: pd.DataFrame, bins: pd.DataFrame, ratio: float, spread: flo
 def make_mmr(z_predictions_path: str, catalog_path: str, mmr_table_path: str, pdf_path: str, png_path: str) -> Figure:
     """The figure from the stored predictions and the scatter-ratio table (so its
     numbers are the table's)."""
-    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=["objID", "lgm_tot_p50"]))
+    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)))
     table = pd.read_csv(mmr_table_path)
     table = table[table["comparison"] == "cnn_metallicity"]
     bins = table[table["kind"] == "bin"]

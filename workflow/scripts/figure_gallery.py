@@ -5,10 +5,7 @@ from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])
 make_gallery(
-    predictions_path=snakemake.input.predictions,
-    images_path=snakemake.input.images,
-    index_path=snakemake.input.index,
-    seed=snakemake.params.seed,
+    gallery_path=snakemake.input.gallery,
     pdf_path=snakemake.output.pdf,
     png_path=snakemake.output.png,
 )

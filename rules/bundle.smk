@@ -1,0 +1,47 @@
+# Results bundles (README, "For reviewers"): `snakemake bundle` packs what the analysis, figure
+# and report rules read into results/bundle/galcnn-results-<digest>.tar.gz; with `bundle: <path
+# or URL>` in the config, `bundle_restore` writes those files back and the stages that made them
+# are not part of the workflow (Snakefile), so only the analysis and the figures run.
+
+localrules:
+    bundle,
+
+
+# The archive's name depends on its content, so the declared output is its folder, which
+# Snakemake empties before the job: it never holds a stale archive beside the new one.
+rule bundle:
+    input:
+        **bundle_inputs(),
+        tables=bundle_tables(),
+    output:
+        directory(BUNDLE_DIR),
+    params:
+        columns=bundle_columns(),
+    log:
+        log_path("bundle"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/bundle.py"
+
+
+if config["bundle"]:
+
+    localrules:
+        bundle_restore,
+
+    # Verifies the whole archive before writing any file; a local path is read in place.
+    rule bundle_restore:
+        input:
+            [] if "://" in config["bundle"] else [config["bundle"]],
+        output:
+            [path for paths in bundle_inputs().values() for path in paths],
+        params:
+            source=config["bundle"],
+            layout=layout(config),
+        log:
+            log_path("bundle_restore"),
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow/scripts/bundle_restore.py"

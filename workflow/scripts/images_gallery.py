@@ -1,0 +1,13 @@
+"""The galaxies figure 1 shows and their images, from the packed native-resolution array."""
+
+from galcnn.figures.gallery import extract_gallery
+from galcnn.io import setup_logging
+
+setup_logging(snakemake.log[0])
+extract_gallery(
+    predictions_path=snakemake.input.predictions,
+    images_path=snakemake.input.images,
+    index_path=snakemake.input.index,
+    seed=snakemake.params.seed,
+    out_path=snakemake.output[0],
+)
