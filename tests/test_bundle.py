@@ -229,7 +229,8 @@ TINY_ARGS = ("--configfile", "tests/config/tiny.yaml")
 #: What `figures` runs from a bundle of the tiny configuration: no upstream stage at all.
 FIGURE_JOBS = {
     "bundle_restore": 1, "analysis_mmr": 1, "figures": 1,
-    **{f"figure_{name}": 1 for name in ("fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic")},
+    **{f"figure_{name}": 1 for name in (
+        "fig1_gallery", "fig2_predicted_vs_true", "fig2_published", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic")},
 }
 
 
@@ -253,10 +254,10 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(tiny_r
     restore_config = ("--config", f"bundle={tiny_bundle}")
     assert dry_run_jobs(fresh, "--cores", "1", "figures", *TINY_ARGS, *restore_config) == FIGURE_JOBS
     snakemake(fresh, *TINY_ARGS, "--cores", "2", *restore_config)
-    for table in ("summary.csv", "summary.md", "mmr.csv"):
+    for table in ("summary.csv", "summary.md", "mmr.csv", "reference_comparison.csv"):
         assert (fresh / "results" / "tables" / table).read_bytes() == (tiny_run / "results" / "tables" / table).read_bytes(), table
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").iterdir())
-    assert len(figures) == 12
+    assert len(figures) == 14
     assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
     snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
     html = (fresh / "results" / "report.html").read_text(errors="replace")
