@@ -128,14 +128,19 @@ def check_jpeg(data: bytes, size: int) -> tuple[str, str]:
 
 def _blank_reason(pixels: np.ndarray) -> tuple[str, str]:
     """(``blank``, what was seen) for a zero-valued region or an empty centre, else (``ok``, "")."""
-    black = (pixels.max(axis=2) <= ZERO_LEVEL).astype(np.float32)
-    zero = (uniform_filter(black, ZERO_WINDOW, mode="nearest") >= ZERO_FILL).mean()
+    zero = zero_valued_share(pixels)
     if zero >= ZERO_AREA:
         return BLANK, f"{zero:.0%} of the image is zero-valued (off the imaging footprint)"
     centre, border = centre_and_border(pixels)
     if centre - border <= CENTRE_MARGIN:
         return BLANK, f"no source at the centre (median grey level {centre:.1f} at the centre, {border:.1f} on the border)"
     return OK, ""
+
+
+def zero_valued_share(pixels: np.ndarray) -> float:
+    """Share of the image in zero-valued areas: windows of :data:`ZERO_WINDOW` px that are black."""
+    black = (pixels.max(axis=2) <= ZERO_LEVEL).astype(np.float32)
+    return float((uniform_filter(black, ZERO_WINDOW, mode="nearest") >= ZERO_FILL).mean())
 
 
 def border_rows(pixels: np.ndarray) -> np.ndarray:

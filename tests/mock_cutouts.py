@@ -5,17 +5,23 @@ Shared by the tests and ``tests/benchmarks/blank_rule.py``.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from PIL import Image
 
 from galcnn import mock_catalog as mc
 from galcnn import mock_images as mi
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, SCALE = 128, 0.296
+#: Real SkyServer DR14 ImgCutout JPEGs (128 px at 0.296″/px), as :func:`galcnn.cutouts.sky_statistics`
+#: measures them: the range over the five cutouts of the authors' example figure
+#: (jwuphysics/galaxy-cnns, docs/figures/example.png).
+REAL_SKY = {"border_mean": (2.7, 5.4), "border_std": (2.8, 6.1), "median_max": (7, 9), "black": (0.11, 0.21)}
 
 #: Synthetic footprint edges: which part of a cutout SkyServer would have filled with zeros.
 ZEROED_REGIONS = (
@@ -43,6 +49,12 @@ def sample(truth: pd.DataFrame, n: int, n_extreme: int) -> pd.DataFrame:
 def render(row, seed: int = 2019) -> np.ndarray:
     """The galaxy's RGB cutout before JPEG compression."""
     return mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(seed, row["objID"]))
+
+
+def decoded(rgb: np.ndarray) -> np.ndarray:
+    """The pixels a reader gets back from the cutout's JPEG."""
+    with Image.open(io.BytesIO(mi.encode_jpeg(rgb))) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def pure_sky(row) -> pd.Series:
