@@ -42,8 +42,8 @@ ZERO_LEVEL = 3
 ZERO_WINDOW = 16
 #: Share of black pixels that makes a window zero-valued (ringing near a galaxy spares a few).
 ZERO_FILL = 0.9
-#: Zero-valued share of the image that makes it blank: a strip of about a ninth of the field
-#: along one edge; galaxies' darkest sky patches reach ~0.1 % at most.
+#: Zero-valued share of the image that makes it blank: a black strip of about a ninth of the
+#: field along one edge; on rendered galaxies no window at all is zero-valued.
 ZERO_AREA = 0.05
 # A target with no source at its centre (a wrong position, or a pure-sky field) is blank too.
 #: Rows at the top and bottom edges that stand for the sky, as a share of the side: 15 of

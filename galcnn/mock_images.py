@@ -40,18 +40,20 @@ NATIVE_SCALE = 0.396
 RGB_WEIGHTS = {"i": 1.0, "r": 1.5, "g": 2.5}
 # The asinh stretch of astropy's make_lupton_rgb maps the mean I of the weighted bands
 # (nanomaggies per native pixel) to asinh(Q I / stretch) * 0.1 / asinh(0.1 Q) of full scale.
-#: Softening: the asinh shape of SDSS colour images (the sdss_rgb stretch, asinh(20 I)/sqrt(20),
-#: has Q = 4.62); it sets how far above the sky the stretch turns from linear to logarithmic.
+#: Softening: with Q = 4.62 the curve has the shape of the legacy viewer's sdss_rgb stretch,
+#: asinh(20 I) / sqrt(20), which is this one at stretch 0.231; Q sets how far above the sky the
+#: curve turns from linear to logarithmic, hence how many cores saturate.
 LUPTON_Q = 4.62
-#: Linear scale, nanomaggies: faint light gets 0.1 Q / asinh(0.1 Q) * 255 / LUPTON_STRETCH ≈ 260
-#: counts per nanomaggy, so the weighted sky noise (σ ≈ 0.033 nmgy per channel after resampling)
-#: shows as ≈ 9 counts before the clip at black, the 3–6 counts of scatter on real DR14 cutouts'
-#: borders once half of it is clipped; the intensity saturates at ≈ 9.5 nanomaggies per native
-#: pixel, which the cores of the brightest galaxies (r ≲ 15.5) reach, as on real cutouts.
+#: Linear scale, nanomaggies (sdss_rgb's curve applied to images 4.8 times fainter): faint light
+#: gets 0.1 Q / asinh(0.1 Q) * 255 / LUPTON_STRETCH ≈ 240 counts per nanomaggy, so the weighted
+#: sky noise (σ ≈ 0.033 nmgy per channel after resampling) shows as ≈ 8 counts before the clip at
+#: black, which leaves the 3–6 counts of scatter seen on real DR14 cutouts' borders. Intensities
+#: above ≈ 10 nanomaggies per native pixel saturate: the cores of about a third of the galaxies
+#: brighter than r ≈ 15.5, of almost none of the fainter ones, as on real cutouts.
 LUPTON_STRETCH = 1.1
 #: The frames' sky is subtracted, so with no offset half of the sky pixels would clip to black;
-#: this offset (about half the sky σ) leaves 11–21 % of them black (every channel ≤ 3), as on
-#: real DR14 cutouts, and the sky's median at ≈ 8 counts in the brightest channel.
+#: this offset (about half the sky σ) leaves 11–21 % of them black (every channel ≤ 3) and the
+#: median of the brightest channel at 7–8 counts, as on real DR14 cutouts.
 PEDESTAL = 0.016
 JPEG_QUALITY = 75
 #: Seeing is worse in bluer bands (FWHM ∝ λ^-0.2 for Kolmogorov turbulence).
