@@ -70,8 +70,8 @@ def zeroed(rgb: np.ndarray, region: str) -> np.ndarray:
     out = rgb.copy()
     h, w = out.shape[:2]
     y, x = np.mgrid[:h, :w]
-    part, share = (region.split() + ["all"])[:2] if region != "all" else ("all", "all")
-    fraction = {"third": 1 / 3, "half": 1 / 2, "all": 1.0}[share]
+    part, _, share = region.partition(" ")
+    fraction = {"third": 1 / 3, "half": 1 / 2, "": 1.0}[share]
     masks = {
         "top": y < fraction * h,
         "bottom": y >= (1 - fraction) * h,
