@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
+from scipy.ndimage import uniform_filter
 
 from galcnn import io as gio
 
@@ -29,10 +30,32 @@ log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ("objID", "status", "reason", "path")
 OK, BLANK, FAILED = "ok", "blank", "failed"
 
-#: A SkyServer cutout off the imaging footprint is (nearly) black; we call a
-#: cutout blank when more than this fraction of its pixels is ≤ BLANK_LEVEL.
-BLANK_FRACTION = 0.5
-BLANK_LEVEL = 3
+# Blank cutouts. Off the imaging footprint SkyServer fills the cutout with zeros, so a
+# cutout on a footprint edge has a flat black region with straight edges (softened by
+# JPEG ringing), and one wholly off it is black. The real sky is near black too (11–21 %
+# of its pixels are ≤ 3 in every channel), but as scattered noise, never as a flat area,
+# so zeros are told from sky by area, not by level.
+#: Brightest channel at or below this is black (JPEG ringing lifts true zeros by a count or two).
+ZERO_LEVEL = 3
+#: Side of the square window in which a region counts as zero-valued: a 16 px JPEG MCU, wider
+#: than any patch of dark sky noise.
+ZERO_WINDOW = 16
+#: Share of black pixels that makes a window zero-valued (ringing near a galaxy spares a few).
+ZERO_FILL = 0.9
+#: Zero-valued share of the image that makes it blank: a black strip of about a ninth of the
+#: field along one edge; on rendered galaxies no window at all is zero-valued.
+ZERO_AREA = 0.05
+# A target with no source at its centre (a wrong position, or a pure-sky field) is blank too.
+#: Rows at the top and bottom edges that stand for the sky, as a share of the side: 15 of
+#: 128 px, the outer 4.4″ of the 37.9″ field, beyond all but the largest targets' light.
+BORDER_ROWS = 15 / 128
+#: Radius of the central disc, as a share of the side: 8 of 128 px (2.4″), the 1.5″ radius of
+#: the spectroscopic fibre, which every target fills, widened by the seeing.
+CENTRE_RADIUS = 8 / 128
+#: The centre's median grey level (mean of the channels) must exceed the border's by this
+#: many counts. On calibrated mock cutouts pure sky reaches 1.5 and the faintest, most
+#: diffuse targets exceed 5.
+CENTRE_MARGIN = 3.0
 
 
 def shard_of(objids, n_shards: int) -> np.ndarray:
@@ -81,8 +104,8 @@ def check_jpeg(data: bytes, size: int) -> tuple[str, str]:
     """Classify a response body as (status, reason): ``ok``, ``blank`` or ``failed``.
 
     Catches what a web service returns instead of an image: HTML or text error
-    pages, truncated bodies, images of the wrong size, and blank (off-footprint)
-    cutouts.
+    pages, truncated bodies, images of the wrong size, and blank cutouts: partly or
+    wholly off the imaging footprint, or with no source at the centre.
     """
     if not data:
         return FAILED, "empty body"
@@ -100,10 +123,57 @@ def check_jpeg(data: bytes, size: int) -> tuple[str, str]:
         return FAILED, "truncated JPEG (no end-of-image marker)"
     if pixels.shape[:2] != (size, size):
         return FAILED, f"image is {pixels.shape[1]}x{pixels.shape[0]} px, expected {size}x{size}"
-    dark = (pixels.max(axis=2) <= BLANK_LEVEL).mean()
-    if dark > BLANK_FRACTION:
-        return BLANK, f"{dark:.0%} of pixels blank (off the imaging footprint?)"
+    return _blank_reason(pixels)
+
+
+def _blank_reason(pixels: np.ndarray) -> tuple[str, str]:
+    """(``blank``, what was seen) for a zero-valued region or an empty centre, else (``ok``, "")."""
+    zero = zero_valued_share(pixels)
+    if zero >= ZERO_AREA:
+        return BLANK, f"{zero:.0%} of the image is zero-valued (off the imaging footprint)"
+    centre, border = centre_and_border(pixels)
+    if centre - border <= CENTRE_MARGIN:
+        return BLANK, f"no source at the centre (median grey level {centre:.1f} at the centre, {border:.1f} on the border)"
     return OK, ""
+
+
+def zero_valued_share(pixels: np.ndarray) -> float:
+    """Share of the image in zero-valued areas: windows of :data:`ZERO_WINDOW` px that are black."""
+    black = (pixels.max(axis=2) <= ZERO_LEVEL).astype(np.float32)
+    return float((uniform_filter(black, ZERO_WINDOW, mode="nearest") >= ZERO_FILL).mean())
+
+
+def border_rows(pixels: np.ndarray) -> np.ndarray:
+    """The top and bottom rows of a cutout that stand for its sky (:data:`BORDER_ROWS`)."""
+    n = max(1, round(BORDER_ROWS * pixels.shape[0]))
+    return np.concatenate([pixels[:n], pixels[-n:]])
+
+
+def centre_and_border(pixels: np.ndarray) -> tuple[float, float]:
+    """Median grey level (mean of the channels) in the central disc and in the border rows."""
+    grey = pixels.astype(np.float32).mean(axis=2)
+    h, w = grey.shape
+    y, x = np.ogrid[:h, :w]
+    radius = max(1.0, CENTRE_RADIUS * h)
+    disc = (y - (h - 1) / 2) ** 2 + (x - (w - 1) / 2) ** 2 <= radius**2
+    return float(np.median(grey[disc])), float(np.median(border_rows(grey)))
+
+
+def sky_statistics(pixels: np.ndarray) -> dict[str, float]:
+    """How a cutout's sky looks, the numbers that compare mock and real cutouts.
+
+    ``border_mean`` and ``border_std`` over every channel of the border rows, ``median_max``
+    the median over pixels of the brightest channel, ``black`` the share of pixels whose
+    brightest channel is ≤ :data:`ZERO_LEVEL`.
+    """
+    border = border_rows(pixels).astype(np.float64)
+    brightest = pixels.max(axis=2)
+    return {
+        "border_mean": float(border.mean()),
+        "border_std": float(border.std()),
+        "median_max": float(np.median(brightest)),
+        "black": float((brightest <= ZERO_LEVEL).mean()),
+    }
 
 
 def check_file(path: Path, size: int) -> tuple[str, str]:

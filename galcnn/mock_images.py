@@ -4,9 +4,13 @@ Each galaxy is a Sersic bulge plus an exponential disk per band (inclination and
 position angle from the truth table), seen through a Kolmogorov PSF, with sky
 noise at SDSS depth and the occasional neighbouring galaxy or star. The noise is
 drawn on SDSS's native 0.396" pixels and resampled to the cutout scale, so it is
-correlated as in an ImgCutout mosaic. Bands are combined i, r, g -> R, G, B with
-the Lupton et al. (2004) asinh stretch that SkyServer's images use and saved as
-quality-75 JPEGs. Every galaxy is deterministic from ``(seed, objID)``.
+correlated as in an ImgCutout mosaic. The sky is subtracted, as in SDSS frames,
+and the bands are combined i, r, g -> R, G, B with the Lupton et al. (2004) asinh
+stretch that SkyServer's images use, then saved as quality-75 JPEGs. The stretch's
+scale and the sky's offset are set so that the mock sky looks like the real DR14
+one: near black, with a few counts of noise, while the cores of the brightest
+galaxies saturate (``tests/test_mock_images.py`` holds the rendered statistics to
+the real ones). Every galaxy is deterministic from ``(seed, objID)``.
 """
 
 from __future__ import annotations
@@ -34,12 +38,23 @@ NATIVE_SCALE = 0.396
 #: Band weights of SkyServer-like colour images, i, r, g -> R, G, B
 #: (the ``sdss_rgb`` scalings of the Legacy Survey viewer).
 RGB_WEIGHTS = {"i": 1.0, "r": 1.5, "g": 2.5}
-#: asinh stretch in nanomaggies per native pixel: astropy's make_lupton_rgb with these
-#: values equals asinh(20 I) / sqrt(20) (Lupton et al. 2004 as used for SDSS images).
+# The asinh stretch of astropy's make_lupton_rgb maps the mean I of the weighted bands
+# (nanomaggies per native pixel) to asinh(Q I / stretch) * 0.1 / asinh(0.1 Q) of full scale.
+#: Softening: with Q = 4.62 the curve has the shape of the legacy viewer's sdss_rgb stretch,
+#: asinh(20 I) / sqrt(20), which is this one at stretch 0.231; Q sets how far above the sky the
+#: curve turns from linear to logarithmic, hence how many cores saturate.
 LUPTON_Q = 4.62
-LUPTON_STRETCH = 0.231
-#: A small pedestal, so the sky shows as faint noise rather than a flat black.
-PEDESTAL = 0.02
+#: Linear scale, nanomaggies (sdss_rgb's curve applied to images 4.8 times fainter): faint light
+#: gets 0.1 Q / asinh(0.1 Q) * 255 / LUPTON_STRETCH ≈ 240 counts per nanomaggy, so the weighted
+#: sky noise (σ ≈ 0.033 nmgy per channel after resampling) shows as ≈ 8 counts before the clip at
+#: black, which leaves the 3–6 counts of scatter seen on real DR14 cutouts' borders. Intensities
+#: above ≈ 10 nanomaggies per native pixel saturate: the cores of about a third of the galaxies
+#: brighter than r ≈ 15.5, of almost none of the fainter ones, as on real cutouts.
+LUPTON_STRETCH = 1.1
+#: The frames' sky is subtracted, so with no offset half of the sky pixels would clip to black;
+#: this offset (about half the sky σ) leaves 11–21 % of them black (every channel ≤ 3) and the
+#: median of the brightest channel at 7–8 counts, as on real DR14 cutouts.
+PEDESTAL = 0.016
 JPEG_QUALITY = 75
 #: Seeing is worse in bluer bands (FWHM ∝ λ^-0.2 for Kolmogorov turbulence).
 SEEING_EXPONENT = -0.2

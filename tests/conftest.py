@@ -1,4 +1,5 @@
-"""Shared fixtures: a copy of the workflow in a temporary folder, and one finished tiny run."""
+"""Shared fixtures: a copy of the workflow in a temporary folder, one finished tiny run, and
+rendered cutouts of the demo's mock galaxies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import mock_cutouts
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
@@ -70,3 +73,10 @@ def copy_finished(run: Path, dest: Path) -> Path:
     """A copy of a finished run, timestamps kept, so reruns are judged as in the original."""
     shutil.copytree(run, dest, symlinks=True, copy_function=shutil.copy2)
     return dest
+
+
+@pytest.fixture(scope="session")
+def demo_cutouts():
+    """(rows, RGB cutouts before JPEG) of 300 demo galaxies: the 30 faintest and 30 smallest, then others."""
+    rows = mock_cutouts.sample(mock_cutouts.demo_population(), 300, 30)
+    return rows, [mock_cutouts.render(row) for _, row in rows.iterrows()]

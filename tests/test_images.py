@@ -8,8 +8,11 @@ from PIL import Image
 from galcnn import cutouts, images
 
 
-def _jpeg(rng, size=16, level=None):
-    pixels = rng.integers(40, 220, (size, size, 3), dtype=np.uint8) if level is None else np.full((size, size, 3), level, np.uint8)
+def _jpeg(rng, size=16):
+    """A small galaxy-like JPEG: a source of random colour at the centre of a noisy dark sky."""
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    source = np.exp(-(x**2 + y**2) / (2 * (size / 6) ** 2))[..., None] * rng.uniform(120, 230, 3)
+    pixels = np.clip(source + rng.normal(8, 4, (size, size, 3)), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
     return buf.getvalue()

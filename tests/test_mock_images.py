@@ -1,4 +1,5 @@
-"""Mock cutouts: SkyServer-like JPEGs, colour order, determinism and resuming shards."""
+"""Mock cutouts: SkyServer-like JPEGs with a sky like the real one, colour order, determinism and
+resuming shards."""
 
 import io
 
@@ -9,8 +10,11 @@ from PIL import Image
 
 from galcnn import cutouts
 from galcnn import mock_images as mi
+from mock_cutouts import REAL_SKY, decoded
 
 SIZE, SCALE = 128, 0.296
+#: How far the mock may stray beyond the real range (five real cutouts are a small sample).
+TOLERANCE = 1.5
 
 
 def galaxy(objid=1237648720693755918, colour=0.0, **extra):
@@ -33,8 +37,26 @@ def test_cutout_is_a_valid_skyserver_like_jpeg():
     assert cutouts.check_jpeg(data, SIZE) == (cutouts.OK, "")
     with Image.open(io.BytesIO(data)) as img:
         assert img.size == (SIZE, SIZE) and img.mode == "RGB"
-    centre = rgb[54:74, 54:74].astype(float).mean()
-    assert centre > rgb[:16, :16].astype(float).mean() + 40  # galaxy stands out of the sky
+    centre, corner = rgb[54:74, 54:74].astype(float), rgb[:16, :16].astype(float)
+    assert centre.mean() > corner.mean() + 5 * corner.std()  # the galaxy stands out of the sky's noise
+
+
+def test_mock_sky_matches_real_dr14_cutouts(demo_cutouts):
+    _, rgbs = demo_cutouts
+    stats = pd.DataFrame([cutouts.sky_statistics(decoded(rgb)) for rgb in rgbs])
+    for name, (lo, hi) in REAL_SKY.items():
+        typical = stats[name].quantile([0.25, 0.5, 0.75])
+        assert lo / TOLERANCE <= typical.min() and typical.max() <= hi * TOLERANCE, (name, typical.tolist())
+
+
+def test_brightest_cores_saturate_and_faint_ones_do_not(demo_cutouts):
+    rows, rgbs = demo_cutouts
+    core = SIZE // 2 - 4, SIZE // 2 + 4
+    saturated = pd.Series([decoded(rgb)[core[0]:core[1], core[0]:core[1]].max() >= 250 for rgb in rgbs], index=rows.index)
+    flux_r = rows["flux_bulge_r"] + rows["flux_disk_r"]
+    brightest = flux_r.nlargest(len(rows) // 20).index
+    assert saturated[brightest].mean() >= 0.25
+    assert saturated.drop(brightest).mean() <= 0.05
 
 
 @pytest.mark.parametrize("colour, redder", [(1.0, True), (-1.0, False)])

@@ -1,0 +1,59 @@
+"""JPEG checks: error bodies fail, off-footprint and empty cutouts are blank, galaxies never are."""
+
+import pytest
+
+import mock_cutouts
+from galcnn import cutouts
+from galcnn import mock_images as mi
+
+SIZE = mock_cutouts.SIZE
+
+
+def test_no_demo_galaxy_is_blank(demo_cutouts):
+    """Not the faintest, not the smallest: every galaxy the mock renders is ``ok``."""
+    _, rgbs = demo_cutouts
+    verdicts = [cutouts.check_jpeg(mi.encode_jpeg(rgb), SIZE) for rgb in rgbs]
+    assert [v for v in verdicts if v != (cutouts.OK, "")] == []
+
+
+@pytest.mark.parametrize("region", mock_cutouts.ZEROED_REGIONS)
+def test_cutouts_partly_off_the_footprint_are_blank(demo_cutouts, region):
+    _, rgbs = demo_cutouts
+    for rgb in rgbs[::30]:
+        status, reason = cutouts.check_jpeg(mi.encode_jpeg(mock_cutouts.zeroed(rgb, region)), SIZE)
+        assert status == cutouts.BLANK and "zero-valued" in reason
+
+
+def test_pure_sky_is_blank(demo_cutouts):
+    rows, _ = demo_cutouts
+    for _, row in rows.iloc[::10].iterrows():
+        status, reason = cutouts.check_jpeg(mi.encode_jpeg(mock_cutouts.render(mock_cutouts.pure_sky(row))), SIZE)
+        assert status == cutouts.BLANK and reason.startswith("no source at the centre")
+
+
+def test_a_small_zeroed_strip_is_tolerated(demo_cutouts):
+    """A few black rows (under ZERO_AREA of the field) leave the galaxy usable."""
+    _, rgbs = demo_cutouts
+    rgb = rgbs[0].copy()
+    rgb[:8] = 0
+    assert cutouts.check_jpeg(mi.encode_jpeg(rgb), SIZE) == (cutouts.OK, "")
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"", "empty body"),
+        (b"<!DOCTYPE html><html><body>Server Error</body></html>", "HTML page"),
+        (b"GIF89a....", "not a JPEG"),
+        ("truncated", "truncated"),
+        ("small", "image is 64x64 px, expected 128x128"),
+    ],
+)
+def test_error_bodies_fail(demo_cutouts, body, reason):
+    _, rgbs = demo_cutouts
+    if body == "truncated":
+        body = mi.encode_jpeg(rgbs[0])[:-200]
+    elif body == "small":
+        body = mi.encode_jpeg(rgbs[0][::2, ::2].copy())
+    status, why = cutouts.check_jpeg(body, SIZE)
+    assert status == cutouts.FAILED and reason in why
