@@ -9,7 +9,8 @@ returns the gri colour JPEG the paper used (FACTS.md: DR14, 128 px, 0.296"/px).
 * Timeouts, connection errors, 429 and 5xx, and bodies that are not a whole JPEG
   of the right size (HTML error pages, truncated transfers) are retried with
   exponential back-off and jitter; what still fails is listed in the manifest
-  with the last reason. Blank (off-footprint) cutouts are kept and listed as blank.
+  with the last reason. Blank cutouts (off the footprint, or no source at the centre;
+  see :func:`galcnn.cutouts.check_jpeg`) are kept and listed as blank.
 * Files are written atomically and a valid file on disk is never fetched again,
   so an interrupted job resumes where it stopped.
 """
