@@ -12,7 +12,7 @@
 
 from snakemake.utils import min_version, update_config, validate
 
-from galcnn.config import yaml_typed
+from galcnn.config import bundle_settings, yaml_typed
 
 min_version("9.0")
 
@@ -24,6 +24,7 @@ update_config(config, yaml_typed(dict(workflow.config_settings.config)))
 
 
 validate(config, "config/schema.yaml", set_default=False)
+config["bundle"] = bundle_settings(config["bundle"])
 
 
 include: "rules/common.smk"
@@ -31,7 +32,7 @@ include: "rules/common.smk"
 
 # With a results bundle (config `bundle`) the stages up to the predictions and baselines are
 # left out: their outputs come from the bundle (rules/bundle.smk), so none of their jobs can run.
-if not config["bundle"]:
+if not config["bundle"]["source"]:
     if config["survey"] == "mock":
 
         include: "rules/mock.smk"

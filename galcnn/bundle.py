@@ -264,7 +264,7 @@ def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, 
     if lacking:
         raise BundleError(
             f"{source}: the configuration needs {lacking[:5]} ({len(lacking)} files) that the bundle does not hold "
-            f"(model weights are bundled only with bundle_include_models: true)"
+            f"(model weights are bundled only with bundle.include_models: true)"
         )
     return manifest
 

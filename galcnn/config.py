@@ -20,3 +20,11 @@ def yaml_typed(values):
         parsed = yaml.safe_load(values)
         return parsed if isinstance(parsed, (bool, int, float)) or parsed is None else values
     return values
+
+
+def bundle_settings(value) -> dict:
+    """Config ``bundle`` as ``{source, include_models}``: ``--config bundle=<path or URL>``
+    replaces the whole key with a string, which names the bundle to restore."""
+    if isinstance(value, str):
+        return {"source": value, "include_models": False}
+    return dict(value)

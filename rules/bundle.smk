@@ -25,7 +25,7 @@ rule bundle:
         "../workflow/scripts/bundle.py"
 
 
-if config["bundle"]:
+if config["bundle"]["source"]:
 
     localrules:
         bundle_restore,
@@ -33,11 +33,11 @@ if config["bundle"]:
     # Verifies the whole archive before writing any file; a local path is read in place.
     rule bundle_restore:
         input:
-            [] if "://" in config["bundle"] else [config["bundle"]],
+            [] if "://" in config["bundle"]["source"] else [config["bundle"]["source"]],
         output:
             [path for paths in bundle_inputs().values() for path in paths],
         params:
-            source=config["bundle"],
+            source=config["bundle"]["source"],
             layout=layout(config),
         log:
             log_path("bundle_restore"),

@@ -90,7 +90,7 @@ def casjobs_targets():
     """The CasJobs job's record, when the real survey is used and the config asks for it
     (not when restoring a results bundle: no query runs then)."""
     casjobs = config["survey"] == "sdss" and config["query"]["casjobs"]["enabled"]
-    return [CASJOBS_RECORD] if casjobs and not config["bundle"] else []
+    return [CASJOBS_RECORD] if casjobs and not config["bundle"]["source"] else []
 
 
 def top_resolution():
@@ -203,7 +203,7 @@ def bundle_inputs():
     """Every file the analysis, figure and report rules read, by category: `bundle` packs
     them (with the run's tables) and `bundle_restore` writes them back. A stage whose
     outputs an analysis rule starts to read adds them here."""
-    models = [MODEL_CONFIG, MODEL_HISTORY, MODEL_METRICS] + ([MODEL_PT] if config["bundle_include_models"] else [])
+    models = [MODEL_CONFIG, MODEL_HISTORY, MODEL_METRICS] + ([MODEL_PT] if config["bundle"]["include_models"] else [])
     return {
         "catalog": [CATALOG] if has_mmr() else [],
         "splits": [SPLITS],

@@ -7,7 +7,7 @@ localrules:
 
 
 # From a results bundle the published files come with the bundle, as the run used them.
-if not config["bundle"]:
+if not config["bundle"]["source"]:
 
     localrules:
         reference_fetch,

@@ -61,7 +61,8 @@ def test_paper_config_holds_the_facts():
         (lambda c: c["sdss"].update(url="skyserver.sdss.org"), "url"),
         (lambda c: c["resolution_study"].update(bands=["u"]), "bands"),
         (lambda c: c.update(bundle="s3://bucket/galcnn-results.tar.gz"), "bundle"),
-        (lambda c: c.update(bundle_include_models="yes"), "bundle_include_models"),
+        (lambda c: c["bundle"].update(include_models="yes"), "bundle"),
+        (lambda c: c["bundle"].update(source="ftp://host/galcnn-results.tar.gz"), "bundle"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):
@@ -86,4 +87,8 @@ def test_command_line_values_are_typed_like_a_config_file():
 @pytest.mark.parametrize("bundle", ["", "results.tar.gz", "/data/galcnn-results-0123456789ab.tar.gz",
                                     "https://zenodo.org/records/1/files/galcnn-results-0123456789ab.tar.gz?download=1"])
 def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
-    validate(load() | {"bundle": bundle}, SCHEMA)
+    from galcnn.config import bundle_settings
+
+    validate(load() | {"bundle": bundle}, SCHEMA)  # as --config bundle=... gives it
+    validate(load() | {"bundle": {"source": bundle, "include_models": True}}, SCHEMA)
+    assert bundle_settings(bundle) == {"source": bundle, "include_models": False}
