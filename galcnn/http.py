@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,7 +96,7 @@ def download_file(
                         raise requests.HTTPError(f"{reason} for {url}", response=resp)
                     wait_at_least = retry_after(resp.headers.get("Retry-After")) or 0.0
             except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = _describe(exc)
             except requests.exceptions.ChunkedEncodingError as exc:
                 reason, broken = f"body cut off before its announced length ({exc})", True
             if attempt < retries:
@@ -106,3 +107,9 @@ def download_file(
     finally:
         if own:
             session.close()
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """``ConnectionError (NameResolutionError)`` rather than urllib3's paragraph-long message."""
+    cause = re.search(r"Caused by (\w+)\(", str(exc))
+    return f"{type(exc).__name__} ({cause.group(1)})" if cause else f"{type(exc).__name__}: {str(exc)[:200]}"
