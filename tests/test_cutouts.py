@@ -1,6 +1,10 @@
 """JPEG checks: error bodies fail, off-footprint and empty cutouts are blank, galaxies never are."""
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 
 import mock_cutouts
 from galcnn import cutouts
@@ -57,3 +61,15 @@ def test_error_bodies_fail(demo_cutouts, body, reason):
         body = mi.encode_jpeg(rgbs[0][::2, ::2].copy())
     status, why = cutouts.check_jpeg(body, SIZE)
     assert status == cutouts.FAILED and reason in why
+
+
+def test_no_galaxy_is_blank_on_a_sky_darker_than_the_darkest_real_cutout(demo_cutouts, monkeypatch):
+    """With the sky's offset removed, the border is as dark as the darkest real cutout (mean ≈ 2.8)
+    and blacker than any (about 60 % of its pixels ≤ 3 against at most 47 %): still no blank."""
+    rows, _ = demo_cutouts
+    monkeypatch.setattr(mi, "PEDESTAL", 0.0)
+    jpegs = [mi.encode_jpeg(mock_cutouts.render(row)) for _, row in rows.iloc[::3].iterrows()]
+    borders = [cutouts.sky_statistics(np.asarray(Image.open(io.BytesIO(j)).convert("RGB")))["border_mean"] for j in jpegs]
+    assert np.median(borders) < 2.9
+    verdicts = [cutouts.check_jpeg(j, SIZE) for j in jpegs]
+    assert [v for v in verdicts if v != (cutouts.OK, "")] == []
