@@ -283,3 +283,21 @@ def test_a_tampered_bundle_stops_the_run_and_leaves_no_results(tiny_bundle, tmp_
     assert proc.returncode != 0
     assert f"{victim} does not match MANIFEST.json" in proc.stdout + proc.stderr
     assert not (fresh / "results").exists() or files_under(fresh / "results") == []
+
+
+@pytest.mark.e2e
+def test_model_weights_are_bundled_only_when_asked_for(tiny_run, tmp_path):
+    from conftest import copy_finished, snakemake
+
+    run = copy_finished(tiny_run, tmp_path / "wf")
+
+    def bundle_inputs(*extra):
+        out = snakemake(run, *TINY_ARGS, *extra, "-n", "bundle").stdout
+        (line,) = [l for l in out.splitlines() if l.strip().startswith("input:") and "results/splits.parquet" in l]
+        return {p.strip() for p in line.split(":", 1)[1].split(",")}
+
+    weights = {p for p in bundle_inputs() if p.endswith("model.pt")}
+    assert weights == set()
+    (run / "models.yaml").write_text("bundle: {source: '', include_models: true}\n")
+    weights = {p for p in bundle_inputs("models.yaml") if p.endswith("model.pt")}
+    assert len(weights) == 10 and "results/models/oh_p50/gri/1px/fold1/model.pt" in weights  # 5 configurations x 2 folds
