@@ -52,7 +52,6 @@ NAME_PATTERN = re.compile(r"galcnn-results-([0-9a-f]+)\.tar\.gz")
 SHORT_DIGEST = 12
 #: Python packages whose versions the provenance records.
 PACKAGES = ("snakemake", "torch", "scikit-learn")
-_CHUNK = 1 << 20
 
 
 class BundleError(ValueError):
@@ -103,14 +102,6 @@ def provenance(repo_dir: str | Path) -> dict:
     }
 
 
-def _sha256(stream: IO[bytes]) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    while block := stream.read(_CHUNK):
-        digest.update(block)
-        size += len(block)
-    return size, digest.hexdigest()
-
-
 def _entry(data: bytes) -> dict:
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -154,7 +145,7 @@ def make_bundle(
             entries[name] = _entry(data)
         else:
             with open(data, "rb") as stream:
-                size, sha = _sha256(stream)
+                size, sha = gio.sha256_stream(stream)
             entries[name] = {"size": size, "sha256": sha}
     digest = results_digest(entries)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "digest": digest,
@@ -245,9 +236,9 @@ def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, 
                     target = dest / name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with open(target, "wb") as out:
-                        size, sha = _sha256(_Tee(stream, out))
+                        size, sha = gio.sha256_stream(_Tee(stream, out))
                 else:
-                    size, sha = _sha256(stream)
+                    size, sha = gio.sha256_stream(stream)
                 if (size, sha) != (entry["size"], entry["sha256"]):
                     raise BundleError(
                         f"{source}: {name} does not match {MANIFEST} ({size} bytes, sha256 {sha[:16]}…; "

@@ -8,13 +8,14 @@ run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,15 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         np.save(tmp, array)
+
+
+def sha256_stream(stream: IO[bytes], chunk: int = 1 << 20) -> tuple[int, str]:
+    """(size in bytes, sha256 hex digest) of everything left in ``stream``, read in chunks."""
+    digest, size = hashlib.sha256(), 0
+    while block := stream.read(chunk):
+        digest.update(block)
+        size += len(block)
+    return size, digest.hexdigest()
 
 
 def _json_default(obj):

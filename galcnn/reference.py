@@ -10,7 +10,6 @@ the reference is unavailable and every consumer says so. Bad data is an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -65,28 +64,20 @@ def source_label(commit: str) -> str:
     return f"{REPOSITORY}@{commit[:7]}"
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_body(path: Path, name: str, expected_sha256: str) -> None:
     """Reject a body (on disk at ``path``) that is not the pinned file ``name``, saying what it looks like instead."""
     with open(path, "rb") as fh:
         head = fh.read(512)
+        fh.seek(0)
+        size, got = gio.sha256_stream(fh)
+        fh.seek(max(0, size - 1))
+        ends_mid_line = fh.read(1) != b"\n"
     if not head:
         raise ValueError(f"{name} is empty")
     if head.lstrip().lower().startswith((b"<!doctype", b"<html")) or b"<html" in head.lower():
-        raise ValueError(f"{name} is an HTML page ({path.stat().st_size} bytes), not the CSV of published predictions")
-    got = sha256_of(path)
+        raise ValueError(f"{name} is an HTML page ({size} bytes), not the CSV of published predictions")
     if got != expected_sha256:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            fh.seek(max(0, size - 1))
-            cut = "; it ends mid-line, so it looks truncated" if fh.read(1) != b"\n" else ""
+        cut = "; it ends mid-line, so it looks truncated" if ends_mid_line else ""
         raise ValueError(
             f"{name}: sha256 {got} does not match the pinned {expected_sha256} ({size} bytes{cut}); "
             "it is not the published file of this commit"

@@ -179,6 +179,12 @@ def splits_inputs(wildcards):
     return inputs
 
 
+def compared_predictions():
+    """Our fold-ensemble test predictions at :func:`compared_resolutions`."""
+    ref = config["reference"]
+    return [PREDICTIONS.format(target=ref["target"], bands=ref["bands"], res=r) for r in compared_resolutions()]
+
+
 def canonical(obj):
     """A params value with keys sorted at every level, so the same settings always
     compare equal and only the settings a job uses can make it rerun."""

@@ -31,7 +31,7 @@ if not config["bundle"]["source"]:
 
 rule reference_comparison:
     input:
-        cnn=[PREDICTIONS.format(target=config["reference"]["target"], bands=config["reference"]["bands"], res=r) for r in compared_resolutions()],
+        cnn=compared_predictions(),
         **reference_inputs(),
     output:
         report(REFERENCE_COMPARISON, caption="../report/reference_comparison.rst", category="Tables"),
@@ -70,7 +70,7 @@ rule figure_fig2_published:
 
 rule figure_fig_reference_comparison:
     input:
-        cnn=[PREDICTIONS.format(target=config["reference"]["target"], bands=config["reference"]["bands"], res=r) for r in compared_resolutions()],
+        cnn=compared_predictions(),
         **reference_inputs(),
     output:
         **figure_outputs("fig_reference_comparison"),

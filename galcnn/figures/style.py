@@ -28,7 +28,6 @@ COLORS = {
     "cnn_r": "#CC79A7",  # reddish purple
     "rf": "#56B4E9",  # sky blue
     "mean": "#999999",
-    "published": "#000000",
 }
 
 Z_TRUE = r"$Z_\mathrm{true}$ = 12 + log(O/H) [dex]"
