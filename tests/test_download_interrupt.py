@@ -29,7 +29,7 @@ def sdss_config(url: str) -> dict:
         "survey": "sdss",
         "sdss": {"url": url, "data_release": 14},
         "query": {"partitions": 2, "retries": 2},
-        "cutouts": {"shards": SHARDS, "concurrency": 2, "rate_limit": 50.0, "retries": 3, "timeout": 5.0},
+        "cutouts": {"shards": SHARDS, "concurrency": 2, "rate_limit": 20.0, "retries": 3, "timeout": 5.0},
     }
 
 
