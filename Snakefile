@@ -12,7 +12,7 @@
 
 from snakemake.utils import min_version, update_config, validate
 
-from galcnn.config import bundle_settings, yaml_typed
+from galcnn.config import bundle_settings, check_config, yaml_typed
 
 min_version("9.0")
 
@@ -24,6 +24,7 @@ update_config(config, yaml_typed(dict(workflow.config_settings.config)))
 
 
 validate(config, "config/schema.yaml", set_default=False)
+check_config(config)
 config["bundle"] = bundle_settings(config["bundle"])
 
 

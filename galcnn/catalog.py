@@ -73,6 +73,16 @@ class Cut:
     lo: float | None = None
     hi: float | None = None
 
+    def __post_init__(self):
+        # Checked here, not only by the schema: it cannot compare two bounds or refuse NaN.
+        bounds = [self.lo, self.hi]
+        if self.lo is None and self.hi is None:
+            raise ValueError(f"cut on {self.column} is [null, null]: give at least one bound, or remove the cut")
+        if any(b is not None and not math.isfinite(float(b)) for b in bounds):
+            raise ValueError(f"cut on {self.column} has bounds {bounds}; each must be a finite number or null")
+        if self.lo is not None and self.hi is not None and self.lo >= self.hi:
+            raise ValueError(f"cut on {self.column} is [{self.lo}, {self.hi}]: the lower bound must be below the upper one")
+
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         values = _column_values(frame, self.column)
         keep = pd.Series(True, index=frame.index)

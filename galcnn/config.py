@@ -1,8 +1,12 @@
-"""Command-line config values, typed as a config file would type them."""
+"""Command-line config values, typed as a config file would type them, and checks the schema cannot make."""
 
 from __future__ import annotations
 
+import math
+
 import yaml
+
+from galcnn import catalog
 
 
 def yaml_typed(values):
@@ -17,9 +21,25 @@ def yaml_typed(values):
     if isinstance(values, (list, tuple)):
         return [yaml_typed(v) for v in values]
     if isinstance(values, str) and values:
-        parsed = yaml.safe_load(values)
+        try:
+            parsed = yaml.safe_load(values)
+        except yaml.YAMLError:  # not a YAML scalar ('@weights.pth', 'a: b: c'): a plain string
+            return values
         return parsed if isinstance(parsed, (bool, int, float)) or parsed is None else values
     return values
+
+
+def check_config(config: dict) -> None:
+    """What the schema cannot say: bounds compared with each other, and NaN.
+
+    Raises ``ValueError`` naming the key and the value to change.
+    """
+    catalog.quality_cuts(config["query"]["cuts"])
+    mmr = config["mmr"]
+    if not all(math.isfinite(float(mmr[k])) for k in ("mass_min", "mass_max", "step")):
+        raise ValueError(f"mmr {mmr} has a bound that is not a finite number")
+    if mmr["mass_min"] >= mmr["mass_max"]:
+        raise ValueError(f"mmr.mass_min ({mmr['mass_min']}) must be below mmr.mass_max ({mmr['mass_max']})")
 
 
 def bundle_settings(value) -> dict:

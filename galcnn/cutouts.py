@@ -115,14 +115,17 @@ def check_jpeg(data: bytes, size: int) -> tuple[str, str]:
         return FAILED, f"{kind} ({len(data)} bytes) instead of a JPEG"
     try:
         with Image.open(io.BytesIO(data)) as img:
+            # Image.open reads only the header: a wrong (or huge) size is refused before decoding.
+            if img.size != (size, size):
+                return FAILED, f"image is {img.size[0]}x{img.size[1]} px, expected {size}x{size}"
             img.load()
             pixels = np.asarray(img.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        return FAILED, f"image too large to decode: {exc}"
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         return FAILED, f"undecodable JPEG: {exc}"
     if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return FAILED, "truncated JPEG (no end-of-image marker)"
-    if pixels.shape[:2] != (size, size):
-        return FAILED, f"image is {pixels.shape[1]}x{pixels.shape[0]} px, expected {size}x{size}"
     return _blank_reason(pixels)
 
 

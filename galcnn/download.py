@@ -4,13 +4,17 @@
 returns the gri colour JPEG the paper used (FACTS.md: DR14, 128 px, 0.296"/px).
 
 * A thread pool (``concurrency``) shares one token bucket, so the job never sends
-  more than ``rate_limit`` requests per second, retries included; a 429/503 with
-  ``Retry-After`` pauses the whole bucket, not just the worker that got it.
+  more than ``rate_limit`` requests per second, retries included; a 429/503 pauses
+  the whole bucket, not just the worker that got it (:mod:`galcnn.http`).
 * Timeouts, connection errors, 429 and 5xx, and bodies that are not a whole JPEG
   of the right size (HTML error pages, truncated transfers) are retried with
   exponential back-off and jitter; what still fails is listed in the manifest
   with the last reason. Blank cutouts (off the footprint, or no source at the centre;
   see :func:`galcnn.cutouts.check_jpeg`) are kept and listed as blank.
+* An outage is not a result: when more than ``max_failed_fraction`` of the shard's
+  downloads, or ``max_consecutive_failures`` in a row, fail after every retry, the job
+  fails (:class:`ServiceOutage`) without a manifest, so nothing downstream trains on
+  what is left; the files it got are kept for the rerun.
 * Files are written atomically and a valid file on disk is never fetched again,
   so an interrupted job resumes where it stopped.
 """
@@ -30,9 +34,18 @@ from tqdm import tqdm
 
 from galcnn import cutouts
 from galcnn import io as gio
-from galcnn.http import RETRY_STATUS, backoff_delay, retry_after
+from galcnn import http
+from galcnn.http import TokenBucket
 
 log = logging.getLogger(__name__)
+
+#: Slack over the raw pixels a JPEG body may have before it is refused unread (headers, markers).
+BODY_SLACK = 64 << 10
+
+
+class ServiceOutage(RuntimeError):
+    """So many downloads failed for network or server reasons that the service is taken to be down."""
+
 
 @dataclass(frozen=True)
 class CutoutService:
@@ -53,48 +66,13 @@ class CutoutService:
                 "width": self.size, "height": self.size, "opt": self.opt}
 
 
-class TokenBucket:
-    """At most ``rate`` acquisitions per second over any window (burst ``capacity``), shared by threads."""
-
-    def __init__(self, rate: float, capacity: float = 1.0):
-        if rate <= 0:
-            raise ValueError(f"rate limit must be positive, got {rate!r} requests/s")
-        self.rate, self.capacity = float(rate), float(capacity)
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self, stop: threading.Event | None = None) -> bool:
-        """Block until a request may go out; False if ``stop`` was set meanwhile."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                wait = self._paused_until - now
-                if wait <= 0:
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
-                        return True
-                    wait = (1.0 - self._tokens) / self.rate
-            if stop is not None and stop.wait(wait):
-                return False
-            if stop is None:
-                time.sleep(wait)
-
-    def pause(self, seconds: float) -> None:
-        """Hold every worker back for ``seconds`` (the server's Retry-After)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-            self._tokens = 0.0
-
-
 @dataclass
 class Outcome:
     status: str
     reason: str
     attempts: int
+    #: Failed after every retry (network, server or bad-body reasons), as during an outage.
+    exhausted: bool = False
 
 
 def fetch_cutout(
@@ -113,37 +91,38 @@ def fetch_cutout(
 ) -> Outcome:
     """Fetch one cutout into ``path`` (atomically) with up to ``retries`` attempts."""
     reason = "not attempted"
+    # A JPEG of the requested size is smaller than its raw pixels; a larger body is not one.
+    max_bytes = 2 * 3 * service.size**2 + BODY_SLACK
     for attempt in range(1, retries + 1):
         if not bucket.acquire(stop):
             return Outcome(cutouts.FAILED, "interrupted", attempt - 1)
-        pause = None
+        reply = None
         try:
-            resp = session.get(service.endpoint, params=service.params(ra, dec), timeout=timeout)
+            reply = http.request(session, "GET", service.endpoint, params=service.params(ra, dec),
+                                 timeout=timeout, max_bytes=max_bytes)
+        except http.TooLarge as exc:
+            return Outcome(cutouts.FAILED, str(exc), attempt)
         except requests.RequestException as exc:
             reason = f"{type(exc).__name__}"
         else:
-            if resp.status_code == 200:
-                status, reason = cutouts.check_jpeg(resp.content, service.size)
+            if reply.status == 200:
+                status, reason = cutouts.check_jpeg(reply.body, service.size)
                 if status != cutouts.FAILED:
-                    gio.write_bytes(path, resp.content)
+                    gio.write_bytes(path, reply.body)
                     return Outcome(status, reason, attempt)
             else:
-                reason = f"HTTP {resp.status_code}"
-                if resp.status_code not in RETRY_STATUS:
+                reason = f"HTTP {reply.status}"
+                if reply.status not in http.RETRY_STATUS:
                     return Outcome(cutouts.FAILED, reason, attempt)
-                pause = retry_after(resp.headers.get("Retry-After"))
         if attempt == retries:
             break
-        wait = backoff_delay(attempt, backoff, max_backoff)
-        if pause is not None:
-            bucket.pause(pause)
-            wait = max(wait, pause)
+        wait = http.retry_wait(attempt, backoff, max_backoff, reply, bucket)
         log.debug("ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait)
         if stop is not None and stop.wait(wait):
             return Outcome(cutouts.FAILED, "interrupted", attempt)
         if stop is None:
             time.sleep(wait)
-    return Outcome(cutouts.FAILED, f"{reason} after {retries} attempts", retries)
+    return Outcome(cutouts.FAILED, f"{reason} after {retries} attempts", retries, exhausted=True)
 
 
 def download_shard(
@@ -159,13 +138,18 @@ def download_shard(
     retries: int,
     timeout: float,
     backoff: float = 1.0,
+    max_failed_fraction: float = 0.05,
+    max_consecutive_failures: int = 50,
 ) -> pd.DataFrame:
     """Download the cutouts of one shard and write its manifest (objID, status, reason, path).
 
     Valid files already on disk are kept (resume); temporary files left by an
-    interrupted run are removed first. Failed cutouts get no file and are listed
-    with their last reason; the job still succeeds, so retry them with
-    ``--forcerun cutouts_download`` (files on disk are kept).
+    interrupted run are removed first. A few failed cutouts get no file and are
+    listed with their last reason; the job still succeeds, so retry them with
+    ``--forcerun cutouts_download`` (files on disk are kept). More than
+    ``max_failed_fraction`` of the downloads failing after every retry, or
+    ``max_consecutive_failures`` in a row, raise :class:`ServiceOutage` and write
+    no manifest.
     """
     members = cutouts.shard_members(catalog, shard, n_shards)
     settings = {k: getattr(service, k) for k in ("data_release", "size", "scale", "opt")}
@@ -200,7 +184,7 @@ def download_shard(
         return objid, path, fetch_cutout(session(), service, ra, dec, path, bucket=bucket, retries=retries,
                                          timeout=timeout, backoff=backoff, stop=stop)
 
-    attempts = 0
+    attempts, exhausted, in_a_row, last = 0, 0, 0, ""
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cutout")
     try:
         futures = [pool.submit(work, item) for item in todo]
@@ -211,7 +195,14 @@ def download_shard(
                 records[objid] = _record(objid, outcome.status, outcome.reason, path)
                 if outcome.status == cutouts.FAILED:
                     log.warning("objID %d failed: %s", objid, outcome.reason)
+                exhausted += outcome.exhausted
+                in_a_row = in_a_row + 1 if outcome.exhausted else 0
+                last = outcome.reason if outcome.exhausted else last
+                if in_a_row >= max_consecutive_failures:
+                    raise ServiceOutage(_outage_message(shard, f"{in_a_row} downloads in a row", exhausted, len(todo), last, service))
                 bar.update()
+        if exhausted > max_failed_fraction * len(todo):
+            raise ServiceOutage(_outage_message(shard, f"more than {max_failed_fraction:.0%} of the downloads", exhausted, len(todo), last, service))
     except BaseException as exc:
         # Ctrl-C or an error: let in-flight requests finish their atomic writes, start no new ones.
         stop.set()
@@ -229,6 +220,13 @@ def download_shard(
     counts = manifest["status"].value_counts().to_dict()
     log.info("shard %d: %s; %d requests for %d downloads", shard, counts, attempts, len(todo))
     return manifest
+
+
+def _outage_message(shard: int, what: str, failed: int, todo: int, last: str, service: CutoutService) -> str:
+    return (f"shard {shard}: {what} failed after every retry ({failed} of {todo} failed, last: {last}): "
+            f"{service.endpoint} looks unavailable, so the shard is not declared done (no manifest). "
+            "The files already fetched are kept; rerun later (Snakemake's --retries does) and only the rest is fetched. "
+            "cutouts.max_failed_fraction and cutouts.max_consecutive_failures set these limits.")
 
 
 def _record(objid, status: str, reason: str, path: Path) -> dict:

@@ -1,10 +1,15 @@
-"""Downloading one file over HTTP(S): timeouts, retries with back-off, atomic writes.
+"""One HTTP discipline for every client: SkyServer cutouts, reference files, bundles, CasJobs.
 
-The discipline of the cutout client (:mod:`galcnn.download`) for single files such as
-the published reference predictions: transient failures (connection errors,
-timeouts, 408/429/5xx, broken transfers) are retried with jittered exponential
-back-off, honouring Retry-After; the body goes to a temporary file that is checked
-before it is renamed into place, so a failed or rejected download leaves nothing.
+* Transient failures (connection errors, timeouts, 408/429/5xx, broken transfers) are
+  retried with jittered exponential back-off, honouring Retry-After.
+* A 429 or 503 pauses the whole job (its :class:`TokenBucket`), not only the worker that
+  got it: the server is asking every client to slow down.
+* A body has a size cap and a whole response a deadline: ``requests``' timeout bounds
+  each socket read only, so a server trickling bytes would otherwise hold a job forever.
+* Requests carrying a credential do not follow redirects (``requests`` strips only
+  ``Authorization`` on a cross-host redirect, so another host would get the token).
+* Files go to a temporary file that is checked before it is renamed into place, so a
+  failed or rejected download leaves nothing.
 """
 
 from __future__ import annotations
@@ -13,19 +18,31 @@ import email.utils
 import logging
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from galcnn import io as gio
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: The server asks every client to slow down: these pause the whole job's bucket.
+THROTTLE_STATUS = frozenset({429, 503})
 #: Longest Retry-After honoured; a server asking for more gets this much, then a new try.
 MAX_RETRY_AFTER = 600.0
+#: A whole response must arrive within this many per-read timeouts.
+DEADLINE_FACTOR = 4
+#: Largest file :func:`download_file` accepts unless told otherwise (a results bundle with models).
+MAX_FILE_BYTES = 16 << 30
+#: Bytes asked of the socket per read; a read returns what has arrived, so the deadline is checked often.
+CHUNK = 1 << 16
 
 
 class Unreachable(OSError):
@@ -34,6 +51,62 @@ class Unreachable(OSError):
 
 class BrokenTransfer(OSError):
     """Every attempt's body was cut off before its announced length."""
+
+
+class TooLarge(OSError):
+    """The body is larger than the client accepts: not retried, the next answer would be as large."""
+
+
+class Redirected(OSError):
+    """A redirect where none may be followed (the request carries a credential)."""
+
+
+class DeadlineExceeded(requests.Timeout):
+    """The whole response took longer than its deadline (a server trickling bytes)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second over any window (burst ``capacity``), shared by threads."""
+
+    def __init__(self, rate: float, capacity: float = 1.0):
+        if rate <= 0:
+            raise ValueError(f"rate limit must be positive, got {rate!r} requests/s")
+        self.rate, self.capacity = float(rate), float(capacity)
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Block until a request may go out; False if ``stop`` was set meanwhile."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                wait = self._paused_until - now
+                if wait <= 0:
+                    if self._tokens >= 1.0:
+                        self._tokens -= 1.0
+                        return True
+                    wait = (1.0 - self._tokens) / self.rate
+            if stop is not None and stop.wait(wait):
+                return False
+            if stop is None:
+                time.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every worker back for ``seconds`` (the server's Retry-After, or the back-off)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            self._tokens = 0.0
 
 
 def retry_after(value: str | None) -> float | None:
@@ -55,12 +128,81 @@ def backoff_delay(attempt: int, backoff: float, max_backoff: float) -> float:
     return min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
+def retry_wait(
+    attempt: int, backoff: float, max_backoff: float, reply: Reply | None = None, bucket: TokenBucket | None = None
+) -> float:
+    """Seconds before the attempt after ``attempt``: the back-off, at least the reply's Retry-After.
+
+    A 429 or 503 also pauses ``bucket`` that long, so every worker of the job waits,
+    whether or not the server said for how long.
+    """
+    wait = backoff_delay(attempt, backoff, max_backoff)
+    if reply is not None:
+        wait = max(wait, retry_after(reply.headers.get("Retry-After")) or 0.0)
+        if bucket is not None and reply.status in THROTTLE_STATUS:
+            bucket.pause(wait)
+    return wait
+
+
+def iter_body(resp: requests.Response, *, max_bytes: int, deadline: float) -> Iterator[bytes]:
+    """The body of a streamed response, refused past ``max_bytes`` or after ``deadline`` (monotonic)."""
+    announced = resp.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > max_bytes:
+        raise TooLarge(f"{resp.url}: body of {int(announced)} bytes exceeds the {max_bytes} bytes accepted")
+    total = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded(f"{resp.url}: response not complete within its deadline ({total} bytes received)")
+        try:
+            # read1 returns what has arrived (waiting at most the read timeout), unlike
+            # iter_content, which blocks until a whole chunk is in.
+            block = resp.raw.read1(CHUNK, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from None
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from None
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from None
+        if not block:
+            return
+        total += len(block)
+        if total > max_bytes:
+            raise TooLarge(f"{resp.url}: body exceeds the {max_bytes} bytes accepted")
+        yield block
+
+
+def request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    deadline: float | None = None,
+    follow_redirects: bool = True,
+    **kwargs,
+) -> Reply:
+    """One request, its whole body read within ``max_bytes`` and ``deadline`` seconds
+    (default :data:`DEADLINE_FACTOR` × ``timeout``). With ``follow_redirects=False`` a 3xx
+    raises :class:`Redirected`. Transport errors are ``requests``' own exceptions."""
+    until = time.monotonic() + (deadline if deadline is not None else DEADLINE_FACTOR * timeout)
+    with session.request(method, url, timeout=timeout, stream=True, allow_redirects=follow_redirects, **kwargs) as resp:
+        if not follow_redirects and 300 <= resp.status_code < 400:
+            target = urlsplit(resp.headers.get("Location", "")).netloc or "an unnamed location"
+            raise Redirected(f"{method} {_without_query(url)}: HTTP {resp.status_code} redirect to {target} refused; "
+                             "a request carrying credentials is never redirected: use the service's final https:// URL")
+        body = b"".join(iter_body(resp, max_bytes=max_bytes, deadline=until))
+        return Reply(resp.status_code, resp.headers, body)
+
+
 def download_file(
     url: str,
     dest: str | Path,
     *,
     retries: int = 4,
     timeout: float = 60.0,
+    deadline: float = 3600.0,
+    max_bytes: int = MAX_FILE_BYTES,
     backoff: float = 1.0,
     max_backoff: float = 60.0,
     check: Callable[[Path], None] | None = None,
@@ -69,24 +211,25 @@ def download_file(
     """Stream ``url`` into ``dest`` atomically and return ``dest``.
 
     ``check(tmp_path)`` runs on the complete body before it is renamed into place
-    and raises to reject it (the temporary file is then removed). Raises
-    :class:`Unreachable` when every attempt failed for network or server reasons,
-    :class:`BrokenTransfer` when the last body was cut off, and
-    ``requests.HTTPError`` at once for other HTTP errors (404: a wrong URL).
+    and raises to reject it (the temporary file is then removed). Each attempt has
+    ``deadline`` seconds and ``max_bytes`` bytes. Raises :class:`Unreachable` when
+    every attempt failed for network or server reasons, :class:`BrokenTransfer`
+    when the last body was cut off, :class:`TooLarge` at once for a body over the
+    cap, and ``requests.HTTPError`` at once for other HTTP errors (404: a wrong URL).
     """
     own = session is None
     session = session or requests.Session()
     reason = "not attempted"
     try:
         for attempt in range(1, retries + 1):
-            wait_at_least, broken = 0.0, False
+            reply, broken = None, False
             try:
                 with session.get(url, timeout=timeout, stream=True) as resp:
                     if resp.status_code == 200:
                         with gio.atomic_path(dest) as tmp:
                             with open(tmp, "wb") as fh:
-                                for chunk in resp.iter_content(chunk_size=1 << 20):
-                                    fh.write(chunk)
+                                for block in iter_body(resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline):
+                                    fh.write(block)
                             if check is not None:
                                 check(tmp)
                         return Path(dest)
@@ -94,13 +237,13 @@ def download_file(
                     if resp.status_code not in RETRY_STATUS:
                         resp.raise_for_status()
                         raise requests.HTTPError(f"{reason} for {url}", response=resp)
-                    wait_at_least = retry_after(resp.headers.get("Retry-After")) or 0.0
+                    reply = Reply(resp.status_code, resp.headers, b"")
             except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = _describe(exc)
+                reason = describe(exc)
             except requests.exceptions.ChunkedEncodingError as exc:
                 reason, broken = f"body cut off before its announced length ({exc})", True
             if attempt < retries:
-                wait = max(wait_at_least, backoff_delay(attempt, backoff, max_backoff))
+                wait = retry_wait(attempt, backoff, max_backoff, reply)
                 log.warning("%s: attempt %d/%d failed (%s); retrying in %.1f s", url, attempt, retries, reason, wait)
                 time.sleep(wait)
         raise (BrokenTransfer if broken else Unreachable)(f"{url}: {reason} after {retries} attempts")
@@ -109,7 +252,12 @@ def download_file(
             session.close()
 
 
-def _describe(exc: requests.RequestException) -> str:
+def describe(exc: requests.RequestException) -> str:
     """``ConnectionError (NameResolutionError)`` rather than urllib3's paragraph-long message."""
     cause = re.search(r"Caused by (\w+)\(", str(exc))
     return f"{type(exc).__name__} ({cause.group(1)})" if cause else f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -71,7 +71,7 @@ def pack_cutouts(
             return objid, np.asarray(img.convert("RGB"), dtype=np.uint8), state, reason
 
     with gio.atomic_path(out_images) as tmp:
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(candidates), size, size, 3))
+        array = gio.open_memmap(tmp, np.uint8, (len(candidates), size, size, 3))
         kept: list[int] = []
         with ThreadPoolExecutor(max(1, threads)) as pool:
             results = pool.map(decode, candidates)
@@ -103,7 +103,7 @@ def _truncate_rows(path: Path, n_rows: int) -> None:
     """Rewrite an .npy file keeping its first ``n_rows`` rows (cutouts unreadable at packing time)."""
     full = np.load(path, mmap_mode="r")
     with gio.atomic_path(path) as trimmed:
-        out = np.lib.format.open_memmap(trimmed, mode="w+", dtype=full.dtype, shape=(n_rows, *full.shape[1:]))
+        out = gio.open_memmap(trimmed, full.dtype, (n_rows, *full.shape[1:]))
         for start in range(0, n_rows, BLOCK):
             stop = min(start + BLOCK, n_rows)
             out[start:stop] = full[start:stop]
@@ -125,7 +125,7 @@ def downsample_file(src: str | Path, dst: str | Path, res: int) -> None:
     """Area-average the packed native array to ``res`` px, streaming it block by block."""
     full = load_images(src)
     with gio.atomic_path(dst) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(full), res, res, full.shape[-1]))
+        out = gio.open_memmap(tmp, np.uint8, (len(full), res, res, full.shape[-1]))
         for start in tqdm(range(0, len(full), BLOCK), desc=f"downsampling to {res} px", unit="block"):
             out[start : start + BLOCK] = area_average(np.asarray(full[start : start + BLOCK]), res)
         out.flush()

@@ -8,6 +8,7 @@ run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -31,11 +32,14 @@ _UMASK = _current_umask()
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary name keeps the final suffix (or ``suffix``) so libraries that
-    infer the format from the extension (numpy, matplotlib) behave.
+    infer the format from the extension (numpy, matplotlib) behave. ``durable``
+    flushes the file to disk before the rename and the folder after it, so a
+    power cut leaves the old file or the new one, never an empty one (the
+    rename can reach the disk before the data otherwise).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,9 +52,52 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp
         # mkstemp creates 0600; give the result the permissions a plain open() would.
         tmp.chmod(0o666 & ~_UMASK)
+        if durable:
+            _fsync(tmp)
         os.replace(tmp, path)
+        if durable:
+            _fsync(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_memmap(path: str | os.PathLike, dtype, shape: tuple[int, ...]) -> np.memmap:
+    """A new ``.npy`` file opened as a writable memory map, its blocks reserved on disk first.
+
+    A sparse memory-mapped file that meets a full disk kills the process with SIGBUS
+    (and no clean-up runs); reserving the blocks turns that into an ``OSError`` here.
+    """
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    size = os.path.getsize(path)
+    try:
+        with open(path, "r+b") as fh:
+            _reserve(fh.fileno(), array.offset, size)
+    except OSError as exc:
+        del array
+        raise OSError(exc.errno, f"cannot reserve {size / 1e9:.2f} GB for {Path(path).name} in {Path(path).parent} "
+                                 f"({exc.strerror}); free disk space and rerun") from exc
+    return array
+
+
+def _reserve(fd: int, start: int, end: int) -> None:
+    """Allocate bytes ``start:end`` of the file (the array after the .npy header)."""
+    try:
+        os.posix_fallocate(fd, start, end - start)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        # A filesystem without fallocate: write the zeros, which a full disk refuses too.
+        zeros = bytes(1 << 20)
+        for at in range(start, end, len(zeros)):
+            os.pwrite(fd, zeros[: min(len(zeros), end - at)], at)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -133,7 +133,7 @@ def merge_partitions(
     A galaxy with several spectra appears once per spectrum; the one with the
     lowest specObjID is kept (the count dropped is logged). The cuts are re-checked
     on the returned rows, so a server that ignored part of the ``WHERE`` clause
-    cannot slip galaxies in unnoticed.
+    cannot slip galaxies in unnoticed. No galaxy left is an error, and nothing is written.
     """
     frames, sql_texts = [], []
     if len(sqls) != len(parts):
@@ -152,6 +152,11 @@ def merge_partitions(
     if len(kept) < len(typed):
         log.warning("%d returned rows fail the cuts the query asked for; they are removed", len(typed) - len(kept))
     log.info("catalogue: %d galaxies from %d partitions", len(kept), len(parts))
+    if kept.empty:
+        raise ValueError(
+            f"the query returned no galaxies passing the cuts ({n_rows} rows from {len(parts)} partitions); "
+            "check sdss.url, sdss.data_release and query.cuts (the SQL sent is in each partition's .sql file)"
+        )
     gio.write_parquet(out_catalog, kept)
     gio.write_text(out_sql, "\n".join(sql_texts))
     return kept

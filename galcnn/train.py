@@ -5,7 +5,8 @@ and on-device dihedral + zoom augmentation. After every epoch the whole state
 (weights, optimiser, loss scaler, random generators, history) is saved to a
 checkpoint beside the outputs; a job that is killed (a preempted SLURM job) and
 started again resumes after the last finished epoch and gives the same model
-as an uninterrupted run. The checkpoint is removed once the outputs exist.
+as an uninterrupted run (:mod:`galcnn.checkpoint`). The checkpoint is removed
+once the outputs exist.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from galcnn import checkpoint as ckpts
 from galcnn import data
 from galcnn import io as gio
 from galcnn import metrics
@@ -47,13 +49,6 @@ def job_seed(seed: int, target: str, bands: str, res: int, fold: int) -> int:
     (``hash()`` of a string is salted per process, crc32 is not)."""
     words = [int(seed), zlib.crc32(target.encode()), zlib.crc32(bands.encode()), int(res), int(fold)]
     return int(np.random.SeedSequence(words).generate_state(1)[0])
-
-
-def _digest(*arrays: np.ndarray) -> int:
-    crc = 0
-    for array in arrays:
-        crc = zlib.crc32(np.ascontiguousarray(array).tobytes(), crc)
-    return crc
 
 
 def fit(
@@ -96,29 +91,12 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     history: list[dict] = []
     start = 0
-    # Which galaxies and images, not only how many: a checkpoint from data that has since changed is not resumed.
-    fingerprint = {
-        "settings": settings, "bands": bands, "seed": seed, "arch": model.arch,
-        "train": _digest(train.objid, train.rows, train.y), "validation": _digest(val.objid, val.rows, val.y),
-    }
-
-    ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if state["fingerprint"] != fingerprint:
-            log.warning("checkpoint %s is from different settings or data; starting over", ckpt)
-        else:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if device.type == "cuda" and state["rng"]["cuda"]:
-                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-            rng.bit_generator.state = state["rng"]["numpy"]
-            aug_gen.set_state(state["rng"]["augment"])
-            history = state["history"]
-            start = int(state["epoch"])
-            log.info("resuming from %s after epoch %d of %d", ckpt, start, schedule.n_epochs)
+    ckpt = None
+    if checkpoint:
+        ckpt = ckpts.Checkpoint(checkpoint, ckpts.fingerprint(settings, bands=bands, seed=seed, arch=model.arch, train=train, val=val, images=images))
+        start, history = ckpt.restore(model, opt, scaler, rng, aug_gen, device)
+        if start:
+            log.info("resuming from %s after epoch %d of %d", checkpoint, start, schedule.n_epochs)
 
     log.info(
         "training %s on %s: %d train / %d validation images, batch %d, %d steps per epoch, %d epochs, autocast %s",
@@ -167,22 +145,7 @@ def fit(
         history.append(row)
         log.info("epoch %d (%s): train RMSE %.4f, validation RMSE %.4f, lr %.3g, %.1f s", epoch, row["phase"], row["train_loss"], row["val_loss"], row["lr"], row["seconds"])
         if ckpt is not None:
-            state = {
-                "fingerprint": fingerprint,
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scaler": scaler.state_dict(),
-                "history": history,
-                "rng": {
-                    "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                    "numpy": rng.bit_generator.state,
-                    "augment": aug_gen.get_state(),
-                },
-            }
-            with gio.atomic_path(ckpt) as tmp:
-                torch.save(state, tmp)
+            ckpt.save(epoch + 1, history, model, opt, scaler, rng, aug_gen, device)
         if epoch_callback is not None:
             epoch_callback(epoch, pd.DataFrame(history, columns=HISTORY_COLUMNS))
     model.set_body_frozen(False)

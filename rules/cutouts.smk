@@ -1,8 +1,10 @@
 # Cutouts from SkyServer's ImgCutout service, one job per shard of the catalogue
 # (a galaxy's shard is objID mod shards). Each job runs `concurrency` requests at a
 # time under a token bucket of `rate_limit` requests/s; the global resource
-# sdss_http (set its limit in the profile, e.g. --resources sdss_http=4) caps how
-# many jobs talk to SkyServer at once. Jobs resume: valid files on disk are kept.
+# sdss_http (limited in profiles/default/config.yaml, which every run loads; e.g.
+# --resources sdss_http=2 overrides it) caps how many jobs talk to SkyServer at once.
+# Jobs resume: valid files on disk are kept. A shard that meets an outage fails
+# without its manifest, so Snakemake's retries (or a rerun) try it again.
 
 
 rule cutouts_download:

@@ -16,7 +16,7 @@ import mock_cutouts
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 #: What a run needs from the repository (results/, logs/ and .snakemake/ stay behind).
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "envs", "report", "galcnn", "slurm", "tests/config")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "envs", "report", "galcnn", "slurm", "profiles", "tests/config")
 
 
 def copy_workflow(dest: Path) -> Path:

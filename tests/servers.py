@@ -7,11 +7,15 @@ Endpoints, as the real services are called:
   lies in the query's ``G.ra >= lo AND G.ra < hi`` range; ``sql_script`` queues other
   answers (``empty``, ``error``, ``slow``, ``500``).
 * ``GET /dr{N}/SkyServerWS/ImgCutout/getjpeg?ra=&dec=&scale=&width=&height=&opt=``: a JPEG,
-  or an injected fault: ``429`` (with Retry-After), ``500``, ``hang`` (longer than the
-  client's timeout), ``truncated``, ``html``, ``wrongsize``, ``blank``. Random faults hit
-  at most ``max_faults`` requests per position, so with enough retries every cutout is
-  recoverable; ``permanent`` faults (by position) never are.
-* ``PUT /CasJobs/RestApi/contexts/{ctx}/jobs`` and ``GET /CasJobs/RestApi/jobs/{id}``.
+  or an injected fault: ``429`` and ``503`` (with Retry-After), ``429bare`` (without),
+  ``500``, ``hang`` (longer than the client's timeout), ``truncated``, ``html``,
+  ``wrongsize``, ``blank``. Random faults hit at most ``max_faults`` requests per position,
+  so with enough retries every cutout is recoverable; ``permanent`` faults (by position)
+  never are; ``script`` gives a position its faults request by request; ``outage`` answers
+  503 to every cutout request while it is set.
+* ``PUT /CasJobs/RestApi/contexts/{ctx}/jobs``, ``GET`` and ``DELETE /CasJobs/RestApi/jobs/{id}``;
+  ``casjobs_poll_faults`` answers the next polls with these statuses, and a job finishes
+  on its ``casjobs_polls_to_finish + 1``-th successful poll.
 
 Every request is logged (monotonic time, path, parameters, what was served) so tests
 can measure the request rate and check that nothing is fetched twice.
@@ -35,7 +39,7 @@ from PIL import Image
 
 from galcnn import catalog as gcat
 
-FAULT_KINDS = ("429", "500", "hang", "truncated", "html", "wrongsize")
+FAULT_KINDS = ("429", "429bare", "503", "500", "hang", "truncated", "html", "wrongsize")
 SQL_ERROR_PAGE = """<html><head><title>SkyServer error</title></head><body>
 <h1>SQL returned the following error:</h1>
 <p class="error_message">Incorrect syntax near 'FORM'.</p>
@@ -129,6 +133,8 @@ class FakeSkyServer:
         sql_script: list[str] | None = None,
         slow_seconds: float = 2.0,
         casjobs_token: str | None = None,
+        casjobs_polls_to_finish: int = 1,
+        script: dict[tuple[float, float], list[str]] | None = None,
         seed: int = 0,
     ):
         self.catalog = catalog
@@ -145,6 +151,10 @@ class FakeSkyServer:
         self.slow_seconds = slow_seconds
         self.casjobs_token = casjobs_token
         self.casjobs_jobs: dict[int, dict] = {}
+        self.casjobs_polls_to_finish = casjobs_polls_to_finish
+        self.casjobs_poll_faults: list[str] = []
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.outage = False
         self.seed = seed
         self.log: list[dict] = []
         self._counts: dict[tuple[float, float], int] = {}
@@ -206,8 +216,13 @@ class FakeSkyServer:
         with self._lock:
             n = self._counts.get(key, 0)
             self._counts[key] = n + 1
+        if self.outage:
+            return "503"
         if key in self.permanent:
             return self.permanent[key]
+        with self._lock:
+            if self.script.get(key):
+                return self.script[key].pop(0)
         if n < self.max_faults and self.faults:
             u = random.Random(f"{self.seed}:{key}:{n}").random()
             for kind, rate in self.faults.items():
@@ -285,6 +300,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._casjobs_status(int(match.group(1)))
         self._send(404, b"not found", "text/plain")
 
+    def do_DELETE(self):
+        match = re.fullmatch(r"/CasJobs/RestApi/jobs/(\d+)", urlsplit(self.path).path)
+        fake = self.fake
+        fake._record(endpoint="casjobs", path=self.path, params={"method": "DELETE"}, served="", key=None)
+        if not match or self.headers.get("X-Auth-Token") != fake.casjobs_token or int(match.group(1)) not in fake.casjobs_jobs:
+            return self._send(404, b"no such job", "text/plain")
+        fake.casjobs_jobs[int(match.group(1))]["cancelled"] = True
+        self._send(200, b"", "text/plain")
+
     def do_PUT(self):
         match = re.fullmatch(r"/CasJobs/RestApi/contexts/(\w+)/jobs", urlsplit(self.path).path)
         if not match:
@@ -292,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         fake = self.fake
         authorised = fake.casjobs_token is not None and self.headers.get("X-Auth-Token") == fake.casjobs_token
-        fake._record(endpoint="casjobs", path=self.path, params={"context": match.group(1)}, served=str(authorised), key=None)
+        fake._record(endpoint="casjobs", path=self.path, params={"method": "PUT", "context": match.group(1)}, served=str(authorised), key=None)
         if not authorised:
             # Echo the token back, as careless services do, so tests can check it is redacted.
             echoed = f"Unauthorized: token {self.headers.get('X-Auth-Token')!r} is not valid"
@@ -304,11 +328,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _casjobs_status(self, job_id: int):
         fake = self.fake
+        with fake._lock:
+            fault = fake.casjobs_poll_faults.pop(0) if fake.casjobs_poll_faults else None
+        fake._record(endpoint="casjobs", path=self.path, params={"method": "GET"}, served=fault or "", key=None)
+        if fault:
+            return self._send(int(fault), HTML_ERROR_PAGE, "text/html", {"Retry-After": "0"})
         if self.headers.get("X-Auth-Token") != fake.casjobs_token or job_id not in fake.casjobs_jobs:
             return self._send(404, b"no such job", "text/plain")
         job = fake.casjobs_jobs[job_id]
         job["polls"] += 1
-        status = 5 if job["polls"] > 1 else 1
+        status = 5 if job["polls"] > fake.casjobs_polls_to_finish else 1
         self._send(200, json.dumps({"JobID": job_id, "Status": status, "Message": "Query complete"}).encode(), "application/json")
 
     def _sql(self, path: str, q: dict):
@@ -333,8 +362,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fake.hang_seconds)
             self.close_connection = True
             return
-        if kind == "429":
-            return self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": fake.retry_after})
+        if kind in ("429", "503"):
+            return self._send(int(kind), b"Too Many Requests", "text/plain", {"Retry-After": fake.retry_after})
+        if kind == "429bare":
+            return self._send(429, b"Too Many Requests", "text/plain")
         if kind in ("500", "404"):
             return self._send(int(kind), HTML_ERROR_PAGE, "text/html")
         if kind == "html":
@@ -352,8 +383,10 @@ class _Handler(BaseHTTPRequestHandler):
 class FileServer:
     """Static files on 127.0.0.1 (``files``: URL path -> body) with injectable faults per path
     (``faults``: path -> ``html`` (an error page with status 200), ``truncated`` (the connection
-    closes halfway through the announced length), ``404``, ``503`` (with Retry-After: 0)); a
-    fault given as a list is one fault per request, in order, after which the file is served."""
+    closes halfway through the announced length), ``trickle`` (the body in 10-byte pieces 50 ms
+    apart), ``unannounced`` (no Content-Length: the body runs until the connection closes),
+    ``404``, ``503`` (with Retry-After: 0)); a fault given as a list is one fault per request,
+    in order, after which the file is served."""
 
     def __init__(self, files: dict[str, bytes], faults: dict[str, str] | None = None):
         self.files, self.faults = dict(files), dict(faults or {})
@@ -382,6 +415,22 @@ class FileServer:
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body[: len(body) // 2])
+                    self.close_connection = True
+                    return
+                if fault == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for i in range(0, len(body), 10):
+                        self.wfile.write(body[i : i + 10])
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                    return
+                if fault == "unannounced":
+                    self.send_response(200)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
                     self.close_connection = True
                     return
                 self._send(200, body, "text/csv")
@@ -422,3 +471,38 @@ def published_config(bodies: dict[int, bytes]) -> list[dict]:
     """``reference.files`` entries pinning ``bodies`` by sha256."""
     return [{"resolution": res, "name": PUBLISHED_NAMES[res], "sha256": hashlib.sha256(body).hexdigest()}
             for res, body in sorted(bodies.items(), reverse=True)]
+
+
+class Redirector:
+    """Answers every request with ``status`` (a 3xx) to the same path on ``target``, logging
+    what it was sent (method, path, headers)."""
+
+    def __init__(self, target: str, status: int = 307):
+        self.target, self.status = target.rstrip("/"), status
+        self.requests: list[dict] = []
+        self._httpd: _Server | None = None
+
+    def __enter__(self) -> "Redirector":
+        server = self
+
+        class Handler(_Handler):
+            def _redirect(self):
+                length = int(self.headers.get("Content-Length", 0) or 0)
+                if length:
+                    self.rfile.read(length)
+                server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers)})
+                self._send(server.status, b"moved", "text/plain", {"Location": server.target + self.path})
+
+            do_GET = do_PUT = do_DELETE = do_POST = _redirect
+
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"

@@ -63,6 +63,15 @@ def test_paper_config_holds_the_facts():
         (lambda c: c.update(bundle="s3://bucket/galcnn-results.tar.gz"), "bundle"),
         (lambda c: c["bundle"].update(include_models="yes"), "bundle"),
         (lambda c: c["bundle"].update(source="ftp://host/galcnn-results.tar.gz"), "bundle"),
+        (lambda c: c["query"]["cuts"].update(rChi2=[None, None]), "rChi2"),  # would render "AND ()"
+        (lambda c: c["query"]["cuts"].update(z=[0.02, float("inf")]), "z"),
+        (lambda c: c.update(seed=2**32), "seed"),
+        (lambda c: c["cutouts"].update(rate_limit=1000.0), "rate_limit"),
+        (lambda c: c["cutouts"].update(concurrency=64), "concurrency"),
+        (lambda c: c["cutouts"].update(timeout=1e9), "timeout"),
+        (lambda c: c["reference"].update(timeout=1e9), "timeout"),
+        (lambda c: c["cutouts"].update(max_failed_fraction=1.5), "max_failed_fraction"),
+        (lambda c: c["query"]["casjobs"].update(url="http://skyserver.sdss.org/CasJobs/RestApi"), "url"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):
@@ -92,3 +101,33 @@ def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
     validate(load() | {"bundle": bundle}, SCHEMA)  # as --config bundle=... gives it
     validate(load() | {"bundle": {"source": bundle, "include_models": True}}, SCHEMA)
     assert bundle_settings(bundle) == {"source": bundle, "include_models": False}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["query"]["cuts"].update(petroMag_r=[18, 10]), r"cut on petroMag_r is \[18, 10\]: the lower bound must be below"),
+        (lambda c: c["query"]["cuts"].update(zErr=[0, 0]), r"cut on zErr is \[0, 0\]"),
+        (lambda c: c["query"]["cuts"].update(z=[float("nan"), None]), r"cut on z has bounds \[nan, None\]; each must be a finite number"),
+        (lambda c: c["mmr"].update(mass_min=11.5, mass_max=8.5), r"mmr.mass_min \(11.5\) must be below mmr.mass_max \(8.5\)"),
+        (lambda c: c["mmr"].update(step=float("nan")), r"mmr .* not a finite number"),
+    ],
+)
+def test_what_the_schema_cannot_check_is_refused_naming_the_key(change, message):
+    """NaN passes a JSON schema's type and range checks, and two bounds cannot be compared there."""
+    from galcnn.config import check_config
+
+    config = load()
+    check_config(config)
+    change(config)
+    validate(copy.deepcopy(config), SCHEMA)
+    with pytest.raises(ValueError, match=message):
+        check_config(config)
+
+
+def test_command_line_strings_that_are_not_yaml_stay_strings():
+    from galcnn.config import yaml_typed
+
+    # YAML reserves '@' and '`' and reads ': ' as a mapping; these are file names and plain text.
+    given = {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": "17"}
+    assert yaml_typed(given) == {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": 17}

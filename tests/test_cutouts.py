@@ -73,3 +73,29 @@ def test_no_galaxy_is_blank_on_a_sky_darker_than_the_darkest_real_cutout(demo_cu
     assert np.median(borders) < 2.9
     verdicts = [cutouts.check_jpeg(j, SIZE) for j in jpegs]
     assert [v for v in verdicts if v != (cutouts.OK, "")] == []
+
+
+def _with_declared_size(data: bytes, width: int, height: int) -> bytes:
+    """A JPEG whose header (SOF0) declares another size than its few compressed pixels have."""
+    at = data.index(b"\xff\xc0") + 5  # marker, segment length, precision, then height and width
+    return data[:at] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[at + 4 :]
+
+
+def test_an_image_of_the_wrong_size_is_refused_before_it_is_decoded(monkeypatch):
+    from PIL import JpegImagePlugin
+
+    small = mi.encode_jpeg(np.full((16, 16, 3), 90, np.uint8))
+
+    def no_decoding(self):
+        raise AssertionError("decoded an image of the wrong size")
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", no_decoding)
+    assert cutouts.check_jpeg(_with_declared_size(small, 8000, 8000), SIZE) == (
+        cutouts.FAILED, f"image is 8000x8000 px, expected {SIZE}x{SIZE}")
+
+
+def test_a_decompression_bomb_fails_that_cutout_only():
+    """65000² pixels: Pillow refuses to open it; that is one failed cutout, not an error ending the shard."""
+    bomb = _with_declared_size(mi.encode_jpeg(np.full((16, 16, 3), 90, np.uint8)), 65000, 65000)
+    status, reason = cutouts.check_jpeg(bomb, SIZE)
+    assert status == cutouts.FAILED and "too large to decode" in reason

@@ -18,10 +18,11 @@ def service(server: FakeSkyServer) -> download.CutoutService:
     return download.CutoutService(url=server.url, data_release=14, size=SIZE, scale=0.296, opt="")
 
 
-def run_shard(server, galaxies, root, *, rate_limit=200.0, retries=4, timeout=0.5, concurrency=8, shard=0, n_shards=1):
+def run_shard(server, galaxies, root, *, rate_limit=200.0, retries=4, timeout=0.5, concurrency=8, shard=0, n_shards=1,
+              backoff=0.02, **limits):
     return download.download_shard(
         galaxies, shard, n_shards, root, cutouts.manifest_path(root, shard), service(server),
-        concurrency=concurrency, rate_limit=rate_limit, retries=retries, timeout=timeout, backoff=0.02,
+        concurrency=concurrency, rate_limit=rate_limit, retries=retries, timeout=timeout, backoff=backoff, **limits,
     )
 
 
@@ -80,15 +81,63 @@ def test_rate_cap_holds_across_workers_and_retries(tmp_path):
     assert elapsed >= (n - 1) / rate * 0.95
 
 
-def test_retry_after_pauses_every_worker(tmp_path):
-    galaxies = fake_catalog(12, seed=13)
-    with FakeSkyServer(faults={"429": 1.0}, max_faults=1, retry_after="0.6") as server:
-        run_shard(server, galaxies, tmp_path, rate_limit=1000.0, concurrency=4)
+@pytest.mark.parametrize("kind", ["429", "503", "429bare"])
+def test_a_throttled_position_pauses_every_worker(tmp_path, kind):
+    """One position is throttled once while the other workers have work: none of them asks
+    again until the pause is over (Retry-After 0.6 s; without it, the back-off, 0.5–1.5 s)."""
+    galaxies = fake_catalog(80, seed=13)
+    first = position_key(galaxies.at[0, "ra"], galaxies.at[0, "dec"])
+    with FakeSkyServer(script={first: [kind]}, retry_after="0.6", latency=0.02) as server:
+        manifest = run_shard(server, galaxies, tmp_path, rate_limit=1000.0, concurrency=4, backoff=1.0)
         log = server.cutout_log()
-    first_429 = min(e["t"] for e in log if e["served"] == "429")
-    # after the first 429 nobody asks again before Retry-After has passed
-    later = [e["t"] - first_429 for e in log if e["t"] > first_429 + 0.05]
-    assert later and min(later) >= 0.55
+    assert (manifest["status"] == cutouts.OK).all()
+    throttled = next(e["t"] for e in log if e["served"] == kind)
+    # Without the pause the three other workers would send ~150 requests/s meanwhile.
+    in_window = [e for e in log if throttled + 0.1 < e["t"] < throttled + 0.45]
+    assert not in_window, f"{len(in_window)} requests during the pause"
+    assert sum(e["t"] > throttled + 0.45 for e in log) > 10  # the others still had work after it
+
+
+def test_an_outage_fails_the_shard_without_a_manifest_and_the_rerun_completes(tmp_path):
+    galaxies = fake_catalog(40, seed=16)
+    keys = [position_key(r, d) for r, d in zip(galaxies["ra"], galaxies["dec"])]
+    manifest_path = cutouts.manifest_path(tmp_path, 0)
+    with FakeSkyServer(permanent={k: "503" for k in keys[::2]}, retry_after="0") as server:
+        with pytest.raises(download.ServiceOutage, match=r"20 of 40 failed.*HTTP 503 after 4 attempts.*looks unavailable") as err:
+            run_shard(server, galaxies, tmp_path)
+        assert "no manifest" in str(err.value)
+        assert not manifest_path.exists()
+        kept = {p.stem for p in cutouts.shard_dir(tmp_path, 0).glob("*.jpg")}
+        assert kept == {str(o) for o in galaxies["objID"][1::2]}  # every valid file is kept for the rerun
+
+        server.permanent.clear()  # the service is back
+        manifest = run_shard(server, galaxies, tmp_path)
+        served = server.served_ok()
+    assert (manifest["status"] == cutouts.OK).all() and manifest_path.exists()
+    assert all(served[k] == 1 for k in keys)  # nothing fetched twice
+
+
+def test_a_long_run_of_failures_stops_the_shard_early(tmp_path):
+    galaxies = fake_catalog(60, seed=17)
+    with FakeSkyServer(retry_after="0") as server:
+        server.outage = True
+        with pytest.raises(download.ServiceOutage, match=r"6 downloads in a row failed"):
+            run_shard(server, galaxies, tmp_path, concurrency=2, retries=3, max_consecutive_failures=6)
+        requests_sent = len(server.cutout_log())
+    assert not cutouts.manifest_path(tmp_path, 0).exists()
+    # stopped after the run of failures, not after trying all 60 cutouts 3 times each
+    assert requests_sent <= (6 + 2) * 3
+
+
+def test_a_few_failures_are_listed_and_the_shard_succeeds(tmp_path):
+    galaxies = fake_catalog(40, seed=18)
+    keys = [position_key(r, d) for r, d in zip(galaxies["ra"], galaxies["dec"])]
+    with FakeSkyServer(permanent={keys[0]: "503", keys[1]: "500"}, retry_after="0") as server:
+        manifest = run_shard(server, galaxies, tmp_path, max_failed_fraction=0.05)
+    assert (manifest["status"] == cutouts.FAILED).sum() == 2  # 2 of 40, within 5 %
+    with FakeSkyServer(permanent={keys[0]: "503", keys[1]: "500"}, retry_after="0") as server:
+        with pytest.raises(download.ServiceOutage, match="2 of 40 failed"):
+            run_shard(server, galaxies, tmp_path / "strict", max_failed_fraction=0.02)
 
 
 def test_resume_skips_valid_files_and_refetches_damaged_ones(tmp_path):

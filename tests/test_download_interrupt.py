@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -29,7 +30,7 @@ def sdss_config(url: str) -> dict:
         "survey": "sdss",
         "sdss": {"url": url, "data_release": 14},
         "query": {"partitions": 2, "retries": 2},
-        "cutouts": {"shards": SHARDS, "concurrency": 2, "rate_limit": 50.0, "retries": 3, "timeout": 5.0},
+        "cutouts": {"shards": SHARDS, "concurrency": 2, "rate_limit": 20.0, "retries": 3, "timeout": 5.0},
     }
 
 
@@ -83,3 +84,30 @@ def test_interrupted_downloads_resume_without_refetching(workflow_copy):
     assert (manifest["status"] == cutouts.OK).all()
     leftovers = [p for p in workflow_copy.joinpath("results").rglob(".*") if p.is_file()]
     assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+@pytest.mark.e2e
+def test_an_outage_stops_the_run_before_packing_and_a_later_run_completes(workflow_copy):
+    """SkyServer answers 503 to every cutout: the shard jobs fail with the outage named, nothing is
+    packed; once it is back the same command finishes, fetching each cutout once."""
+    from conftest import snakemake
+
+    galaxies = fake_catalog(40, seed=22)
+    packed = "results/images/128px.npy"
+    with FakeSkyServer(galaxies, retry_after="0") as server:
+        config = sdss_config(server.url)
+        config["cutouts"] |= {"retries": 2, "max_consecutive_failures": 3}
+        (workflow_copy / "sdss_test.yaml").write_text(yaml.safe_dump(config))
+        server.outage = True
+        # no --resources: the limit comes from profiles/default
+        failed = snakemake(workflow_copy, packed, "--configfile", "sdss_test.yaml", "--cores", "2", "--keep-going", check=False)
+        logs = "".join(p.read_text() for p in (workflow_copy / "logs").rglob("*shard*"))
+        assert failed.returncode != 0
+        assert "ServiceOutage" in logs and "3 downloads in a row failed" in logs and "looks unavailable" in logs
+        assert not any((workflow_copy / t).exists() for t in TARGETS) and not (workflow_copy / packed).exists()
+
+        server.outage = False
+        snakemake(workflow_copy, packed, "--configfile", "sdss_test.yaml", "--cores", "2")
+        served = server.served_ok()
+    assert len(np.load(workflow_copy / packed, mmap_mode="r")) == len(galaxies)
+    assert sorted(served.values()) == [1] * len(galaxies)

@@ -3,9 +3,10 @@
 import time
 
 import pytest
+import requests
 
 from galcnn import http
-from servers import FileServer
+from servers import FileServer, Redirector
 
 
 def test_retry_after_header_forms():
@@ -33,3 +34,52 @@ def test_download_file_retries_then_writes_only_a_checked_body(tmp_path):
         assert not dest.exists() and not list(dest.parent.iterdir())  # nothing half-written
         assert http.download_file(server.url + "/file.csv", dest) == dest
     assert dest.read_bytes() == b"a,b\n1,2\n"
+
+
+def test_a_body_over_the_cap_is_refused_at_once_and_nothing_is_written(tmp_path):
+    dest = tmp_path / "data" / "big.bin"
+    body = bytes(200_000)
+    with FileServer({"/big.bin": body}, faults={"/big.bin": [None, "unannounced"]}) as server:
+        # announced by Content-Length, and counted while streaming when it is not announced
+        for _ in range(2):
+            with pytest.raises(http.TooLarge, match="100000 bytes accepted"):
+                http.download_file(server.url + "/big.bin", dest, retries=3, backoff=0.01, max_bytes=100_000)
+        assert len(server.requests) == 2  # not retried: the next answer would be as large
+        assert not dest.exists() and not list(dest.parent.iterdir())
+        assert http.download_file(server.url + "/big.bin", dest, max_bytes=200_000) == dest
+    assert dest.read_bytes() == body
+
+
+def test_a_trickling_body_meets_the_deadline(tmp_path):
+    """Each read arrives well within the timeout, the whole body (5 s) does not."""
+    with FileServer({"/slow.csv": b"x" * 1000}, faults={"/slow.csv": "trickle"}) as server:
+        t0 = time.monotonic()
+        with pytest.raises(http.Unreachable, match="DeadlineExceeded"):
+            http.download_file(server.url + "/slow.csv", tmp_path / "slow.csv", retries=1, timeout=1.0, deadline=0.5)
+        with requests.Session() as session, pytest.raises(http.DeadlineExceeded):
+            http.request(session, "GET", server.url + "/slow.csv", timeout=1.0, deadline=0.5, max_bytes=10_000)
+        elapsed = time.monotonic() - t0
+    assert elapsed < 3.0
+    assert not (tmp_path / "slow.csv").exists()
+
+
+def test_a_request_that_may_not_follow_redirects_never_reaches_the_target():
+    with FileServer({"/file.csv": b"a\n"}) as target, Redirector(target.url) as origin:
+        with requests.Session() as session:
+            with pytest.raises(http.Redirected, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused"):
+                http.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100,
+                             follow_redirects=False, headers={"X-Auth-Token": "secret"})
+            assert target.requests == []
+            reply = http.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100)
+    assert (reply.status, reply.body) == (200, b"a\n") and target.requests == ["/file.csv"]
+
+
+@pytest.mark.parametrize("status, headers, pauses", [(429, {}, True), (503, {"Retry-After": "0.3"}, True), (500, {}, False)])
+def test_retry_wait_pauses_the_bucket_on_throttling_only(status, headers, pauses):
+    bucket = http.TokenBucket(rate=1000.0)
+    wait = http.retry_wait(1, 0.4, 10.0, http.Reply(status, headers, b""), bucket)
+    assert 0.2 <= wait <= 0.6
+    t0 = time.monotonic()
+    bucket.acquire()
+    blocked = time.monotonic() - t0
+    assert (blocked >= wait * 0.9) if pauses else blocked < 0.05

@@ -100,3 +100,19 @@ def test_shard_folder_drops_cutouts_made_with_other_settings(tmp_path):
     assert (folder / "1.jpg").exists()  # same settings: a resumed job keeps its files
     cutouts.open_shard(tmp_path, 3, {"scale": 0.4, "size": 128})
     assert not (folder / "1.jpg").exists()
+
+
+def test_a_full_disk_while_packing_is_a_clear_error_and_leaves_no_temporaries(store, monkeypatch):
+    """The memory map's blocks are reserved first, so a full disk is an OSError, not SIGBUS mid-write."""
+    import errno
+    import os
+
+    tmp, catalog, manifests, root = store
+
+    def full_disk(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full_disk)
+    with pytest.raises(OSError, match=r"cannot reserve .* GB for .*16px\.npy.*No space left on device.*free disk space"):
+        images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "16px.npy", tmp / "index.parquet", tmp / "excluded.parquet")
+    assert not (tmp / "16px.npy").exists() and not list(tmp.glob(".*"))

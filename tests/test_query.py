@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from galcnn import casjobs, catalog, query
-from servers import FakeSkyServer, fake_catalog
+from servers import FakeSkyServer, Redirector, fake_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 CUTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["query"]["cuts"]
@@ -139,6 +139,18 @@ def test_merge_deduplicates_rechecks_cuts_and_writes_the_sql(tmp_path):
     assert "(G.ra >= 0 AND G.ra < 180)" in sql_text and "(G.ra >= 180 AND G.ra < 360)" in sql_text
 
 
+def test_merge_refuses_an_empty_catalogue_and_writes_nothing(tmp_path):
+    empty = fake_catalog(5, seed=6).iloc[:0]
+    parts = []
+    for i in range(2):
+        parts.append(tmp_path / f"part{i:03d}.parquet")
+        empty.to_parquet(parts[-1])
+        parts[-1].with_suffix(".sql").write_text("SELECT 1\n")
+    with pytest.raises(ValueError, match=r"no galaxies passing the cuts \(0 rows from 2 partitions\).*sdss.url"):
+        query.merge_partitions(parts, [p.with_suffix(".sql") for p in parts], CUTS, tmp_path / "galaxies.parquet", tmp_path / "query.sql")
+    assert not (tmp_path / "galaxies.parquet").exists() and not (tmp_path / "query.sql").exists()
+
+
 # ---- CasJobs ------------------------------------------------------------------------------
 SECRET = "s3cr3t-Token-value-0123456789"
 
@@ -170,3 +182,61 @@ def test_casjobs_without_a_token_names_the_variable(monkeypatch):
     monkeypatch.delenv("TEST_CASJOBS_TOKEN", raising=False)
     with pytest.raises(casjobs.CasJobsError, match="TEST_CASJOBS_TOKEN"):
         casjobs.submit_job("SELECT 1", url="http://127.0.0.1:9", token_env="TEST_CASJOBS_TOKEN", context="DR14")
+
+
+def casjobs_call(url, job_file=None, **kwargs):
+    return casjobs.submit_job("SELECT 1 INTO mydb.T", url=url, token_env="TEST_CASJOBS_TOKEN", context="DR14",
+                              job_file=job_file, poll=0.01, backoff=0.01, **kwargs)
+
+
+def test_casjobs_never_follows_a_redirect_with_the_token(monkeypatch):
+    """requests would follow a 307 with the PUT, its body and X-Auth-Token to the other host."""
+    monkeypatch.setenv("TEST_CASJOBS_TOKEN", SECRET)
+    with FakeSkyServer(casjobs_token=SECRET) as elsewhere, Redirector(elsewhere.url, 307) as service:
+        with pytest.raises(casjobs.CasJobsError, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused") as err:
+            casjobs_call(f"{service.url}/CasJobs/RestApi")
+        assert [r["method"] for r in service.requests] == ["PUT"]
+        assert elsewhere.log == [] and elsewhere.casjobs_jobs == {}  # never saw the token, nor anything
+    assert SECRET not in str(err.value)
+
+
+def test_casjobs_needs_https(monkeypatch):
+    monkeypatch.setenv("TEST_CASJOBS_TOKEN", SECRET)
+    with pytest.raises(casjobs.CasJobsError, match="not an https:// URL"):
+        casjobs_call("http://skyserver.sdss.org/CasJobs/RestApi")
+
+
+def test_a_transient_poll_failure_is_retried_within_the_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_CASJOBS_TOKEN", SECRET)
+    job_file = tmp_path / "casjobs.json.job"
+    with FakeSkyServer(casjobs_token=SECRET) as server:
+        server.casjobs_poll_faults = ["503", "502"]
+        job = casjobs_call(f"{server.url}/CasJobs/RestApi", job_file, retries=3)
+    assert job["Status"] == casjobs.FINISHED and len(server.casjobs_jobs) == 1
+    assert not job_file.exists()
+
+
+def test_a_rerun_after_failed_polls_resumes_the_same_job(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_CASJOBS_TOKEN", SECRET)
+    job_file = tmp_path / "casjobs.json.job"
+    url_path = "/CasJobs/RestApi"
+    with FakeSkyServer(casjobs_token=SECRET) as server:
+        server.casjobs_poll_faults = ["503"] * 3
+        with pytest.raises(casjobs.CasJobsError, match="HTTP 503.*a rerun resumes this job"):
+            casjobs_call(server.url + url_path, job_file, retries=3)
+        assert job_file.exists() and SECRET not in job_file.read_text()
+        job = casjobs_call(server.url + url_path, job_file, retries=3)
+        puts = [e for e in server.log if e["params"].get("method") == "PUT"]
+    assert len(puts) == 1 and list(server.casjobs_jobs) == [job["JobID"]]
+    assert job["Status"] == casjobs.FINISHED and not job_file.exists()
+
+
+def test_a_job_outlasting_the_wait_is_cancelled(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_CASJOBS_TOKEN", SECRET)
+    job_file = tmp_path / "casjobs.json.job"
+    with FakeSkyServer(casjobs_token=SECRET, casjobs_polls_to_finish=10**6) as server:
+        with pytest.raises(casjobs.CasJobsError, match=r"still running after 0 s \(status 1\); cancelled \(HTTP 200\)"):
+            casjobs_call(f"{server.url}/CasJobs/RestApi", job_file, max_wait=0.05)
+        (job,) = server.casjobs_jobs.values()
+    assert job.get("cancelled") is True
+    assert not job_file.exists()  # a rerun submits anew

@@ -183,3 +183,69 @@ def test_wrong_resolution_and_missing_weights_are_refused(tmp_path):
         train_cnn(*args, target="oh_p50", bands="gri", res=8, fold=0, settings=SETTINGS, seed=0)
     with pytest.raises(ValueError, match="weights are missing"):
         train_cnn(*args, target="oh_p50", bands="gri", res=4, fold=0, settings={**SETTINGS, "pretrained": "imagenet"}, seed=0)
+
+
+def run_fit(images, subsets, settings, init, checkpoint=None, epoch_callback=None):
+    model = ResNetRegressor("resnet18")
+    model.load_state_dict(init)
+    hist, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU,
+                     checkpoint=checkpoint, epoch_callback=epoch_callback)
+    return model, hist, pred
+
+
+def assert_same_run(a, b):
+    (model_a, hist_a, pred_a), (model_b, hist_b, pred_b) = a, b
+    pd.testing.assert_frame_equal(hist_a.drop(columns="seconds"), hist_b.drop(columns="seconds"))
+    np.testing.assert_array_equal(pred_a, pred_b)
+    for k, v in model_a.state_dict().items():
+        assert torch.equal(v, model_b.state_dict()[k]), k
+
+
+def kill_after(last_epoch):
+    def callback(epoch, history):
+        if epoch == last_epoch:
+            raise Preempted
+    return callback
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The data, settings, initial weights and result of one run without a checkpoint."""
+    images, subsets = load_fold(synthetic_survey(tmp_path_factory.mktemp("survey"), n=120))
+    settings = {**SETTINGS, "batch_size": 16}
+    torch.manual_seed(0)
+    init = ResNetRegressor("resnet18").state_dict()
+    return images, subsets, settings, init, run_fit(images, subsets, settings, init)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "old layout"])
+def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(tmp_path, uninterrupted, damage, caplog):
+    images, subsets, settings, init, reference = uninterrupted
+    ckpt = tmp_path / "run" / CHECKPOINT_NAME
+    ckpt.parent.mkdir()
+    if damage == "garbage":
+        ckpt.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif damage == "truncated":  # a checkpoint cut short (a crash while it was copied, a full disk)
+        with pytest.raises(Preempted):
+            run_fit(images, subsets, settings, init, ckpt, kill_after(1))
+        ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    else:  # written by an earlier version: weights and epoch, no fingerprint
+        torch.save({"epoch": 2, "model": ResNetRegressor("resnet18").state_dict()}, ckpt)
+    damaged = ckpt.read_bytes()
+    with caplog.at_level("WARNING", logger="galcnn.checkpoint"):
+        again = run_fit(images, subsets, settings, init, ckpt)
+    assert_same_run(again, reference)
+    assert (ckpt.parent / "checkpoint.pt.bad").read_bytes() == damaged
+    assert "training starts over" in caplog.text and "checkpoint.pt.bad" in caplog.text
+
+
+def test_a_checkpoint_is_not_resumed_on_images_rebuilt_since(tmp_path, uninterrupted):
+    """Same galaxies and settings, other pixels (a new cutouts.scale): the fit starts over on the new images."""
+    images, subsets, settings, init, _ = uninterrupted
+    ckpt = tmp_path / "run" / CHECKPOINT_NAME
+    with pytest.raises(Preempted):
+        run_fit(images, subsets, settings, init, ckpt, kill_after(1))
+    rebuilt = (np.asarray(images) // 2 + 60).astype(np.uint8)
+    resumed = run_fit(rebuilt, subsets, settings, init, ckpt)
+    assert (ckpt.parent / "checkpoint.pt.bad").exists()
+    assert_same_run(resumed, run_fit(rebuilt, subsets, settings, init))

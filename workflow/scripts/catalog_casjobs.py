@@ -10,5 +10,7 @@ record = casjobs.submit_job(
     url=cfg["url"],
     token_env=cfg["token_env"],
     context=f"DR{p.data_release}",
+    # Beside the output, so a rerun resumes the submitted job instead of submitting again.
+    job_file=f"{snakemake.output[0]}.job",
 )
 io.write_json(snakemake.output[0], record)

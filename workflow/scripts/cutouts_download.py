@@ -15,5 +15,5 @@ download.download_shard(
     root=p.root,
     out_manifest=snakemake.output.manifest,
     service=download.CutoutService(url=snakemake.config["sdss"]["url"], **p.service),
-    **{k: cfg[k] for k in ("concurrency", "rate_limit", "retries", "timeout")},
+    **{k: cfg[k] for k in ("concurrency", "rate_limit", "retries", "timeout", "max_failed_fraction", "max_consecutive_failures")},
 )
