@@ -7,7 +7,10 @@ objIDs; ~1 % of galaxies are listed as blank or failed), and stand-in prediction
 model of the paper's DAG (config/config.yaml), written as `predict_cnn` writes them. Then it runs
 Snakemake on that folder with the paper's configuration, one stage at a time, allowing only the
 non-GPU rules (training and prediction are replaced by the stand-ins), and reads each stage's
-wall time and the peak resident memory of its process tree (Snakemake included) from wait4.
+wall time, CPU time (user + system) and the peak resident memory of its process tree (Snakemake
+included) from wait4, and the seconds and max_rss of its jobs from their Snakemake benchmark files
+(rules with a `benchmark:`). On a machine shared with other work, wall time grows with the load
+and CPU time much less: compare both.
 The published reference is recorded as unavailable (no network is assumed).
 
 The last line is ``paper_scale_s=<total> peak_rss_mb=<largest>``.
@@ -186,7 +189,7 @@ class Runner:
 
     def __init__(self, wf: Path, cores: int, allowed: list[str]):
         self.wf, self.cores, self.allowed = wf, cores, allowed
-        self.rows: list[tuple[str, float, float]] = []
+        self.rows: list[tuple[str, float, float, float]] = []
         self.snakemake = str(Path(sys.executable).with_name("snakemake"))
         self.base = ["--configfile", "config/config.yaml", "overrides.yaml"]
 
@@ -209,10 +212,11 @@ class Runner:
             raise SystemExit(f"stage {label} failed ({proc.returncode}); its log {log}:\n{log.read_text()[-6000:]}")
         rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
         jobs = self.job_benchmarks(since=time.time() - seconds)
-        self.rows.append((label, seconds, rss_mb))
+        cpu = usage.ru_utime + usage.ru_stime
+        self.rows.append((label, seconds, cpu, rss_mb))
         job_s = f"{sum(s for s, _ in jobs):9.1f} s" if jobs else f"{'-':>11}"
         job_rss = f"{max(r for _, r in jobs):9.0f} MB" if jobs else f"{'-':>12}"
-        print(f"{label:<34} {len(jobs) or '':>4} {seconds:9.1f} s {rss_mb:9.0f} MB {job_s} {job_rss}", flush=True)
+        print(f"{label:<34} {len(jobs) or '':>4} {seconds:9.1f} s {cpu:9.1f} s {rss_mb:9.0f} MB {job_s} {job_rss}", flush=True)
 
     def job_benchmarks(self, since: float) -> list[tuple[float, float]]:
         """(seconds, max_rss MB) of the jobs whose Snakemake benchmark file was written since ``since``."""
@@ -281,7 +285,7 @@ def main() -> None:
         runner = Runner(wf, args.cores, [])
         runner.allowed = [r for r in all_rules(wf, runner) if r not in SKIPPED_RULES and not r.startswith(SKIPPED_PREFIXES)]
         size = cfg["cutouts"]["size"]
-        print(f"{'stage':<34} {'jobs':>4} {'wall':>11} {'peak RSS':>12} {'jobs (s)':>11} {'job max_rss':>12}", flush=True)
+        print(f"{'stage':<34} {'jobs':>4} {'wall':>11} {'CPU':>11} {'peak RSS':>12} {'jobs (s)':>11} {'job max_rss':>12}", flush=True)
         runner.targets("images_pack", f"results/images/{size}px.npy")
         for res in sorted(cfg["resolutions"], reverse=True):
             if res != size:
@@ -297,9 +301,10 @@ def main() -> None:
             runner.until(rule)
         runner.run("report", [runner.snakemake, *runner.base, "--report", "results/report.html"])
 
-        total = sum(s for _, s, _ in runner.rows)
-        peak = max(r for _, _, r in runner.rows)
-        print(f"{'total':<39} {total:9.1f} s {peak:9.0f} MB")
+        total = sum(row[1] for row in runner.rows)
+        cpu = sum(row[2] for row in runner.rows)
+        peak = max(row[3] for row in runner.rows)
+        print(f"{'total':<39} {total:9.1f} s {cpu:9.1f} s {peak:9.0f} MB")
         used = sum(f.stat().st_size for f in (wf / "results").rglob("*") if f.is_file())
         print(f"scratch results: {used / 1e9:.2f} GB")
         print(f"paper_scale_s={total:.0f} peak_rss_mb={peak:.0f}")
