@@ -16,7 +16,7 @@ SCRIPT = Path(__file__).resolve().parent / "benchmarks" / "gpu_train.py"
 def test_gpu_benchmark_runs_its_cpu_fallback(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--threads", "1", "--scratch", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("no CUDA device (cpu): a tiny version")

@@ -12,6 +12,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
 import paper_scale  # noqa: E402
+
 from galcnn import cutouts, ensemble, images, splits  # noqa: E402
 from galcnn import io as gio  # noqa: E402
 

@@ -168,8 +168,8 @@ def disk_needed(n: int, cfg: dict, jpeg_bytes: float) -> dict[str, float]:
 def build(wf: Path, n: int) -> None:
     """The scratch workflow and its synthetic input (run in a child process)."""
     import numpy as np
-
     from conftest import copy_workflow
+
     from galcnn import io as gio
 
     cfg = paper_config()
@@ -236,7 +236,7 @@ class Runner:
 
     def pending_rules(self) -> list[str]:
         """Rules with jobs left in the non-GPU DAG of `all`, in the dry run's order."""
-        proc = subprocess.run(self.command("all", "-n", "--quiet", "rules"), cwd=self.wf, capture_output=True, text=True)
+        proc = subprocess.run(self.command("all", "-n", "--quiet", "rules"), cwd=self.wf, capture_output=True, text=True, check=False)
         if proc.returncode:
             raise SystemExit(f"dry run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         rules, table = [], False
@@ -270,8 +270,8 @@ def main() -> None:
         return print(f"(stand-in predictions of {made} fold models written, untimed)")
 
     cfg = paper_config()
-    n = max(2000, int(round(N_GALAXIES * args.scale)))
-    need = disk_needed(n, cfg, jpeg_bytes=9000)
+    n = max(2000, round(N_GALAXIES * args.scale))
+    need = disk_needed(n, cfg, jpeg_bytes=9000)  # a budget for real DR14 JPEGs; the mock ones are 2.4 kB
     free = shutil.disk_usage(args.scratch).free
     print(f"{n:,} galaxies; disk needed in {args.scratch}: {sum(need.values()) / 1e9:.1f} GB "
           f"({', '.join(f'{k} {v / 1e9:.2f} GB' for k, v in need.items())}); free {free / 1e9:.1f} GB", flush=True)
