@@ -8,7 +8,7 @@ synthetic (noise) with the paper's training and validation sizes (142,176 galaxi
 the folds' 64 / 16 %). Then it predicts the paper's 20,466 test galaxies with test-time
 augmentation through ``galcnn.predict.predict_rows``. Prints training images/s, seconds per
 epoch, TTA ms per image and peak GPU memory, and an estimate per fold model of the paper's
-10-epoch schedule beside the paper's figure (10 epochs in 25–30 min on one P100, paper §3).
+10-epoch schedule beside the paper's figure (10 epochs in 25–30 min on one P100, paper §3.2).
 
 Without CUDA it runs a tiny version of the same code (16 px, about a hundred images) and says so:
 its numbers say nothing about a GPU. On a SLURM cluster:
@@ -40,7 +40,7 @@ from galcnn.model import ResNetRegressor  # noqa: E402
 from galcnn.predict import predict_rows  # noqa: E402
 from galcnn.train import fit  # noqa: E402
 
-N_GALAXIES, N_TEST = 142_176, 20_466  # the paper's sample and test set (§2.1)
+N_GALAXIES, N_TEST = 142_176, 20_466  # the paper's sample and test set (paper §3.1, §3.2)
 PAPER_EPOCHS = 10  # 2 frozen + 1 + (1 + 2 + 4) SGDR epochs
 TINY = {"res": 16, "n_train": 64, "n_val": 16, "n_test": 16, "batch": 16, "predict_batch": 16}
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 # The synthetic input is made in child processes (--build, --stand-ins) and this process imports
 # nothing heavy: a child's peak RSS as the kernel reports it starts at its parent's RSS at fork.
 
-N_GALAXIES = 142_176  # the paper's sample (§2.1)
+N_GALAXIES = 142_176  # the paper's sample (paper §3.1)
 POOL = 256  # distinct rendered cutouts the store's JPEGs repeat
 BLANK_SHARE, FAILED_SHARE = 0.008, 0.002  # manifest entries that packing must exclude
 #: Rules that need a GPU or the network, or that make the synthetic inputs: never run here.
