@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
-from scipy.ndimage import binary_dilation, uniform_filter
+from scipy.ndimage import maximum_filter, uniform_filter
 
 from galcnn import io as gio
 
@@ -107,26 +107,33 @@ def check_jpeg(data: bytes, size: int) -> tuple[str, str]:
     pages, truncated bodies, images of the wrong size, and blank cutouts: partly or
     wholly off the imaging footprint, or with no source at the centre.
     """
+    status, reason, _ = read_jpeg(data, size)
+    return status, reason
+
+
+def read_jpeg(data: bytes, size: int) -> tuple[str, str, np.ndarray | None]:
+    """:func:`check_jpeg`'s (status, reason) and the decoded RGB pixels (None when undecodable),
+    so a reader that keeps the pixels decodes the JPEG once."""
     if not data:
-        return FAILED, "empty body"
+        return FAILED, "empty body", None
     if not data.startswith(b"\xff\xd8"):
         head = data[:64].lstrip().lower()
         kind = "HTML page" if head.startswith((b"<!doctype", b"<html")) or b"<html" in data[:512].lower() else "not a JPEG"
-        return FAILED, f"{kind} ({len(data)} bytes) instead of a JPEG"
+        return FAILED, f"{kind} ({len(data)} bytes) instead of a JPEG", None
     try:
         with Image.open(io.BytesIO(data)) as img:
             # Image.open reads only the header: a wrong (or huge) size is refused before decoding.
             if img.size != (size, size):
-                return FAILED, f"image is {img.size[0]}x{img.size[1]} px, expected {size}x{size}"
+                return FAILED, f"image is {img.size[0]}x{img.size[1]} px, expected {size}x{size}", None
             img.load()
             pixels = np.asarray(img.convert("RGB"))
     except Image.DecompressionBombError as exc:
-        return FAILED, f"image too large to decode: {exc}"
+        return FAILED, f"image too large to decode: {exc}", None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        return FAILED, f"undecodable JPEG: {exc}"
+        return FAILED, f"undecodable JPEG: {exc}", None
     if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return FAILED, "truncated JPEG (no end-of-image marker)"
-    return _blank_reason(pixels)
+        return FAILED, "truncated JPEG (no end-of-image marker)", pixels
+    return (*_blank_reason(pixels), pixels)
 
 
 def _blank_reason(pixels: np.ndarray) -> tuple[str, str]:
@@ -143,10 +150,19 @@ def _blank_reason(pixels: np.ndarray) -> tuple[str, str]:
 def zero_valued_share(pixels: np.ndarray) -> float:
     """Share of the image in zero-valued areas: black pixels within squares of :data:`ZERO_WINDOW`
     px that are black throughout."""
-    black = pixels.max(axis=2) <= ZERO_LEVEL
+    black = brightest_channel(pixels) <= ZERO_LEVEL
     # Squares reaching past the image's edge are padded with non-black, so they never count.
     whole = uniform_filter(black.astype(np.float32), ZERO_WINDOW, mode="constant") > 1 - 0.5 / ZERO_WINDOW**2
-    return float((binary_dilation(whole, np.ones((ZERO_WINDOW, ZERO_WINDOW), bool)) & black).mean())
+    if not whole.any():
+        return 0.0
+    # Every pixel of a whole square: a box dilation. The separable maximum filter (origin -1 puts the
+    # even square where binary_dilation's structuring element puts it) takes 0.1 ms, binary_dilation 30.
+    return float((maximum_filter(whole, ZERO_WINDOW, mode="constant", cval=False, origin=-1) & black).mean())
+
+
+def brightest_channel(pixels: np.ndarray) -> np.ndarray:
+    """The largest of the three channels per pixel (the same as ``max(axis=2)``, 10x faster)."""
+    return np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
 
 
 def border_rows(pixels: np.ndarray) -> np.ndarray:
@@ -157,7 +173,8 @@ def border_rows(pixels: np.ndarray) -> np.ndarray:
 
 def centre_and_border(pixels: np.ndarray) -> tuple[float, float]:
     """Median grey level (mean of the channels) in the central disc and in the border rows."""
-    grey = pixels.astype(np.float32).mean(axis=2)
+    # The channels' mean, channel by channel: a reduction over the short last axis is 10x slower.
+    grey = (pixels[..., 0].astype(np.float32) + pixels[..., 1] + pixels[..., 2]) / np.float32(3)
     h, w = grey.shape
     y, x = np.ogrid[:h, :w]
     radius = max(1.0, CENTRE_RADIUS * h)
@@ -173,7 +190,7 @@ def sky_statistics(pixels: np.ndarray) -> dict[str, float]:
     brightest channel is ≤ :data:`ZERO_LEVEL`.
     """
     border = border_rows(pixels).astype(np.float64)
-    brightest = pixels.max(axis=2)
+    brightest = brightest_channel(pixels)
     return {
         "border_mean": float(border.mean()),
         "border_std": float(border.std()),
@@ -183,9 +200,15 @@ def sky_statistics(pixels: np.ndarray) -> dict[str, float]:
 
 
 def check_file(path: Path, size: int) -> tuple[str, str]:
+    status, reason, _ = read_file(path, size)
+    return status, reason
+
+
+def read_file(path: Path, size: int) -> tuple[str, str, np.ndarray | None]:
+    """:func:`read_jpeg` of the file at ``path`` (``failed`` when it is missing)."""
     if not path.exists():
-        return FAILED, "missing file"
-    return check_jpeg(path.read_bytes(), size)
+        return FAILED, "missing file", None
+    return read_jpeg(path.read_bytes(), size)
 
 
 def write_manifest(path: str | Path, records: list[dict]) -> pd.DataFrame:

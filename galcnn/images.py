@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tqdm import tqdm
 
 from galcnn import cutouts
@@ -23,8 +22,9 @@ from galcnn import io as gio
 log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = ("objID", "row")
-#: Rows per block when streaming a large array through memory.
-BLOCK = 4096
+#: Rows per block when streaming a large array through memory (50 MB at 128 px; the
+#: downsampling's integer sums take about five times that).
+BLOCK = 1024
 
 
 def load_images(path: str | Path) -> np.ndarray:
@@ -49,66 +49,76 @@ def pack_cutouts(
     unreadable now are excluded, listed with the reason in ``out_excluded``
     and counted in the log. Returns the index (objID → row).
     """
-    status = manifests.drop_duplicates("objID", keep="last").set_index("objID")
+    status = manifests.drop_duplicates("objID", keep="last")
     objids = catalog["objID"].to_numpy(np.int64)
-    shards = cutouts.shard_of(objids, n_shards)
-    excluded: list[dict] = []
-    candidates = []
-    for objid, shard in zip(objids, shards):
-        if objid not in status.index:
-            excluded.append({"objID": objid, "status": "missing", "reason": "not in any cutout manifest"})
-        elif status.at[objid, "status"] != cutouts.OK:
-            excluded.append({"objID": objid, "status": status.at[objid, "status"], "reason": status.at[objid, "reason"]})
-        else:
-            candidates.append((objid, cutouts.cutout_path(cutout_root, shard, objid)))
+    table = pd.DataFrame({"objID": objids}).merge(status[["objID", "status", "reason"]], on="objID", how="left")
+    missing = table["status"].isna().to_numpy()
+    ok = (table["status"] == cutouts.OK).to_numpy(dtype=bool, na_value=False)
+    table.loc[missing, ["status", "reason"]] = ["missing", "not in any cutout manifest"]
+    excluded = [table.loc[~ok, ["objID", "status", "reason"]]]
+    candidates = objids[ok]
+    shards = cutouts.shard_of(candidates, n_shards)
 
-    def decode(item):
-        objid, path = item
-        state, reason = cutouts.check_file(path, size)
-        if state != cutouts.OK:
-            return objid, None, state, reason
-        with Image.open(path) as img:
-            return objid, np.asarray(img.convert("RGB"), dtype=np.uint8), state, reason
+    def decode(i: int) -> tuple[str, str, np.ndarray | None]:
+        return cutouts.read_file(cutouts.cutout_path(cutout_root, shards[i], candidates[i]), size)
 
-    with gio.atomic_path(out_images) as tmp:
-        array = gio.open_memmap(tmp, np.uint8, (len(candidates), size, size, 3))
-        kept: list[int] = []
-        with ThreadPoolExecutor(max(1, threads)) as pool:
-            results = pool.map(decode, candidates)
-            for objid, pixels, state, reason in tqdm(results, total=len(candidates), desc="packing cutouts", unit="img"):
-                if pixels is None:
-                    excluded.append({"objID": objid, "status": state, "reason": f"at packing: {reason}"})
-                    continue
-                array[len(kept)] = pixels
-                kept.append(objid)
-        array.flush()
-        del array
+    # Decoded and written one block at a time, each block through a mapping of the file closed after
+    # it: the pages of a mapping held open stay resident, up to the whole array.
+    with gio.atomic_path(out_images) as tmp, ThreadPoolExecutor(max(1, threads)) as pool:
+        gio.open_memmap(tmp, np.uint8, (len(candidates), size, size, 3)).flush()
+        kept, failed = [], []
+        for start in tqdm(range(0, len(candidates), BLOCK), desc=f"packing {len(candidates)} cutouts", unit="block"):
+            block = np.empty((min(BLOCK, len(candidates) - start), size, size, 3), np.uint8)
+            good = np.zeros(len(block), bool)
+            for j, (state, reason, pixels) in enumerate(pool.map(decode, range(start, start + len(block)))):
+                if state == cutouts.OK:
+                    block[j], good[j] = pixels, True
+                else:
+                    failed.append({"objID": candidates[start + j], "status": state, "reason": f"at packing: {reason}"})
+            n_kept = sum(len(k) for k in kept)
+            _write_rows(tmp, n_kept, block if good.all() else block[good])
+            kept.append(candidates[start : start + len(block)][good])
+        kept = np.concatenate(kept) if kept else np.empty(0, np.int64)
         if len(kept) < len(candidates):
             _truncate_rows(tmp, len(kept))
+    excluded.append(pd.DataFrame.from_records(failed, columns=["objID", "status", "reason"]))
 
-    index = pd.DataFrame({"objID": np.asarray(kept, dtype=np.int64), "row": np.arange(len(kept), dtype=np.int64)})
+    index = pd.DataFrame({"objID": kept.astype(np.int64), "row": np.arange(len(kept), dtype=np.int64)})
     gio.write_parquet(out_index, index)
-    excluded_frame = pd.DataFrame.from_records(excluded, columns=["objID", "status", "reason"]).astype(
-        {"objID": "int64", "status": "string", "reason": "string"}
-    )
+    excluded_frame = pd.concat(excluded, ignore_index=True).astype({"objID": "int64", "status": "string", "reason": "string"})
     gio.write_parquet(out_excluded, excluded_frame)
     by_status = excluded_frame["status"].value_counts().to_dict()
     log.info("packed %d of %d catalogue galaxies; excluded %d %s", len(kept), len(objids), len(excluded_frame), by_status)
-    if not kept:
+    if not len(kept):
         raise ValueError(f"no usable cutouts among {len(objids)} galaxies; see {out_excluded} for the reasons")
     return index
 
 
+def _write_rows(path: str | Path, start: int, rows: np.ndarray) -> None:
+    """Write ``rows`` into the .npy file from row ``start`` on, through a mapping closed on return."""
+    out = np.load(path, mmap_mode="r+")
+    out[start : start + len(rows)] = rows
+    out.flush()
+    del out
+
+
+def _read_rows(path: str | Path, start: int, stop: int) -> np.ndarray:
+    """A copy of rows ``start:stop`` of an .npy file, read through a mapping closed on return."""
+    full = load_images(path)
+    rows = np.array(full[start:stop])
+    del full
+    return rows
+
+
 def _truncate_rows(path: Path, n_rows: int) -> None:
     """Rewrite an .npy file keeping its first ``n_rows`` rows (cutouts unreadable at packing time)."""
-    full = np.load(path, mmap_mode="r")
+    full = load_images(path)
+    dtype, shape = full.dtype, full.shape
+    del full
     with gio.atomic_path(path) as trimmed:
-        out = gio.open_memmap(trimmed, full.dtype, (n_rows, *full.shape[1:]))
+        gio.open_memmap(trimmed, dtype, (n_rows, *shape[1:])).flush()
         for start in range(0, n_rows, BLOCK):
-            stop = min(start + BLOCK, n_rows)
-            out[start:stop] = full[start:stop]
-        out.flush()
-        del out, full
+            _write_rows(trimmed, start, _read_rows(path, start, min(start + BLOCK, n_rows)))
 
 
 def area_average(images: np.ndarray, res: int) -> np.ndarray:
@@ -117,17 +127,23 @@ def area_average(images: np.ndarray, res: int) -> np.ndarray:
     if size != size2 or size % res:
         raise ValueError(f"resolution {res} px does not divide the {size}x{size2} px cutouts; choose a divisor of {size}")
     f = size // res
-    blocks = images.reshape(n, res, f, res, f, channels).astype(np.float32)
-    return np.rint(blocks.mean(axis=(2, 4))).astype(np.uint8)
+    # Integer sums, first over each block's f image rows (long contiguous vectors), then over its
+    # f columns one at a time: 5-20x faster than a reduction over both axes, the same values.
+    rows = images.reshape(n, res, f, size * channels).sum(axis=2, dtype=np.uint32).reshape(n, res, res, f, channels)
+    sums = rows[:, :, :, 0].copy()
+    for k in range(1, f):
+        sums += rows[:, :, :, k]
+    return np.rint(sums.astype(np.float32) / np.float32(f * f)).astype(np.uint8)
 
 
 def downsample_file(src: str | Path, dst: str | Path, res: int) -> None:
-    """Area-average the packed native array to ``res`` px, streaming it block by block."""
+    """Area-average the packed native array to ``res`` px, streaming it block by block
+    (each block through its own mapping, so resident memory stays at about one block)."""
     full = load_images(src)
+    n, channels = len(full), full.shape[-1]
+    del full
     with gio.atomic_path(dst) as tmp:
-        out = gio.open_memmap(tmp, np.uint8, (len(full), res, res, full.shape[-1]))
-        for start in tqdm(range(0, len(full), BLOCK), desc=f"downsampling to {res} px", unit="block"):
-            out[start : start + BLOCK] = area_average(np.asarray(full[start : start + BLOCK]), res)
-        out.flush()
-        del out
-    log.info("wrote %d images at %d px to %s", len(full), res, dst)
+        gio.open_memmap(tmp, np.uint8, (n, res, res, channels)).flush()
+        for start in tqdm(range(0, n, BLOCK), desc=f"downsampling to {res} px", unit="block"):
+            _write_rows(tmp, start, area_average(_read_rows(src, start, start + BLOCK), res))
+    log.info("wrote %d images at %d px to %s", n, res, dst)

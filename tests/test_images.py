@@ -116,3 +116,74 @@ def test_a_full_disk_while_packing_is_a_clear_error_and_leaves_no_temporaries(st
     with pytest.raises(OSError, match=r"cannot reserve .* GB for .*16px\.npy.*No space left on device.*free disk space"):
         images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "16px.npy", tmp / "index.parquet", tmp / "excluded.parquet")
     assert not (tmp / "16px.npy").exists() and not list(tmp.glob(".*"))
+
+
+@pytest.mark.parametrize("res", [64, 32, 8, 2, 1])
+def test_area_average_equals_the_mean_of_each_block(res):
+    full = np.random.default_rng(res).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
+    f = 128 // res
+    expected = np.rint(full.reshape(3, res, f, res, f, 3).mean(axis=(2, 4))).astype(np.uint8)
+    np.testing.assert_array_equal(images.area_average(full, res), expected)
+
+
+# Packing and downsampling stream the array through memory in blocks: their peak resident memory
+# (VmHWM, which counts the pages of a memory-mapped file too) must not grow with the number of
+# galaxies. Measured in a fresh process, with 64-row blocks, at 300 and 3,000 galaxies (15 MB and
+# 147 MB arrays): a mapping of the whole file held open grows by about the array's size.
+_STREAMING = """
+import sys, numpy as np, pandas as pd
+from pathlib import Path
+from galcnn import cutouts, images
+images.BLOCK = 64
+n, tmp, jpeg = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]).read_bytes()
+objids = np.arange(1, n + 1, dtype=np.int64)
+for objid in objids:
+    path = cutouts.cutout_path(tmp / "cutouts", int(objid % 4), int(objid))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg)
+manifests = pd.DataFrame({"objID": objids, "status": "ok", "reason": "", "path": ""})
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+before = hwm()
+images.pack_cutouts(pd.DataFrame({"objID": objids}), manifests, tmp / "cutouts", 4, 128,
+                    tmp / "128px.npy", tmp / "index.parquet", tmp / "excluded.parquet", threads=2)
+assert len(np.load(tmp / "128px.npy", mmap_mode="r")) == n
+packed = hwm()
+images.downsample_file(tmp / "128px.npy", tmp / "64px.npy", 64)
+print(packed - before, hwm() - before)
+"""
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_packing_and_downsampling_memory_does_not_grow_with_the_sample(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "galaxy.jpg").write_bytes(_jpeg(rng, size=128))
+    assert cutouts.check_jpeg((tmp_path / "galaxy.jpg").read_bytes(), 128)[0] == cutouts.OK
+    growth = {}
+    for n in (300, 3000):
+        out = tmp_path / str(n)
+        proc = subprocess.run([sys.executable, "-c", _STREAMING, str(n), str(out), str(tmp_path / "galaxy.jpg")],
+                              capture_output=True, text=True, check=True)
+        growth[n] = [float(v) for v in proc.stdout.split()]
+    array_mb = (3000 - 300) * 128 * 128 * 3 / 2**20
+    for step, small, large in zip(("packing", "downsampling"), growth[300], growth[3000]):
+        assert large - small < array_mb / 4, f"{step}: peak memory grew {large - small:.0f} MB for {array_mb:.0f} MB more images"
+
+
+def test_zero_valued_share_is_the_dilation_of_black_squares():
+    """The fast box dilation counts exactly the black pixels within wholly black ZERO_WINDOW squares."""
+    from scipy.ndimage import binary_dilation, uniform_filter
+
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        pixels = rng.integers(0, 30, (128, 128, 3), dtype=np.uint8)
+        y, x, h, w = rng.integers(0, 100, 4)
+        pixels[y : y + 20 + h, x : x + 20 + w] = rng.integers(0, 4, 3)  # a black region, sometimes at an edge
+        black = pixels.max(axis=2) <= cutouts.ZERO_LEVEL
+        w_ = cutouts.ZERO_WINDOW
+        whole = uniform_filter(black.astype(np.float32), w_, mode="constant") > 1 - 0.5 / w_**2
+        expected = float((binary_dilation(whole, np.ones((w_, w_), bool)) & black).mean())
+        assert cutouts.zero_valued_share(pixels) == expected
