@@ -1,14 +1,17 @@
 """Calibrated uncertainties of the CNN predictions.
 
-A galaxy's raw uncertainty is the spread (standard deviation) of every prediction
-the models make for it: each fold's model under each test-time-augmentation
-transform. The spread alone has no absolute scale, so it is multiplied by one
-factor per configuration, fitted on the out-of-fold validation predictions (galaxies
-no model saw in training, none of them test galaxies) so that 68.27 % of them lie
-within 1σ of the truth. The test set then measures how well that holds.
+Each fold's model predicts a galaxy under every test-time-augmentation transform; the
+spread of those predictions says how sure that model is. A galaxy's raw uncertainty is
+that spread, as the root mean square over the fold models of each model's spread over
+its transforms. It has no absolute scale, so one factor per configuration scales it,
+fitted on the out-of-fold validation predictions (galaxies the predicting model never
+trained on, none of them test galaxies) so that 68.27 % of them lie within 1σ of the
+truth. The test set then measures how well that holds for the fold ensemble.
 
-A validation galaxy has one out-of-fold model, so its raw spread is over that
-model's transforms alone, and the factor is fitted for the error of one model.
+The disagreement between the fold models is left out of the raw uncertainty: a
+validation galaxy has one out-of-fold model, so no spread over folds can be fitted on
+it, and a factor fitted without it overstates the ensemble's uncertainty where it is
+added (README, "Using the models on new galaxies").
 """
 
 from __future__ import annotations
@@ -29,18 +32,13 @@ ONE_SIGMA = float(norm.cdf(1) - norm.cdf(-1))
 CURVE_LEVELS = np.linspace(0.05, 0.95, 19)
 
 
-def pooled_spread(means, stds) -> np.ndarray:
-    """Spread of all folds × transforms predictions from each fold's TTA mean and spread.
-
-    ``means`` and ``stds`` are K × N (folds × galaxies); each fold runs the same
-    transforms, so the pooled variance is the mean within-fold variance plus the
-    variance of the fold means (ddof 0 throughout).
-    """
-    m = np.asarray(means, dtype=float)
+def model_spread(stds) -> np.ndarray:
+    """Raw uncertainty per galaxy from each fold model's spread over its transforms
+    (K × N, folds × galaxies): their root mean square over the folds."""
     s = np.asarray(stds, dtype=float)
-    if m.shape != s.shape or m.ndim != 2:
-        raise ValueError(f"fold means {m.shape} and spreads {s.shape} must both be folds × galaxies")
-    return np.sqrt((s**2).mean(axis=0) + m.var(axis=0))
+    if s.ndim != 2:
+        raise ValueError(f"fold spreads of shape {s.shape} must be folds × galaxies")
+    return np.sqrt((s**2).mean(axis=0))
 
 
 def fit_factor(residual, sigma, target: float = ONE_SIGMA) -> float:
@@ -77,12 +75,12 @@ def fold_columns(test: pd.DataFrame) -> list[int]:
 
 
 def test_spread(test: pd.DataFrame, source: str = "test predictions") -> np.ndarray:
-    """Raw uncertainty of each test galaxy: :func:`pooled_spread` over the fold columns."""
+    """Raw uncertainty of each test galaxy: :func:`model_spread` of the folds' columns."""
     folds = fold_columns(test)
     missing = [f"pred_fold{k}_std" for k in folds if f"pred_fold{k}_std" not in test.columns]
     if missing:
         raise ValueError(f"{source} lack the TTA spread columns {missing}: they were made before predictions kept it; rerun with --forcerun predict_cnn")
-    return pooled_spread(test[[f"pred_fold{k}" for k in folds]].to_numpy().T, test[[f"pred_fold{k}_std" for k in folds]].to_numpy().T)
+    return model_spread(test[[f"pred_fold{k}_std" for k in folds]].to_numpy().T)
 
 
 def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, str] = ("test predictions", "validation predictions")) -> dict:

@@ -116,7 +116,7 @@ def export_model(
         },
         "target_scaling": {"description": "prediction = head output * y_std + y_mean, per fold", "folds": scaling},
         "tta": {"enabled": bool(tta), "transforms": "dihedral", "n": N_DIHEDRAL if tta else 1},
-        "calibration": {"sigma": "factor x spread of the folds x transforms predictions", **uncertainty},
+        "calibration": {"sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms", **uncertainty},
         "training": {"seed": first["seed"], "settings": first["train"], "n_train": first["n_train"], "n_validation": first["n_validation"]},
         "test_metrics": {
             "n": len(test_predictions),
@@ -187,12 +187,12 @@ class PortableModel:
 
     def predict(self, rgb, batch_size: int = 256) -> pd.DataFrame:
         """pred (mean of every fold × transform prediction), sigma (calibrated), sigma_raw
-        (their spread) and n_models (how many predictions), one row per image."""
+        (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image."""
         arr = self.prepare(rgb)
         rows = np.arange(len(arr))
         tta = bool(self.meta["tta"]["enabled"])
         per_fold = [predict_transforms(m, arr, rows, self.meta["bands"], batch_size, self.device, tta=tta) for m in self.models]
-        raw = calibration.pooled_spread([p.mean(axis=0) for p in per_fold], [p.std(axis=0) for p in per_fold])
+        raw = calibration.model_spread([p.std(axis=0) for p in per_fold])
         return pd.DataFrame(
             {
                 "pred": np.mean([p.mean(axis=0) for p in per_fold], axis=0),

@@ -1,4 +1,4 @@
-"""Calibrated uncertainties: the pooled spread, the fitted factor, the coverages, and the
+"""Calibrated uncertainties: the models' spread, the fitted factor, the coverages, and the
 TTA spread that the predictions keep for them."""
 
 import numpy as np
@@ -12,13 +12,16 @@ from galcnn.predict import predict_transforms
 from test_predict import CPU, Recorder, random_images
 
 
-def test_pooled_spread_is_the_spread_of_every_fold_and_transform_prediction():
+def test_the_raw_uncertainty_is_the_models_spread_over_transforms_not_their_disagreement():
     rng = np.random.default_rng(1)
     preds = rng.normal(9.0, 0.2, (3, 8, 50))  # folds x transforms x galaxies
-    pooled = calibration.pooled_spread(preds.mean(axis=1), preds.std(axis=1))
-    np.testing.assert_allclose(pooled, preds.reshape(24, 50).std(axis=0))
+    raw = calibration.model_spread(preds.std(axis=1))
+    # Offsetting a whole fold (models that disagree) leaves it as it is.
+    preds[1] += 0.5
+    np.testing.assert_allclose(calibration.model_spread(preds.std(axis=1)), raw)
+    np.testing.assert_allclose(raw**2, ((preds - preds.mean(axis=1, keepdims=True)) ** 2).mean(axis=(0, 1)))
     with pytest.raises(ValueError, match="folds × galaxies"):
-        calibration.pooled_spread(preds.mean(axis=1), preds.std(axis=1)[:2])
+        calibration.model_spread(preds.std(axis=1)[0])
 
 
 def synthetic(n, factor, seed):
@@ -109,5 +112,5 @@ def test_the_transforms_spread_is_kept_per_galaxy_and_through_the_ensemble():
 
     test, val = ensemble_folds({0: fold(0), 1: fold(1)})
     assert list(test["pred_fold1_std"]) == [0.2, 0.2] and list(val["pred_std"]) == [0.05, 0.05]
-    # Fold means 9 and 10 with spreads 0.1 and 0.2: pooled variance 0.025 + 0.25.
-    assert calibration.test_spread(test)[0] == pytest.approx(np.sqrt(0.025 + 0.25))
+    # Spreads 0.1 and 0.2 of folds that predict 9 and 10: their root mean square, the disagreement left out.
+    assert calibration.test_spread(test)[0] == pytest.approx(np.sqrt(0.025))

@@ -70,8 +70,9 @@ def test_predictions_are_the_mean_and_calibrated_spread_of_every_fold_and_transf
     per_fold = [predict_transforms(load_model(models[k], CPU)[0], rgb, np.arange(6), "gri", 6, CPU) for k in (0, 1)]
     stacked = np.concatenate(per_fold)  # 16 predictions per galaxy
     np.testing.assert_allclose(out["pred"], stacked.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(out["sigma_raw"], stacked.std(axis=0), rtol=1e-9)
-    np.testing.assert_allclose(out["sigma"], 2.5 * stacked.std(axis=0), rtol=1e-9)
+    spread = np.sqrt((per_fold[0].var(axis=0) + per_fold[1].var(axis=0)) / 2)
+    np.testing.assert_allclose(out["sigma_raw"], spread, rtol=1e-9)
+    np.testing.assert_allclose(out["sigma"], 2.5 * spread, rtol=1e-9)
     assert (out["n_models"] == 16).all()
     # One image without the batch axis, and a 32 px image area-averaged to the model's 4 px as in training.
     one = model.predict(rgb[2])
@@ -122,8 +123,8 @@ def test_without_a_factor_sigma_is_nan(tmp_path):
     models, configs = train_outputs(tmp_path, res=1)
     portable.export_model(tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True)
     out = portable.load(tmp_path / "e", "cpu").predict(np.full((2, 1, 1, 3), 30, dtype=np.uint8))
-    # At 1 px the transforms are one image: the spread is the two folds' disagreement alone.
-    assert out["sigma"].isna().all() and (out["n_models"] == 2).all() and (out["sigma_raw"] > 0).all()
+    # At 1 px the transforms are one image: no spread, and no factor to scale it.
+    assert out["sigma"].isna().all() and (out["n_models"] == 2).all() and (out["sigma_raw"] == 0).all()
 
 
 def test_predict_packed_keeps_the_index_order(exported, tmp_path):
