@@ -4,39 +4,6 @@
 # configuration with TTA via the exported model folder, and one table of predictions,
 # calibrated uncertainties, status and domain flags. Nothing is retrained.
 
-from pathlib import Path
-
-_apply = config["apply"]
-APPLY_NAME = _apply["name"] or Path(_apply["catalog"]).stem
-APPLY_BANDS = _apply["bands"] or MAIN_BANDS
-APPLY_RES = _apply["resolution"] or top_resolution()
-APPLY_DIR = f"{APPLY_ROOT}/{APPLY_NAME}"
-APPLY_CATALOG = f"{APPLY_DIR}/catalog.parquet"
-APPLY_TRUTH = f"{APPLY_DIR}/mock_truth.parquet"
-APPLY_CUTOUTS = f"{APPLY_DIR}/cutouts"
-# One shard: a catalogue of new galaxies is small beside the training sample.
-APPLY_MANIFEST = f"{APPLY_CUTOUTS}/shard000.manifest.parquet"
-APPLY_IMAGES = f"{APPLY_DIR}/images/{NATIVE_RES}px.npy"
-APPLY_INDEX = f"{APPLY_DIR}/images/index.parquet"
-APPLY_EXCLUDED = f"{APPLY_DIR}/images/excluded.parquet"
-APPLY_PREDICTIONS = f"{APPLY_DIR}/predictions/{{target}}.parquet"
-APPLY_TABLE = f"{APPLY_ROOT}/{APPLY_NAME}.parquet"
-APPLY_CSV = f"{APPLY_ROOT}/{APPLY_NAME}.csv"
-
-
-def apply_model(target):
-    return EXPORT_JSON.format(target=target, bands=APPLY_BANDS, res=APPLY_RES)
-
-
-def apply_outputs(wildcards):
-    if not _apply["catalog"]:
-        raise ValueError(
-            "`snakemake apply` needs a catalogue: set apply.catalog to a .csv or .parquet file with ra and dec "
-            "in degrees, e.g. --config apply='{catalog: galaxies.csv, name: galaxies}' or an apply: block in a --configfile"
-        )
-    return [APPLY_TABLE, APPLY_CSV]
-
-
 localrules:
     apply,
 
@@ -53,14 +20,6 @@ if _apply["catalog"]:
             f"config apply asks for models from {APPLY_BANDS} images at {APPLY_RES} px, which are not trained for "
             f"{_untrained}; trained: {sorted(cnn_keys())}. Set apply.bands and apply.resolution to one of those, or null"
         )
-
-    def apply_catalog_file(wildcards):
-        path = Path(_apply["catalog"])
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"apply catalogue {path} (config apply.catalog) does not exist; give a .csv or .parquet file with ra and dec columns"
-            )
-        return str(path)
 
     localrules:
         apply_catalog,

@@ -38,11 +38,6 @@ rule uncertainty_table:
         "../workflow/scripts/uncertainty_table.py"
 
 
-def calibration_figure_keys():
-    """The configurations of the headline results: each target from the main bands at the top resolution."""
-    return [[t, MAIN_BANDS, top_resolution()] for t in config["targets"]]
-
-
 rule figure_fig_calibration:
     input:
         test=[PREDICTIONS.format(target=t, bands=b, res=r) for t, b, r in calibration_figure_keys()],
