@@ -77,10 +77,10 @@ def fold_columns(test: pd.DataFrame) -> list[int]:
 def test_spread(test: pd.DataFrame, source: str = "test predictions") -> np.ndarray:
     """Raw uncertainty of each test galaxy: :func:`model_spread` of the folds' columns."""
     folds = fold_columns(test)
-    missing = [f"pred_fold{k}_std" for k in folds if f"pred_fold{k}_std" not in test.columns]
+    missing = [f"spread_fold{k}" for k in folds if f"spread_fold{k}" not in test.columns]
     if missing:
         raise ValueError(f"{source} lack the TTA spread columns {missing}: they were made before predictions kept it; rerun with --forcerun predict_cnn")
-    return model_spread(test[[f"pred_fold{k}_std" for k in folds]].to_numpy().T)
+    return model_spread(test[[f"spread_fold{k}" for k in folds]].to_numpy().T)
 
 
 def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, str] = ("test predictions", "validation predictions")) -> dict:
@@ -91,18 +91,18 @@ def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, st
     median calibrated σ. Without any validation spread (1 px images, where the
     transforms are one, or no TTA) the factor is None and what depends on it None.
     """
-    if "pred_std" not in validation.columns:
-        raise ValueError(f"{names[1]} lack the TTA spread column pred_std: they were made before predictions kept it; rerun with --forcerun predict_cnn")
+    if "spread" not in validation.columns:
+        raise ValueError(f"{names[1]} lack the TTA spread column spread: they were made before predictions kept it; rerun with --forcerun predict_cnn")
     raw = test_spread(test, names[0])
     val_res = metrics.residuals(validation["pred"], validation["true"])
     res = metrics.residuals(test["pred"], test["true"])
     out = {"factor": None, "n_validation": len(validation), "n_test": len(test)}
-    if (validation["pred_std"] > 0).any():
-        out["factor"] = fit_factor(val_res, validation["pred_std"])
+    if (validation["spread"] > 0).any():
+        out["factor"] = fit_factor(val_res, validation["spread"])
     else:
         log.warning("no validation galaxy has a positive prediction spread (1 px images or no TTA): no uncertainty scale")
     factor = out["factor"]
-    out["validation_coverage_1sigma"] = None if factor is None else coverage(val_res, factor * validation["pred_std"].to_numpy())
+    out["validation_coverage_1sigma"] = None if factor is None else coverage(val_res, factor * validation["spread"].to_numpy())
     for k in (1, 2):
         out[f"test_coverage_{k}sigma_raw"] = coverage(res, raw, k)
         out[f"test_coverage_{k}sigma"] = None if factor is None else coverage(res, factor * raw, k)

@@ -25,15 +25,15 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
     Test frame: objID, true, pred_fold{k}, pred_fold{k}_notta for each fold k,
     pred and pred_notta (means over folds). Validation frame: objID, true,
     fold, pred, pred_notta. When the folds' files hold the spread over the TTA
-    transforms (pred_std), it is kept: pred_fold{k}_std and the validation's
-    pred_std (:mod:`galcnn.calibration` needs them). The folds must predict the same test galaxies with
+    transforms (spread), it is kept: spread_fold{k} and the validation's
+    spread (:mod:`galcnn.calibration` needs them). The folds must predict the same test galaxies with
     the same true values, and their validation galaxies must not overlap.
     """
     if not fold_predictions:
         raise ValueError("no fold predictions to ensemble")
     folds = sorted(fold_predictions)
-    spread = all("pred_std" in f.columns for f in fold_predictions.values())
-    cols = ["pred", "pred_notta"] + (["pred_std"] if spread else [])
+    has_spread = all("spread" in f.columns for f in fold_predictions.values())
+    cols = ["pred", "pred_notta"] + (["spread"] if has_spread else [])
     test = None
     val_parts = []
     for k in folds:
@@ -42,7 +42,7 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
         if missing:
             raise ValueError(f"fold {k} predictions lack columns {sorted(missing)}")
         t = frame.loc[frame["set"] == "test", ["objID", "true", *cols]].sort_values("objID")
-        t = t.rename(columns={"pred": f"pred_fold{k}", "pred_notta": f"pred_fold{k}_notta", "pred_std": f"pred_fold{k}_std"}).reset_index(drop=True)
+        t = t.rename(columns={"pred": f"pred_fold{k}", "pred_notta": f"pred_fold{k}_notta", "spread": f"spread_fold{k}"}).reset_index(drop=True)
         if test is None:
             test = t
         else:

@@ -3,7 +3,7 @@
 TTA averages the predictions for the eight dihedral transforms of each image
 (FACTS.md, "test-time augmentation"); the un-augmented prediction is kept
 beside it (``pred_notta``) so both can be compared, and the spread of the
-transforms' predictions (``pred_std``), from which the uncertainties of
+transforms' predictions (``spread``), from which the uncertainties of
 :mod:`galcnn.calibration` are made.
 """
 
@@ -25,7 +25,7 @@ from galcnn.model import ResNetRegressor
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ("objID", "set", "true", "pred", "pred_notta", "pred_std")
+PREDICTION_COLUMNS = ("objID", "set", "true", "pred", "pred_notta", "spread")
 
 
 @torch.no_grad()
@@ -98,7 +98,7 @@ def predict_cnn(
     device: str | None = None,
 ) -> pd.DataFrame:
     """Predictions of one fold's model for the test set and its own validation fold,
-    written to ``out_path`` (columns objID, set, true, pred, pred_notta, pred_std)."""
+    written to ``out_path`` (columns objID, set, true, pred, pred_notta, spread)."""
     torch.set_num_threads(max(1, int(threads)))
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
@@ -108,8 +108,8 @@ def predict_cnn(
     for name in ("test", "validation"):
         sub = subsets[name]
         outs = predict_transforms(model, images, sub.rows, meta["bands"], batch_size, dev, tta=tta, amp=bool(meta["train"]["amp"]))
-        # pred_std: the spread (ddof 0) of the transforms' predictions, 0 without TTA or at 1 px.
-        frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "pred_std": outs.std(axis=0)}
+        # spread: the spread (ddof 0) of the transforms' predictions, 0 without TTA or at 1 px.
+        frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "spread": outs.std(axis=0)}
         frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, **frame}))
     out = pd.concat(frames, ignore_index=True)
     gio.write_parquet(out_path, out)

@@ -56,10 +56,10 @@ def frames(n_test, n_val, factor, seed, folds=2):
     centre = 9.0 + rng.normal(0, factor * spread)
     for k in range(folds):
         test[f"pred_fold{k}"] = centre  # folds agree: the spread is the transforms' alone
-        test[f"pred_fold{k}_std"] = spread
+        test[f"spread_fold{k}"] = spread
     test["pred"] = centre
     val_spread = rng.uniform(0.02, 0.08, n_val)
-    val = pd.DataFrame({"objID": np.arange(n_val) + n_test, "true": 8.8, "fold": 0, "pred_std": val_spread})
+    val = pd.DataFrame({"objID": np.arange(n_val) + n_test, "true": 8.8, "fold": 0, "spread": val_spread})
     val["pred"] = 8.8 + rng.normal(0, factor * val_spread)
     return test, val
 
@@ -78,7 +78,7 @@ def test_calibrate_fits_on_validation_and_scores_the_test_set():
 
 def test_without_validation_spread_there_is_no_factor():
     test, val = frames(100, 100, 2.0, seed=6)
-    val["pred_std"] = 0.0
+    val["spread"] = 0.0
     out = calibration.calibrate(test, val)
     assert out["factor"] is None and out["test_coverage_1sigma"] is None
     assert out["test_coverage_1sigma_raw"] is not None
@@ -86,10 +86,10 @@ def test_without_validation_spread_there_is_no_factor():
 
 def test_predictions_made_before_the_spread_was_kept_ask_for_a_rerun():
     test, val = frames(10, 10, 2.0, seed=7)
-    with pytest.raises(ValueError, match=r"lack the TTA spread column pred_std.*--forcerun predict_cnn"):
-        calibration.calibrate(test, val.drop(columns="pred_std"), names=("t.parquet", "v.parquet"))
-    with pytest.raises(ValueError, match=r"t.parquet lack the TTA spread columns \['pred_fold0_std', 'pred_fold1_std'\]"):
-        calibration.calibrate(test.drop(columns=["pred_fold0_std", "pred_fold1_std"]), val, names=("t.parquet", "v.parquet"))
+    with pytest.raises(ValueError, match=r"lack the TTA spread column spread.*--forcerun predict_cnn"):
+        calibration.calibrate(test, val.drop(columns="spread"), names=("t.parquet", "v.parquet"))
+    with pytest.raises(ValueError, match=r"t.parquet lack the TTA spread columns \['spread_fold0', 'spread_fold1'\]"):
+        calibration.calibrate(test.drop(columns=["spread_fold0", "spread_fold1"]), val, names=("t.parquet", "v.parquet"))
 
 
 def test_coverage_curve_of_calibrated_gaussian_errors_is_the_diagonal():
@@ -106,11 +106,11 @@ def test_the_transforms_spread_is_kept_per_galaxy_and_through_the_ensemble():
     assert predict_transforms(Recorder((1, 3, 1, 1)), random_images(n=4, res=1), np.arange(4), "gri", 2, CPU, tta=True).shape == (1, 4)
 
     def fold(k):
-        test = pd.DataFrame({"objID": [1, 2], "set": "test", "true": 9.0, "pred": 9.0 + k, "pred_notta": 9.0, "pred_std": [0.1 * (k + 1), 0.2]})
-        val = pd.DataFrame({"objID": [10 + k], "set": "validation", "true": 8.5, "pred": 8.6, "pred_notta": 8.7, "pred_std": 0.05})
+        test = pd.DataFrame({"objID": [1, 2], "set": "test", "true": 9.0, "pred": 9.0 + k, "pred_notta": 9.0, "spread": [0.1 * (k + 1), 0.2]})
+        val = pd.DataFrame({"objID": [10 + k], "set": "validation", "true": 8.5, "pred": 8.6, "pred_notta": 8.7, "spread": 0.05})
         return pd.concat([test, val], ignore_index=True)
 
     test, val = ensemble_folds({0: fold(0), 1: fold(1)})
-    assert list(test["pred_fold1_std"]) == [0.2, 0.2] and list(val["pred_std"]) == [0.05, 0.05]
+    assert list(test["spread_fold1"]) == [0.2, 0.2] and list(val["spread"]) == [0.05, 0.05]
     # Spreads 0.1 and 0.2 of folds that predict 9 and 10: their root mean square, the disagreement left out.
     assert calibration.test_spread(test)[0] == pytest.approx(np.sqrt(0.025))

@@ -27,7 +27,7 @@ def plot_calibration(entries: list[dict]) -> Figure:
         if factor is not None:
             val_res = metrics.residuals(val["pred"], val["true"])
             curves += [
-                ("validation, calibrated", val_res, factor * val["pred_std"].to_numpy(), COLORS["rf"], ":"),
+                ("validation, calibrated", val_res, factor * val["spread"].to_numpy(), COLORS["rf"], ":"),
                 ("test, calibrated", res, factor * raw, COLORS["cnn"], "-"),
             ]
         for label, r, s, colour, ls in curves:
