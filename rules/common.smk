@@ -230,7 +230,7 @@ def bundle_inputs():
 
 def bundle_tables():
     """The run's own tables: packed for comparison, not restored (the analysis remakes them)."""
-    return [SUMMARY_CSV, SUMMARY_MD] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
+    return [SUMMARY_CSV, SUMMARY_MD, UNCERTAINTY_CSV] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
 
 
 def bundle_columns():
