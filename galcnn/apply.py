@@ -128,7 +128,8 @@ def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
     """
     ids = np.sort(catalog["objID"].to_numpy(np.int64))
     draw_seed = int(np.random.SeedSequence([int(seed), zlib.crc32(ids.tobytes())]).generate_state(1)[0])
-    n_draw = 2 * len(ids) + 20
+    # The cuts keep about a quarter of the drawn galaxies; draw more until enough pass.
+    n_draw = 5 * len(ids) + 100
     while True:
         _, truth = simulate_catalog(n_draw, draw_seed, cuts)
         if len(truth) >= len(ids):
