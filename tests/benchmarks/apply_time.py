@@ -24,6 +24,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parents[2]))
 
 from conftest import dry_run_jobs  # noqa: E402
 
