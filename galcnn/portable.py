@@ -97,7 +97,6 @@ def export_model(
         files[weight_name(k)] = _file_entry(out / weight_name(k))
         state = torch.load(out / weight_name(k), map_location="cpu", weights_only=True)["state_dict"]
         scaling[str(k)] = {"y_mean": float(state["y_mean"]), "y_std": float(state["y_std"])}
-    factor = uncertainty["factor"]
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

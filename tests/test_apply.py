@@ -27,7 +27,7 @@ def test_a_good_catalogue_keeps_its_columns_and_gets_stable_ids(tmp_path):
     again = apply.read_catalog(write(tmp_path, frame.iloc[::-1], "cat.parquet"))
     assert dict(zip(again["name"], again["objID"])) == dict(zip(cat["name"], cat["objID"]))
     given = apply.read_catalog(write(tmp_path, frame.assign(objID=[7, 8, 9]), "ids.csv"))
-    assert list(given["objID"]) == [7, 8, 9] and list(given.columns)[0] == "objID"
+    assert list(given["objID"]) == [7, 8, 9] and given.columns[0] == "objID"
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ trained models, with no training or test prediction job, and the exported models
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, TINY, copy_finished, dry_run_jobs, snakemake
 
 import galcnn
-from conftest import REPO, TINY, copy_finished, dry_run_jobs, snakemake
 
 pytestmark = pytest.mark.e2e
 

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_train import SETTINGS
 
 import galcnn
 from galcnn import images, portable
 from galcnn.model import ResNetRegressor
 from galcnn.predict import load_model, predict_transforms
-from test_train import SETTINGS
 
 CPU = torch.device("cpu")
 

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parents[2]))
 
-from conftest import dry_run_jobs  # noqa: E402
+from conftest import dry_run_jobs
 
 
 def main() -> None:
