@@ -44,7 +44,7 @@ def test_apply_writes_every_galaxy_with_predictions_status_and_flags(applied):
     assert list(table.columns) == ["objID", "ra", "dec", "z", "note", *per_target, "status", "reason", "flags"]
     pd.testing.assert_frame_equal(table[["ra", "dec", "z", "note"]], catalog)
     # CSV has no empty string apart from a missing value.
-    csv = pd.read_csv(run / "results" / "apply" / "new.csv").fillna({"reason": "", "flags": ""})
+    csv = pd.read_csv(run / "results" / "apply" / "new.csv", dtype={"reason": str, "flags": str}).fillna({"reason": "", "flags": ""})
     pd.testing.assert_frame_equal(csv, table, check_dtype=False)
     assert set(table["status"]) <= {"ok", "blank", "failed"} and (table["status"] == "ok").sum() >= 20
     ok = table["status"] == "ok"
