@@ -31,10 +31,10 @@ if _apply["catalog"]:
         output:
             catalog=APPLY_CATALOG,
             truth=[APPLY_TRUTH] if config["survey"] == "mock" else [],
+        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
         params:
             targets=config["targets"],
-            mock=canonical(config["mock"]),
-            cuts=canonical(config["query"]["cuts"]),
+            mock=canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]}) if config["survey"] == "mock" else {},
         log:
             log_path("apply_catalog", APPLY_NAME),
         conda:

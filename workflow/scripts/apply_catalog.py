@@ -7,6 +7,6 @@ log = gio.setup_logging(snakemake.log[0])
 catalog = read_catalog(snakemake.input.catalog, targets=snakemake.params.targets)
 if snakemake.output.truth:
     mock = snakemake.params.mock
-    gio.write_parquet(snakemake.output.truth[0], mock_truth(catalog, mock["seed"], snakemake.params.cuts))
+    gio.write_parquet(snakemake.output.truth[0], mock_truth(catalog, mock["seed"], mock["cuts"]))
 gio.write_parquet(snakemake.output.catalog, catalog)
 log.info("%s: %d galaxies, columns %s", snakemake.input.catalog, len(catalog), list(catalog.columns))
