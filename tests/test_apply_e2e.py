@@ -91,3 +91,16 @@ def test_apply_without_a_catalogue_or_with_a_bad_one_stops_with_nothing_written(
     log = (run / "logs" / "apply_catalog" / "new.log").read_text()
     assert "column 'ra' is missing or not a number in 1 row(s) (1;" in log
     assert not (run / "results" / "apply").exists() or not list((run / "results" / "apply").rglob("*.parquet"))
+
+
+def test_export_writes_every_configuration_and_only_its_jobs_run(applied):
+    run, _, _ = applied
+    # The two models apply used are exported already; the other three configurations remain.
+    assert dry_run_jobs(run, "--cores", "1", "export", *CONFIG) == {"export_model": 3, "export": 1}
+    snakemake(run, "--cores", "2", "export", *CONFIG)
+    folders = sorted(p.parent.relative_to(run / "results" / "export").as_posix() for p in (run / "results" / "export").rglob("model.json"))
+    assert folders == ["lgm_tot_p50/gri/4px", "lgm_tot_p50/r/4px", "oh_p50/gri/1px", "oh_p50/gri/4px", "oh_p50/r/4px"]
+    one_px = galcnn.load(run / "results" / "export" / "oh_p50" / "gri" / "1px", device="cpu")
+    assert one_px.meta["calibration"]["factor"] is None and one_px.meta["resolution"] == 1
+    out = one_px.predict(np.full((2, 128, 128, 3), 40, dtype=np.uint8))
+    assert out["pred"].notna().all() and out["sigma"].isna().all() and (out["n_models"] == 2).all()
