@@ -8,6 +8,8 @@
 #      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
 #      snakemake --profile slurm                   (a SLURM GPU cluster)
 #      snakemake bundle                            (pack what the figures need: results/bundle/)
+#      snakemake export                            (portable model folders: results/export/)
+#      snakemake apply --configfile new.yaml       (new galaxies, config `apply`: results/apply/)
 #      snakemake --config bundle=<archive or URL>  (tables and figures from a bundle, no training)
 
 from snakemake.utils import min_version, update_config, validate
@@ -52,6 +54,9 @@ if not config["bundle"]["source"]:
 
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/calibration.smk"
+include: "rules/export.smk"
+include: "rules/apply.smk"
 include: "rules/bundle.smk"
 
 
@@ -80,6 +85,8 @@ rule all:
     input:
         rules.figures.input,
         SUMMARY_CSV,
+        UNCERTAINTY_CSV,
+        rules.figure_fig_calibration.output,
         [REFERENCE_COMPARISON] if reference_enabled() else [],
         casjobs_targets(),
     default_target: True

@@ -5,3 +5,12 @@ paths, so each stage is usable and testable without Snakemake.
 """
 
 __version__ = "0.1.0"
+
+
+def load(folder, device=None):
+    """An exported model folder (``snakemake export``), checked against its model.json:
+    ``galcnn.load(folder).predict(rgb_uint8)``. See :mod:`galcnn.portable`."""
+    # Imported here: torch is needed only by those who predict.
+    from galcnn.portable import load as _load
+
+    return _load(folder, device)

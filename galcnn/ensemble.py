@@ -24,12 +24,16 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
 
     Test frame: objID, true, pred_fold{k}, pred_fold{k}_notta for each fold k,
     pred and pred_notta (means over folds). Validation frame: objID, true,
-    fold, pred, pred_notta. The folds must predict the same test galaxies with
+    fold, pred, pred_notta. When the folds' files hold the spread over the TTA
+    transforms (spread), it is kept: spread_fold{k} and the validation's
+    spread (:mod:`galcnn.calibration` needs them). The folds must predict the same test galaxies with
     the same true values, and their validation galaxies must not overlap.
     """
     if not fold_predictions:
         raise ValueError("no fold predictions to ensemble")
     folds = sorted(fold_predictions)
+    has_spread = all("spread" in f.columns for f in fold_predictions.values())
+    cols = ["pred", "pred_notta"] + (["spread"] if has_spread else [])
     test = None
     val_parts = []
     for k in folds:
@@ -37,8 +41,8 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
         missing = {"objID", "set", "true", "pred", "pred_notta"} - set(frame.columns)
         if missing:
             raise ValueError(f"fold {k} predictions lack columns {sorted(missing)}")
-        t = frame.loc[frame["set"] == "test", ["objID", "true", "pred", "pred_notta"]].sort_values("objID")
-        t = t.rename(columns={"pred": f"pred_fold{k}", "pred_notta": f"pred_fold{k}_notta"}).reset_index(drop=True)
+        t = frame.loc[frame["set"] == "test", ["objID", "true", *cols]].sort_values("objID")
+        t = t.rename(columns={"pred": f"pred_fold{k}", "pred_notta": f"pred_fold{k}_notta", "spread": f"spread_fold{k}"}).reset_index(drop=True)
         if test is None:
             test = t
         else:
@@ -47,11 +51,11 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
             if not np.allclose(test["true"].to_numpy(), t["true"].to_numpy()):
                 raise ValueError(f"fold {k} has different true values for the test galaxies than fold {folds[0]}")
             test = pd.concat([test, t.drop(columns=["objID", "true"])], axis=1)
-        v = frame.loc[frame["set"] == "validation", ["objID", "true", "pred", "pred_notta"]].assign(fold=k)
+        v = frame.loc[frame["set"] == "validation", ["objID", "true", *cols]].assign(fold=k)
         val_parts.append(v)
     test["pred"] = test[[f"pred_fold{k}" for k in folds]].mean(axis=1)
     test["pred_notta"] = test[[f"pred_fold{k}_notta" for k in folds]].mean(axis=1)
-    val = pd.concat(val_parts, ignore_index=True)[["objID", "true", "fold", "pred", "pred_notta"]]
+    val = pd.concat(val_parts, ignore_index=True)[["objID", "true", "fold", *cols]]
     dup = val["objID"].duplicated()
     if dup.any():
         raise ValueError(f"{int(dup.sum())} galaxies are in more than one validation fold, e.g. objID {val.loc[dup, 'objID'].iloc[0]}")

@@ -2,6 +2,7 @@
 # Paths are defined once here; rules refer to these constants only.
 
 import os
+from pathlib import Path
 
 from galcnn.bundle import layout
 from galcnn.mmr import CATALOG_COLUMNS
@@ -38,6 +39,12 @@ MMR_CSV = "results/tables/mmr.csv"
 REFERENCE = "results/reference/{target}/{bands}/{res}px.parquet"
 REFERENCE_STATUS = "results/reference/{target}/{bands}/status.json"
 REFERENCE_COMPARISON = "results/tables/reference_comparison.csv"
+CALIBRATION = "results/calibration/{target}/{bands}/{res}px.json"
+UNCERTAINTY_CSV = "results/tables/uncertainty.csv"
+EXPORT_DIR = "results/export/{target}/{bands}/{res}px"
+EXPORT_JSON = EXPORT_DIR + "/model.json"
+EXPORT_WEIGHTS = EXPORT_DIR + "/fold{fold}.pt"
+APPLY_ROOT = "results/apply"
 FIGURE_DIR = "results/figures"
 BUNDLE_DIR = "results/bundle"
 WEIGHTS = "resources/weights/{arch}-imagenet.pth"
@@ -223,9 +230,55 @@ def bundle_inputs():
 
 def bundle_tables():
     """The run's own tables: packed for comparison, not restored (the analysis remakes them)."""
-    return [SUMMARY_CSV, SUMMARY_MD] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
+    return [SUMMARY_CSV, SUMMARY_MD, UNCERTAINTY_CSV] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
 
 
 def bundle_columns():
     """Tables of which the analysis reads only some columns: the bundle carries just those."""
     return {CATALOG: list(CATALOG_COLUMNS)} if has_mmr() else {}
+
+
+# ---- new galaxies (rules/apply.smk) -----------------------------------------------------
+_apply = config["apply"]
+APPLY_NAME = _apply["name"] or Path(_apply["catalog"]).stem
+APPLY_BANDS = _apply["bands"] or MAIN_BANDS
+APPLY_RES = _apply["resolution"] or top_resolution()
+APPLY_DIR = f"{APPLY_ROOT}/{APPLY_NAME}"
+APPLY_CATALOG = f"{APPLY_DIR}/catalog.parquet"
+APPLY_TRUTH = f"{APPLY_DIR}/mock_truth.parquet"
+APPLY_CUTOUTS = f"{APPLY_DIR}/cutouts"
+# One shard: a catalogue of new galaxies is small beside the training sample.
+APPLY_MANIFEST = f"{APPLY_CUTOUTS}/shard000.manifest.parquet"
+APPLY_IMAGES = f"{APPLY_DIR}/images/{NATIVE_RES}px.npy"
+APPLY_INDEX = f"{APPLY_DIR}/images/index.parquet"
+APPLY_EXCLUDED = f"{APPLY_DIR}/images/excluded.parquet"
+APPLY_PREDICTIONS = f"{APPLY_DIR}/predictions/{{target}}.parquet"
+APPLY_TABLE = f"{APPLY_ROOT}/{APPLY_NAME}.parquet"
+APPLY_CSV = f"{APPLY_ROOT}/{APPLY_NAME}.csv"
+
+
+def apply_model(target):
+    return EXPORT_JSON.format(target=target, bands=APPLY_BANDS, res=APPLY_RES)
+
+
+def apply_outputs(wildcards):
+    if not _apply["catalog"]:
+        raise ValueError(
+            "`snakemake apply` needs a catalogue: set apply.catalog to a .csv or .parquet file with ra and dec "
+            "in degrees, e.g. --config apply='{catalog: galaxies.csv, name: galaxies}' or an apply: block in a --configfile"
+        )
+    return [APPLY_TABLE, APPLY_CSV]
+
+
+def apply_catalog_file(wildcards):
+    path = Path(_apply["catalog"])
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"apply catalogue {path} (config apply.catalog) does not exist; give a .csv or .parquet file with ra and dec columns"
+        )
+    return str(path)
+
+
+def calibration_figure_keys():
+    """The configurations of the headline results: each target from the main bands at the top resolution."""
+    return [[t, MAIN_BANDS, top_resolution()] for t in config["targets"]]

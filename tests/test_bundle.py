@@ -257,7 +257,7 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(tiny_r
     for table in ("summary.csv", "summary.md", "mmr.csv", "reference_comparison.csv"):
         assert (fresh / "results" / "tables" / table).read_bytes() == (tiny_run / "results" / "tables" / table).read_bytes(), table
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").iterdir())
-    assert len(figures) == 14
+    assert len(figures) == 16
     assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
     snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
     html = (fresh / "results" / "report.html").read_text(errors="replace")

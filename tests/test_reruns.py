@@ -74,6 +74,8 @@ def test_new_resolution_adds_only_its_jobs(finished):
         "train_cnn": 2,
         "predict_cnn": 2,
         "ensemble_folds": 1,
+        "calibrate_uncertainty": 1,
+        "uncertainty_table": 1,
         "analysis_summary": 1,
         "figure_fig3_resolution": 1,
     }
@@ -83,7 +85,7 @@ def test_extending_the_resolution_study_trains_only_the_new_models(finished):
     # The three pairs outside the study were trained at 4 px only; 1 px is new for each.
     jobs = changed(finished, "resolution_study: {targets: [oh_p50, lgm_tot_p50], bands: [gri, r]}")
     rerun = {k: v for k, v in jobs.items() if k not in TARGETS}
-    assert rerun == {"train_cnn": 6, "predict_cnn": 6, "ensemble_folds": 3, "analysis_summary": 1}
+    assert rerun == {"train_cnn": 6, "predict_cnn": 6, "ensemble_folds": 3, "calibrate_uncertainty": 3, "uncertainty_table": 1, "analysis_summary": 1}
 
 
 def test_editing_a_figure_script_reruns_only_that_figure(finished):

@@ -1,0 +1,207 @@
+"""The trained CNNs applied to new galaxies: a catalogue in, predictions with uncertainties out.
+
+:func:`read_catalog` checks the user's catalogue (``ra``/``dec`` in degrees, an
+optional integer ``objID``; any other column is carried through) and refuses it
+whole, naming the file, column and rows, when it is unusable. Its galaxies then
+go through the cutout stage like the training galaxies: downloaded from
+SkyServer, or, for the mock survey, rendered by :mod:`galcnn.mock_images` from
+:func:`mock_truth`. :func:`assemble` joins the catalogue, the cutouts' status and
+each target's predictions (from the exported models, :mod:`galcnn.portable`) into
+one table with a status and domain flags per galaxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galcnn import cutouts
+from galcnn.mock_catalog import simulate_catalog
+
+log = logging.getLogger(__name__)
+
+#: Columns the stage adds besides those per target; a catalogue may not hold them.
+STATUS_COLUMNS = ("status", "reason", "flags")
+#: Per target: prediction, calibrated σ, raw spread, number of model × transform predictions.
+TARGET_SUFFIXES = ("pred", "sigma", "sigma_raw", "n_models")
+#: Catalogue columns checked against the training sample's range when the catalogue gives them.
+DOMAIN_COLUMNS = ("z", "petroMag_r", "modelMag_g", "modelMag_r", "modelMag_i")
+#: How many bad rows an error message lists.
+SHOW_ROWS = 10
+
+
+def target_columns(target: str) -> list[str]:
+    return [f"{target}_{s}" for s in TARGET_SUFFIXES]
+
+
+def _rows(mask: np.ndarray) -> str:
+    """Bad rows as the file counts them: data rows from 0, header excluded."""
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in idx[:SHOW_ROWS])
+    return f"{len(idx)} row(s) ({shown}{', ...' if len(idx) > SHOW_ROWS else ''}; data rows counted from 0)"
+
+
+def stable_ids(ra, dec) -> np.ndarray:
+    """objIDs for a catalogue without them: a 62-bit hash of the position to 1e-6 deg
+    (3.6 mas), so the same galaxy gets the same id in any catalogue or row order."""
+    out = np.empty(len(ra), dtype=np.int64)
+    for i, (a, d) in enumerate(zip(ra, dec)):
+        digest = hashlib.blake2b(f"{a:.6f},{d:.6f}".encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big") >> 2
+    return out
+
+
+def _load_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"apply catalogue {path} does not exist; set apply.catalog to a .csv or .parquet file with ra and dec columns")
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"apply catalogue {path}: unknown format {path.suffix!r}; give a .csv or .parquet file")
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except Exception as exc:  # every reader error means the same to the user: not a readable table
+        raise ValueError(f"apply catalogue {path} cannot be read as {path.suffix[1:]}: {exc}") from exc
+
+
+def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
+    """The checked catalogue: objID (made by :func:`stable_ids` when absent) first, then
+    the file's columns. Raises, naming the file and the offending column and rows, for a
+    missing, unreadable or empty file, missing ``ra``/``dec``, non-numeric, NaN or
+    out-of-range coordinates (ra in [0, 360), dec in [-90, 90]), and missing,
+    non-integer or duplicated objIDs."""
+    path = Path(path)
+    cat = _load_table(path)
+    if cat.empty:
+        raise ValueError(f"apply catalogue {path} has no rows; it needs one row per galaxy with ra and dec in degrees")
+    missing = [c for c in ("ra", "dec") if c not in cat.columns]
+    if missing:
+        raise ValueError(f"apply catalogue {path} lacks column(s) {missing} (it has {list(cat.columns)}); give ra and dec in degrees")
+    reserved = [c for c in cat.columns if c in STATUS_COLUMNS or any(c in target_columns(t) for t in targets)]
+    if reserved:
+        raise ValueError(f"apply catalogue {path} has column(s) {reserved}, which the results use; rename them")
+    for col, lo, hi, hi_open in (("ra", 0.0, 360.0, True), ("dec", -90.0, 90.0, False)):
+        values = pd.to_numeric(cat[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"apply catalogue {path}: column {col!r} is missing or not a number in {_rows(bad)}; fix or remove them")
+        bad = (values < lo) | ((values >= hi) if hi_open else (values > hi))
+        if bad.any():
+            raise ValueError(
+                f"apply catalogue {path}: column {col!r} is outside [{lo:g}, {hi:g}{')' if hi_open else ']'} degrees in {_rows(bad)}, "
+                f"e.g. {values[bad][0]!r}; give {col} in degrees"
+            )
+        cat[col] = values
+    had_ids = "objID" in cat.columns
+    if had_ids:
+        ids = pd.to_numeric(cat["objID"], errors="coerce")
+        bad = ids.isna().to_numpy() | ~np.isclose(ids.fillna(0).to_numpy(dtype=float) % 1, 0)
+        if bad.any():
+            raise ValueError(f"apply catalogue {path}: column 'objID' is missing or not an integer in {_rows(bad)}; give integer ids or drop the column")
+        cat["objID"] = ids.astype(np.int64)
+    else:
+        cat.insert(0, "objID", stable_ids(cat["ra"], cat["dec"]))
+    dup = cat["objID"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        what = "objID" if had_ids else "position (ids are made from ra, dec)"
+        raise ValueError(f"apply catalogue {path}: duplicated {what} in {_rows(dup)}, e.g. objID {cat.loc[dup, 'objID'].iloc[0]}; keep one row per galaxy")
+    return cat[["objID", *[c for c in cat.columns if c != "objID"]]].reset_index(drop=True)
+
+
+def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
+    """Mock galaxies for the catalogue's positions, so new mock positions render offline.
+
+    The mock survey has no sky to cut out, so each position gets a fresh galaxy of the
+    same simulated population (:func:`galcnn.mock_catalog.simulate_catalog`, through the
+    same cuts), drawn with a seed made from the mock seed and the catalogue's objIDs and
+    assigned in objID order: the same catalogue always gives the same galaxies, and they
+    are not the training galaxies. Returns the truth table (renderer input) with the
+    catalogue's objIDs; the simulated catalogue's own columns (z, magnitudes, ...) are
+    not the catalogue's and are not carried.
+    """
+    ids = np.sort(catalog["objID"].to_numpy(np.int64))
+    draw_seed = int(np.random.SeedSequence([int(seed), zlib.crc32(ids.tobytes())]).generate_state(1)[0])
+    # The cuts keep about a quarter of the drawn galaxies; draw more until enough pass.
+    n_draw = 5 * len(ids) + 100
+    while True:
+        _, truth = simulate_catalog(n_draw, draw_seed, cuts)
+        if len(truth) >= len(ids):
+            break
+        n_draw *= 2
+    truth = truth.iloc[: len(ids)].reset_index(drop=True)
+    truth["objID"] = ids
+    return truth
+
+
+def training_ranges(catalog: pd.DataFrame, splits: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """[min, max] of :data:`DOMAIN_COLUMNS` over the galaxies the models trained on
+    (every non-test galaxy of the splits)."""
+    train_ids = splits.loc[splits["split"] != "test", "objID"]
+    sample = catalog.loc[catalog["objID"].isin(train_ids)]
+    return {c: (float(sample[c].min()), float(sample[c].max())) for c in DOMAIN_COLUMNS if c in sample.columns}
+
+
+def domain_flags(catalog: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.Series:
+    """Per galaxy, ';'-joined flags for catalogue values outside the training range
+    (``<column>_below_training``/``<column>_above_training``); empty when none."""
+    flags = pd.Series([[] for _ in range(len(catalog))], index=catalog.index)
+    for col, (lo, hi) in ranges.items():
+        if col not in catalog.columns:
+            continue
+        values = pd.to_numeric(catalog[col], errors="coerce")
+        for mask, word in ((values < lo, "below"), (values > hi, "above")):
+            for i in np.flatnonzero(mask.to_numpy()):
+                flags.iloc[i].append(f"{col}_{word}_training")
+    return flags
+
+
+def cutout_status(catalog: pd.DataFrame, manifests: pd.DataFrame, index: pd.DataFrame, excluded: pd.DataFrame) -> pd.DataFrame:
+    """objID, status (ok/blank/failed) and reason of each catalogue galaxy's cutout."""
+    out = pd.DataFrame({"objID": catalog["objID"].to_numpy(np.int64), "status": cutouts.FAILED, "reason": "no cutout made"})
+    out = out.set_index("objID")
+    last = manifests.drop_duplicates("objID", keep="last").set_index("objID")
+    known = out.index.intersection(last.index)
+    out.loc[known, ["status", "reason"]] = last.loc[known, ["status", "reason"]].to_numpy()
+    ex = excluded.set_index("objID")
+    known = out.index.intersection(ex.index)
+    # Anything the packing refused (unreadable now, missing) is a failure with the packer's reason.
+    out.loc[known, "reason"] = ex.loc[known, "reason"].to_numpy()
+    out.loc[known, "status"] = [s if s in (cutouts.BLANK, cutouts.FAILED) else cutouts.FAILED for s in ex.loc[known, "status"]]
+    packed = out.index.isin(index["objID"])
+    out.loc[packed, ["status", "reason"]] = [cutouts.OK, ""]
+    return out.reset_index()
+
+
+def assemble(
+    catalog: pd.DataFrame,
+    status: pd.DataFrame,
+    predictions: dict[str, pd.DataFrame],
+    ranges: dict[str, tuple[float, float]],
+) -> pd.DataFrame:
+    """The results table: the catalogue's columns, per target ``<target>_pred``,
+    ``_sigma`` (calibrated), ``_sigma_raw`` and ``_n_models``, then status, reason and
+    flags. ``predictions`` maps each target to a frame of objID and the per-target
+    columns (without the prefix) for the galaxies with a usable cutout; the others get
+    NaN and 0 models."""
+    out = catalog.copy()
+    st = status.set_index("objID").loc[out["objID"]]
+    for target, frame in predictions.items():
+        pred = frame.set_index("objID").reindex(out["objID"])
+        for suffix in TARGET_SUFFIXES:
+            values = pred[suffix].to_numpy()
+            out[f"{target}_{suffix}"] = np.nan_to_num(values, nan=0).astype(np.int64) if suffix == "n_models" else values
+    out["status"] = st["status"].to_numpy()
+    out["reason"] = st["reason"].to_numpy()
+    flags = domain_flags(out, ranges)
+    blank = out["status"] == cutouts.BLANK
+    for i in np.flatnonzero(blank.to_numpy()):
+        flags.iloc[i].append("cutout_blank")
+    out["flags"] = [";".join(f) for f in flags]
+    return out

@@ -1,0 +1,228 @@
+"""Portable models: one folder per configuration that predicts without the workflow.
+
+``snakemake export`` writes, for each trained (target, bands, resolution)::
+
+    results/export/oh_p50/gri/32px/
+        fold0.pt ... fold<k-1>.pt   # each fold's weights, as training saved them
+        model.json                  # what the weights need and what they achieved
+
+``model.json`` holds the architecture, the bands and resolution, the input format and
+normalisation, each fold's target scaling, the test-time augmentation, the
+uncertainty calibration factor (:mod:`galcnn.calibration`), the training settings, the
+test-set metrics, the library versions, and the size and sha256 of every weight file.
+:func:`load` checks every file against it and returns a :class:`PortableModel`, whose
+:meth:`PortableModel.predict` takes RGB uint8 images (the SkyServer colour cutouts,
+R, G, B = i, r, g; any size that is a multiple of the model's resolution, area-averaged
+to it as in training) and returns the prediction, its calibrated uncertainty and the
+number of predictions behind it, on CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from galcnn import calibration, data, images, metrics
+from galcnn import io as gio
+from galcnn.augment import N_DIHEDRAL
+from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.predict import load_model, predict_transforms
+
+log = logging.getLogger(__name__)
+
+FORMAT = "galcnn-model"
+#: Raised whenever model.json's layout or meaning changes.
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+PACKAGES = ("torch", "torchvision", "numpy")
+
+
+class ModelFolderError(ValueError):
+    """An export folder whose files do not match its model.json; the message names the file."""
+
+
+def weight_name(fold: int) -> str:
+    return f"fold{int(fold)}.pt"
+
+
+def _file_entry(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        size, digest = gio.sha256_stream(fh)
+    return {"bytes": size, "sha256": digest}
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def export_model(
+    out_dir: str | Path,
+    model_paths: dict[int, str | Path],
+    train_configs: dict[int, dict],
+    test_predictions: pd.DataFrame,
+    uncertainty: dict,
+    tta: bool,
+) -> dict:
+    """Copy each fold's weights into ``out_dir`` and write its model.json (returned).
+
+    ``train_configs`` are the folds' config.json, ``test_predictions`` the fold
+    ensemble's test predictions, ``uncertainty`` the output of
+    :func:`galcnn.calibration.calibrate`. The weights are written first and
+    model.json last, each atomically, so a folder with a model.json is complete.
+    """
+    out = Path(out_dir)
+    folds = sorted(int(k) for k in model_paths)
+    first = train_configs[folds[0]]
+    for k in folds:
+        cfg = train_configs[k]
+        if (cfg["target"], cfg["bands"], cfg["res"]) != (first["target"], first["bands"], first["res"]):
+            raise ValueError(f"fold {k}'s model is of {cfg['target']}/{cfg['bands']}/{cfg['res']}px, fold {folds[0]}'s of {first['target']}/{first['bands']}/{first['res']}px")
+    files, scaling = {}, {}
+    for k in folds:
+        raw = Path(model_paths[k]).read_bytes()
+        gio.write_bytes(out / weight_name(k), raw)
+        files[weight_name(k)] = _file_entry(out / weight_name(k))
+        state = torch.load(out / weight_name(k), map_location="cpu", weights_only=True)["state_dict"]
+        scaling[str(k)] = {"y_mean": float(state["y_mean"]), "y_std": float(state["y_std"])}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "target": first["target"],
+        "bands": first["bands"],
+        "resolution": int(first["res"]),
+        "architecture": {"arch": first["train"]["arch"], "head": "fastai: concat pool, BN, dropout 0.25, 512, ReLU, BN, dropout 0.5, 1"},
+        "input": {
+            "dtype": "uint8",
+            "channels": "RGB = i, r, g (SkyServer colour JPEG)",
+            "layout": "N x H x W x 3; H = W a multiple of the resolution, area-averaged to it",
+            "scale": "x / 255",
+            "mean": list(IMAGENET_MEAN),
+            "std": list(IMAGENET_STD),
+            "r_only": first["bands"] == "r",
+        },
+        "target_scaling": {"description": "prediction = head output * y_std + y_mean, per fold", "folds": scaling},
+        "tta": {"enabled": bool(tta), "transforms": "dihedral", "n": N_DIHEDRAL if tta else 1},
+        "calibration": {"sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms", **uncertainty},
+        "training": {"seed": first["seed"], "settings": first["train"], "n_train": first["n_train"], "n_validation": first["n_validation"]},
+        "test_metrics": {
+            "n": len(test_predictions),
+            "rmse": metrics.rmse(test_predictions["pred"], test_predictions["true"]),
+            "nmad": metrics.nmad(test_predictions["pred"], test_predictions["true"]),
+        },
+        "versions": versions(),
+        "files": files,
+    }
+    gio.write_json(out / MODEL_JSON, meta)
+    log.info("exported %s/%s/%d px (%d folds) to %s", meta["target"], meta["bands"], meta["resolution"], len(folds), out)
+    return meta
+
+
+def read_meta(folder: str | Path) -> dict:
+    """model.json of an export folder, its weight files checked against their sha256."""
+    folder = Path(folder)
+    path = folder / MODEL_JSON
+    if not path.is_file():
+        raise ModelFolderError(f"{folder} has no {MODEL_JSON}: not an exported model folder (make one with `snakemake export`)")
+    try:
+        meta = json.loads(path.read_text())
+        kind, version, files = meta["format"], meta["format_version"], meta["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFolderError(f"{path} is not a galcnn model description: {exc!r}") from exc
+    if kind != FORMAT or version != FORMAT_VERSION:
+        raise ModelFolderError(f"{path} is format {kind!r} version {version!r}; this galcnn reads {FORMAT!r} version {FORMAT_VERSION}")
+    if not files:
+        raise ModelFolderError(f"{path} lists no weight files")
+    for name, entry in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise ModelFolderError(f"{file} is listed in {path} but missing; export the model again")
+        found = _file_entry(file)
+        if found != {"bytes": entry["bytes"], "sha256": entry["sha256"]}:
+            raise ModelFolderError(
+                f"{file} does not match {path}: {found['bytes']} bytes, sha256 {found['sha256']}; expected {entry['bytes']} bytes, "
+                f"sha256 {entry['sha256']}. The file was changed or damaged; export the model again"
+            )
+    return meta
+
+
+class PortableModel:
+    """Every fold's model of one configuration, its calibration and its input format."""
+
+    def __init__(self, meta: dict, models: list[torch.nn.Module], device: torch.device):
+        self.meta = meta
+        self.models = models
+        self.device = device
+
+    @property
+    def factor(self) -> float:
+        """The calibration factor; NaN when none could be fitted (no prediction spread)."""
+        f = self.meta["calibration"]["factor"]
+        return float("nan") if f is None else float(f)
+
+    def prepare(self, rgb) -> np.ndarray:
+        """uint8 N × S × S × 3 at the model's resolution (one image may omit N)."""
+        arr = np.asarray(rgb)
+        if arr.ndim == 3:
+            arr = arr[None]
+        res = int(self.meta["resolution"])
+        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[1] != arr.shape[2]:
+            raise ValueError(f"images must be uint8 RGB arrays N x S x S x 3 (or S x S x 3), got shape {arr.shape} and dtype {arr.dtype}")
+        if arr.shape[1] % res:
+            raise ValueError(f"images of {arr.shape[1]} px cannot be area-averaged to the model's {res} px; give a multiple of {res} px")
+        return arr if arr.shape[1] == res else images.area_average(arr, res)
+
+    def predict(self, rgb, batch_size: int = 256) -> pd.DataFrame:
+        """pred (mean of every fold × transform prediction), sigma (calibrated), sigma_raw
+        (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image."""
+        arr = self.prepare(rgb)
+        rows = np.arange(len(arr))
+        tta = bool(self.meta["tta"]["enabled"])
+        per_fold = [predict_transforms(m, arr, rows, self.meta["bands"], batch_size, self.device, tta=tta) for m in self.models]
+        raw = calibration.model_spread([p.std(axis=0) for p in per_fold])
+        return pd.DataFrame(
+            {
+                "pred": np.mean([p.mean(axis=0) for p in per_fold], axis=0),
+                "sigma": self.factor * raw,
+                "sigma_raw": raw,
+                "n_models": sum(p.shape[0] for p in per_fold),
+            }
+        )
+
+
+def load(folder: str | Path, device: str | torch.device | None = None) -> PortableModel:
+    """An exported model folder, checked against its model.json, ready on ``device``
+    (default: CUDA, then Apple MPS, then CPU)."""
+    meta = read_meta(folder)
+    dev = data.pick_device(str(device) if device is not None else None)
+    models = []
+    for name in sorted(meta["files"]):
+        model, saved = load_model(Path(folder) / name, dev)
+        if (saved["target"], saved["bands"], int(saved["res"])) != (meta["target"], meta["bands"], int(meta["resolution"])):
+            raise ModelFolderError(f"{Path(folder) / name} holds a model of {saved['target']}/{saved['bands']}/{saved['res']}px, not the {MODEL_JSON}'s")
+        models.append(model)
+    return PortableModel(meta, models, dev)
+
+
+def predict_packed(model: PortableModel, images_path: str | Path, index_path: str | Path, batch_size: int = 256) -> pd.DataFrame:
+    """objID and :meth:`PortableModel.predict`'s columns for a packed image array and its
+    index (:mod:`galcnn.images`), read block by block."""
+    arr = images.load_images(images_path)
+    index = pd.read_parquet(index_path)
+    data.check_images(arr, arr.shape[1], len(index))
+    parts = [model.predict(np.asarray(arr[s : s + images.BLOCK]), batch_size) for s in range(0, len(arr), images.BLOCK)]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["pred", "sigma", "sigma_raw", "n_models"])
+    out.insert(0, "objID", index.sort_values("row")["objID"].to_numpy(np.int64))
+    return out

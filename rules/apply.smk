@@ -1,0 +1,159 @@
+# New galaxies through the trained models (`snakemake apply`, config `apply`): the catalogue
+# checked, its cutouts made by the same stage as the training cutouts (rendered for the mock
+# survey, downloaded from SkyServer otherwise) and packed, every fold model of the chosen
+# configuration with TTA via the exported model folder, and one table of predictions,
+# calibrated uncertainties, status and domain flags. Nothing is retrained.
+
+localrules:
+    apply,
+
+
+rule apply:
+    input:
+        apply_outputs,
+
+
+if _apply["catalog"]:
+    _untrained = [t for t in config["targets"] if [t, APPLY_BANDS, APPLY_RES] not in cnn_keys()]
+    if _untrained:
+        raise ValueError(
+            f"config apply asks for models from {APPLY_BANDS} images at {APPLY_RES} px, which are not trained for "
+            f"{_untrained}; trained: {sorted(cnn_keys())}. Set apply.bands and apply.resolution to one of those, or null"
+        )
+
+    localrules:
+        apply_catalog,
+        apply_table,
+
+    rule apply_catalog:
+        input:
+            catalog=apply_catalog_file,
+        output:
+            catalog=APPLY_CATALOG,
+            truth=[APPLY_TRUTH] if config["survey"] == "mock" else [],
+        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
+        params:
+            targets=config["targets"],
+            mock=canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]}) if config["survey"] == "mock" else {},
+        log:
+            log_path("apply_catalog", APPLY_NAME),
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow/scripts/apply_catalog.py"
+
+    if config["survey"] == "mock":
+
+        rule apply_cutouts_render:
+            input:
+                truth=APPLY_TRUTH,
+            output:
+                manifest=APPLY_MANIFEST,
+            params:
+                root=APPLY_CUTOUTS,
+                render=canonical(
+                    {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}
+                ),
+            log:
+                log_path("apply_cutouts_render", APPLY_NAME),
+            benchmark:
+                bench_path("apply_cutouts_render", APPLY_NAME)
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=60,
+            conda:
+                "../envs/data.yaml"
+            script:
+                "../workflow/scripts/apply_cutouts_render.py"
+
+    else:
+
+        rule apply_cutouts_download:
+            input:
+                catalog=APPLY_CATALOG,
+            output:
+                manifest=APPLY_MANIFEST,
+            params:
+                root=APPLY_CUTOUTS,
+                service=canonical(
+                    {
+                        "data_release": config["sdss"]["data_release"],
+                        "size": config["cutouts"]["size"],
+                        "scale": config["cutouts"]["scale"],
+                        "opt": config["cutouts"]["opt"],
+                    }
+                ),
+            log:
+                log_path("apply_cutouts_download", APPLY_NAME),
+            benchmark:
+                bench_path("apply_cutouts_download", APPLY_NAME)
+            threads: 1
+            resources:
+                sdss_http=1,
+                runtime=240,
+            conda:
+                "../envs/data.yaml"
+            script:
+                "../workflow/scripts/apply_cutouts_download.py"
+
+    rule apply_pack:
+        input:
+            catalog=APPLY_CATALOG,
+            manifests=[APPLY_MANIFEST],
+        output:
+            images=APPLY_IMAGES,
+            index=APPLY_INDEX,
+            excluded=APPLY_EXCLUDED,
+        params:
+            cutouts=canonical({"root": APPLY_CUTOUTS, "shards": 1, "size": NATIVE_RES}),
+        log:
+            log_path("apply_pack", APPLY_NAME),
+        threads: 2
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow/scripts/images_pack.py"
+
+    rule apply_predict:
+        input:
+            model=lambda w: apply_model(w.target),
+            images=APPLY_IMAGES,
+            index=APPLY_INDEX,
+        output:
+            APPLY_PREDICTIONS,
+        log:
+            log_path("apply_predict", f"{APPLY_NAME}/{{target}}"),
+        benchmark:
+            bench_path("apply_predict", f"{APPLY_NAME}/{{target}}")
+        threads: config["resources"]["predict"]["threads"]
+        resources:
+            **gpu_resources("predict"),
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow/scripts/apply_predict.py"
+
+    rule apply_table:
+        input:
+            catalog=APPLY_CATALOG,
+            manifests=[APPLY_MANIFEST],
+            index=APPLY_INDEX,
+            excluded=APPLY_EXCLUDED,
+            predictions=expand(APPLY_PREDICTIONS, target=config["targets"]),
+            training_catalog=CATALOG,
+            splits=SPLITS,
+        output:
+            table=APPLY_TABLE,
+            csv=APPLY_CSV,
+        params:
+            targets=config["targets"],
+        log:
+            log_path("apply_table", APPLY_NAME),
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../workflow/scripts/apply_table.py"
