@@ -74,7 +74,7 @@ rule figure_fig1_gallery:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_gallery.py"
+        "../workflow/scripts/figure_fig1_gallery.py"
 
 
 rule figure_fig2_predicted_vs_true:
@@ -93,7 +93,7 @@ rule figure_fig2_predicted_vs_true:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_predicted_vs_true.py"
+        "../workflow/scripts/figure_fig2_predicted_vs_true.py"
 
 
 rule figure_fig3_resolution:
@@ -115,7 +115,7 @@ rule figure_fig3_resolution:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_resolution.py"
+        "../workflow/scripts/figure_fig3_resolution.py"
 
 
 rule figure_fig4_mass:
@@ -135,7 +135,7 @@ rule figure_fig4_mass:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_mass.py"
+        "../workflow/scripts/figure_fig4_mass.py"
 
 
 rule figure_fig_mmr:
@@ -156,7 +156,7 @@ rule figure_fig_mmr:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_mmr.py"
+        "../workflow/scripts/figure_fig_mmr.py"
 
 
 rule figure_fig_diagnostic:
@@ -175,4 +175,4 @@ rule figure_fig_diagnostic:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../workflow/scripts/figure_diagnostic.py"
+        "../workflow/scripts/figure_fig_diagnostic.py"
