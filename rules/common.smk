@@ -23,6 +23,7 @@ IMAGE_INDEX = "results/images/index.parquet"
 IMAGE_EXCLUDED = "results/images/excluded.parquet"
 GALLERY = "results/images/gallery.npz"
 SPLITS = "results/splits.parquet"
+SPLIT_COUNTS = "results/split_counts/{target}.csv"
 MODEL_DIR = "results/models/{target}/{bands}/{res}px/fold{fold}"
 MODEL_PT = f"{MODEL_DIR}/model.pt"
 MODEL_CONFIG = f"{MODEL_DIR}/config.json"
@@ -206,6 +207,8 @@ def gpu_resources(kind):
 # ---- training (rules/train.smk) ---------------------------------------------------------
 def train_inputs(wildcards):
     inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
+    # Not read by the job: it runs only once the target's galaxies are known to suffice.
+    inputs["counts"] = SPLIT_COUNTS.format(target=wildcards.target)
     if config["train"]["pretrained"] == "imagenet":
         inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])
     return inputs
