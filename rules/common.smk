@@ -195,6 +195,10 @@ def canonical(obj):
     return obj
 
 
+#: The config's resources: entry of each rule that takes its requests from there.
+CONFIG_RESOURCES = {"train_cnn": "resources.train", "predict_cnn": "resources.predict"}
+
+
 def gpu_resources(kind):
     """threads/runtime/mem_mb/gpu(/gpu_model) for a GPU rule, from config['resources'][kind]."""
     res = dict(config["resources"][kind])
