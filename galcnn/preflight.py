@@ -19,6 +19,10 @@ SINFO = ["sinfo", "-h", "-N", "-o", "%N|%P|%c|%m|%G|%l"]
 UNLIMITED = float("inf")
 
 
+def gpus(n: int) -> str:
+    return f"{n} GPU" if n == 1 else f"{n} GPUs"
+
+
 class ImpossibleRequest(RuntimeError):
     """A job asks for more than any node of its partition offers; the message says what to change."""
 
@@ -37,7 +41,7 @@ class Node:
     def describe(self) -> str:
         limit = "no time limit" if self.time_min == UNLIMITED else f"time limit {self.time_min:g} min"
         models = f" ({', '.join(sorted(self.gpu_models))})" if self.gpu_models else ""
-        return f"{self.name}: {self.cpus} CPUs, {self.mem_mb} MB, {self.gpus} GPUs{models}, {limit}"
+        return f"{self.name}: {self.cpus} CPUs, {self.mem_mb} MB, {gpus(self.gpus)}{models}, {limit}"
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,8 @@ class Request:
     partition: str | None  # None: the default partition
 
     def describe(self) -> str:
-        gpus = f", {self.gpus} GPU" + (f" ({self.gpu_model})" if self.gpu_model else "") if self.gpus else ""
-        return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.runtime_min:g} min{gpus}"
+        gpu = f", {gpus(self.gpus)}" + (f" ({self.gpu_model})" if self.gpu_model else "") if self.gpus else ""
+        return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.runtime_min:g} min{gpu}"
 
     def shortfalls(self, node: Node) -> list[str]:
         """What ``node`` lacks for this request (empty when it fits)."""
@@ -64,7 +68,7 @@ class Request:
         if self.mem_mb > node.mem_mb:
             out.append(f"{self.mem_mb} MB > {node.mem_mb} MB")
         if self.gpus > node.gpus:
-            out.append(f"{self.gpus} GPUs > {node.gpus}")
+            out.append(f"{gpus(self.gpus)} > {node.gpus}")
         elif self.gpu_model and self.gpu_model not in node.gpu_models:
             out.append(f"no {self.gpu_model} GPU")
         if self.runtime_min > node.time_min:
@@ -100,26 +104,26 @@ def parse_sinfo(text: str) -> list[Node]:
         if not line.strip():
             continue
         name, partition, cpus, mem, gres, limit = (f.strip() for f in line.split("|"))
-        gpus, models = parse_gres(gres)
-        nodes.append(Node(name, partition.rstrip("*"), partition.endswith("*"), int(cpus), int(mem.rstrip("+")), gpus, models, parse_minutes(limit)))
+        n_gpus, models = parse_gres(gres)
+        nodes.append(Node(name, partition.rstrip("*"), partition.endswith("*"), int(cpus), int(mem.rstrip("+")), n_gpus, models, parse_minutes(limit)))
     return nodes
 
 
 def request_of(rule: str, threads: int, resources: Mapping) -> Request:
     """The request of a job with ``threads`` and ``resources`` (its evaluated resources)."""
-    gpus, model = int(resources.get("gpu") or 0), resources.get("gpu_model") or None
-    if not gpus:
-        gpus, models = parse_gres(str(resources.get("gres") or ""))
+    n_gpus, model = int(resources.get("gpu") or 0), resources.get("gpu_model") or None
+    if not n_gpus:
+        n_gpus, models = parse_gres(str(resources.get("gres") or ""))
         model = next(iter(models), None)
     cpus = int(resources.get("cpus_per_task") or 0) or int(threads)
-    if gpus and resources.get("cpus_per_gpu"):
-        cpus = int(resources["cpus_per_gpu"]) * gpus
+    if n_gpus and resources.get("cpus_per_gpu"):
+        cpus = int(resources["cpus_per_gpu"]) * n_gpus
     mem = int(resources.get("mem_mb") or 0)
     if resources.get("mem_mb_per_cpu"):
         mem = int(resources["mem_mb_per_cpu"]) * cpus
     runtime = resources.get("runtime")
     runtime = parse_minutes(runtime) if isinstance(runtime, str) else float(runtime or 0)
-    return Request(rule, cpus, mem, runtime, gpus, model, resources.get("slurm_partition") or None)
+    return Request(rule, cpus, mem, runtime, n_gpus, model, resources.get("slurm_partition") or None)
 
 
 def impossible(requests: Iterable[Request], nodes: list[Node]) -> list[str]:
@@ -128,7 +132,8 @@ def impossible(requests: Iterable[Request], nodes: list[Node]) -> list[str]:
     problems = []
     for req in sorted(set(requests), key=lambda r: r.rule):
         partition = req.partition or (default[0] if default else None)
-        members = [n for n in nodes if n.partition == partition]
+        # sbatch -p takes a comma-separated list: the job runs in whichever can start it.
+        members = [n for n in nodes if n.partition in str(partition).split(",")]
         if not members:
             known = sorted({n.partition for n in nodes})
             problems.append(f"rule {req.rule} asks for partition {partition!r}, which the cluster does not have (partitions: {', '.join(known)})")

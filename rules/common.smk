@@ -210,8 +210,9 @@ def gpu_resources(kind):
 
 # ---- training (rules/train.smk) ---------------------------------------------------------
 def train_inputs(wildcards):
+    """The fold's images and tables; the split counts are not read, they make the job wait
+    for splits_check, so no model trains before its target's galaxies are known to suffice."""
     inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
-    # Not read by the job: it runs only once the target's galaxies are known to suffice.
     inputs["counts"] = SPLIT_COUNTS.format(target=wildcards.target)
     if config["train"]["pretrained"] == "imagenet":
         inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])

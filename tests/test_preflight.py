@@ -47,7 +47,7 @@ def test_requests_some_node_can_run_pass():
         ("baselines_rf", 128, {"mem_mb": 4000, "runtime": 60}, "128 CPUs > 64"),
         ("images_pack", 1, {"mem_mb": 500000, "runtime": 60}, "500000 MB > 256000 MB"),
         ("images_pack", 1, {"mem_mb": 1000, "runtime": 5000}, "5000 min > the partition's 2880 min"),
-        ("train_cnn", 8, {"mem_mb": 1000, "runtime": 60, "gpu": 1}, "1 GPUs > 0"),  # no partition: the default has no GPU
+        ("train_cnn", 8, {"mem_mb": 1000, "runtime": 60, "gpu": 1}, "1 GPU > 0"),  # no partition: the default has no GPU
         ("train_cnn", 8, {"mem_mb": 1000, "runtime": 60, "gpu": 1, "gpu_model": "h100", "slurm_partition": "gpu"}, "no h100 GPU"),
     ],
 )
@@ -65,6 +65,13 @@ def test_impossible_requests_stop_naming_rule_request_largest_node_and_fix(rule,
 def test_unknown_partition_is_named():
     problems = impossible([request_of("train_cnn", 1, {"mem_mb": 1, "runtime": 1, "slurm_partition": "a100q"})], parse_sinfo(SINFO))
     assert problems == ["rule train_cnn asks for partition 'a100q', which the cluster does not have (partitions: cpu, gpu)"]
+
+
+def test_a_list_of_partitions_needs_one_that_fits():
+    nodes = parse_sinfo(SINFO)
+    gpu_job = {"mem_mb": 1000, "runtime": 60, "gpu": 1}
+    assert impossible([request_of("train_cnn", 8, gpu_job | {"slurm_partition": "cpu,gpu"})], nodes) == []
+    assert "no node there can run it" in impossible([request_of("train_cnn", 8, gpu_job | {"slurm_partition": "cpu"})], nodes)[0]
 
 
 def test_the_same_request_is_reported_once():
