@@ -42,6 +42,9 @@ for figure, spec in FIGURES.items():
         output:
             **figure_outputs(figure),
         params:
+            # The script's path is evaluated again when the job runs, after the loop has moved
+            # on: it takes the figure from the job's params, not from the loop variable.
+            figure=figure,
             **spec.get("params", {}),
         log:
             log_path(f"figure_{figure}"),
@@ -54,4 +57,4 @@ for figure, spec in FIGURES.items():
         conda:
             "../envs/analysis.yaml"
         script:
-            f"../workflow/scripts/figure_{figure}.py"
+            "../workflow/scripts/figure_{params.figure}.py"
