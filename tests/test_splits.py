@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,3 +118,17 @@ def test_schema_bounds_the_test_fraction(fraction):
     config = yaml.safe_load((repo / "config" / "config.yaml").read_text()) | {"test_fraction": fraction}
     with pytest.raises(WorkflowError, match="test_fraction"):
         validate(config, str(repo / "config" / "schema.yaml"))
+
+
+@pytest.mark.e2e
+def test_too_little_data_stops_the_run_before_any_training(workflow_copy):
+    from conftest import REPO, TINY, snakemake
+
+    # The mistake of a new user: ten mock galaxies, five of them left after the cuts.
+    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "--cores", "2", "--config", "mock={n_galaxies: 10, seed: 1}", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Error in rule splits_check" in out and "too few galaxies with a measured oh_p50 to train and score its models" in out
+    assert "mock.n_galaxies" in out and "test_fraction" in out
+    assert not re.search(r"^(local)?rule train_cnn:", out, re.MULTILINE), "a training job started"
+    assert not (workflow_copy / "results" / "models").exists()
