@@ -14,6 +14,7 @@
 
 from snakemake.utils import min_version, update_config, validate
 
+from galcnn import preflight
 from galcnn.config import bundle_settings, check_config, yaml_typed
 
 min_version("9.0")
@@ -63,6 +64,12 @@ include: "rules/bundle.smk"
 if config["reference"]["enabled"]:
 
     include: "rules/reference.smk"
+
+
+# Under the SLURM executor: every job's request against the cluster's nodes before anything
+# is submitted (galcnn/preflight.py); a job no node can run would otherwise pend forever.
+onstart:
+    preflight.check_workflow(workflow, CONFIG_RESOURCES)
 
 
 report: "report/workflow.rst"

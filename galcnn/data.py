@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from galcnn.catalog import target_mask
 from galcnn.images import load_images
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.splits import labelled, subset_masks
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +46,11 @@ def fold_subsets(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFram
     ``split == "test"``. Galaxies without an image or with a missing target
     (−9999 or non-finite) are dropped, and their counts logged.
     """
-    for name, frame, cols in (
-        ("image index", index, ("objID", "row")),
-        ("splits", splits, ("objID", "split", "fold")),
-        ("catalogue", catalog, ("objID", target)),
-    ):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{name} lacks columns {missing}; expected {list(cols)}")
+    table = labelled(index, splits, catalog, target)
     folds = sorted(int(f) for f in splits.loc[splits["split"] == "train", "fold"].unique())
     if fold not in folds:
         raise ValueError(f"fold {fold} is not in the splits (folds {folds}); the fold wildcard must be below config 'folds'")
-    table = splits.merge(index[["objID", "row"]], on="objID", how="left", validate="one_to_one")
-    no_image = table["row"].isna()
-    if no_image.any():
-        log.info("%d of %d split galaxies have no image (excluded when packing); dropped", int(no_image.sum()), len(table))
-    table = table.loc[~no_image]
-    cat = catalog.loc[:, ["objID", target]]
-    table = table.merge(cat, on="objID", how="left", validate="one_to_one")
-    no_target = ~target_mask(table, target)
-    if no_target.any():
-        log.info("%d of %d galaxies have no measured %s; dropped", int(no_target.sum()), len(table), target)
-    table = table.loc[~no_target]
-    masks = {
-        "train": (table["split"] == "train") & (table["fold"] != fold),
-        "validation": (table["split"] == "train") & (table["fold"] == fold),
-        "test": table["split"] == "test",
-    }
+    masks = subset_masks(table, fold)
     out = {
         name: Subset(
             objid=table.loc[m, "objID"].to_numpy(np.int64),

@@ -9,10 +9,17 @@ train/validation/test split).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
+from galcnn.catalog import target_mask
+
+log = logging.getLogger(__name__)
+
 TEST_FOLD = -1
+SUBSETS = ("train", "validation", "test")
 
 
 def make_splits(objids, test_fraction: float, folds: int, seed: int, test_ids=None) -> pd.DataFrame:
@@ -47,3 +54,36 @@ def make_splits(objids, test_fraction: float, folds: int, seed: int, test_ids=No
     fold[rest] = np.arange(len(rest)) % folds
     split = np.where(fold == TEST_FOLD, "test", "train")
     return pd.DataFrame({"objID": ids, "split": pd.array(split, dtype="string"), "fold": fold})
+
+
+def labelled(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The split galaxies that can be used for ``target``: objID, split, fold, image row and target.
+
+    Galaxies without an image or with a missing target (−9999 or non-finite) are
+    dropped, and their counts logged.
+    """
+    for name, frame, cols in (
+        ("image index", index, ("objID", "row")),
+        ("splits", splits, ("objID", "split", "fold")),
+        ("catalogue", catalog, ("objID", target)),
+    ):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks columns {missing}; expected {list(cols)}")
+    table = splits.merge(index[["objID", "row"]], on="objID", how="left", validate="one_to_one")
+    no_image = table["row"].isna()
+    if no_image.any():
+        log.info("%d of %d split galaxies have no image (excluded when packing); dropped", int(no_image.sum()), len(table))
+    table = table.loc[~no_image]
+    table = table.merge(catalog.loc[:, ["objID", target]], on="objID", how="left", validate="one_to_one")
+    no_target = ~target_mask(table, target)
+    if no_target.any():
+        log.info("%d of %d galaxies have no measured %s; dropped", int(no_target.sum()), len(table), target)
+    return table.loc[~no_target]
+
+
+def subset_masks(table: pd.DataFrame, fold: int) -> dict[str, pd.Series]:
+    """Rows of :func:`labelled` in each subset of ``fold``: validation = the fold's rows,
+    train = the other non-test rows, test = ``split == "test"``."""
+    in_folds = table["split"] == "train"
+    return {"train": in_folds & (table["fold"] != fold), "validation": in_folds & (table["fold"] == fold), "test": table["split"] == "test"}

@@ -28,6 +28,7 @@ from galcnn import io as gio
 from galcnn import metrics
 from galcnn.augment import augment_batch
 from galcnn.data import Subset
+from galcnn.divergence import EpochGuard
 from galcnn.model import ResNetRegressor
 from galcnn.predict import predict_rows
 from galcnn.schedule import Schedule
@@ -117,6 +118,7 @@ def fit(
         perm = rng.permutation(len(train))
         sq_err, n_seen = 0.0, 0
         lr_start = schedule.lrs_at(epoch * steps)[-1]
+        guard = EpochGuard(epoch, stage, schedule.phase(epoch), fp16=scaler.is_enabled(), checkpoint=ckpt)
         batches = data.iterate_batches(images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True)
         for i, (xb, yb, _) in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)):
             for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):
@@ -126,6 +128,7 @@ def fit(
                 pred = model(x)
             # RMSE in standard deviations of the target: the head's own scale (see ResNetRegressor).
             loss = rmse_loss(pred, yb) / y_std
+            guard.check("training loss", loss.detach(), opt, step=i)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -133,6 +136,7 @@ def fit(
             sq_err += float(loss.detach()) ** 2 * len(yb)
             n_seen += len(yb)
         val_pred, _ = predict_rows(model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"]))
+        guard.check("validation predictions", val_pred, opt)
         row = {
             "epoch": epoch,
             "stage": stage,

@@ -6,14 +6,6 @@ localrules:
     analysis_mmr,
 
 
-def baseline_keys():
-    return [[m, t] for m in ("rf", "mean") for t in config["targets"]]
-
-
-def has_mmr():
-    return METALLICITY in config["targets"]
-
-
 rule analysis_summary:
     input:
         cnn=[PREDICTIONS.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],

@@ -7,10 +7,9 @@ from pathlib import Path
 from galcnn.bundle import layout
 from galcnn.mmr import CATALOG_COLUMNS
 
-# Scripts (also in --sdm conda environments) import the package from the repository.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
+# Scripts (also in --sdm conda environments) import the package from the repository. The
+# variable is set here, not required from the user, so there is nothing for `envvars:` to assert.
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p))
 
 # ---- paths (the results layout others rely on) ----------------------------------------
 CATALOG = "results/catalog/galaxies.parquet"
@@ -25,11 +24,12 @@ IMAGE_INDEX = "results/images/index.parquet"
 IMAGE_EXCLUDED = "results/images/excluded.parquet"
 GALLERY = "results/images/gallery.npz"
 SPLITS = "results/splits.parquet"
+SPLIT_COUNTS = "results/split_counts/{target}.csv"
 MODEL_DIR = "results/models/{target}/{bands}/{res}px/fold{fold}"
-MODEL_PT = MODEL_DIR + "/model.pt"
-MODEL_CONFIG = MODEL_DIR + "/config.json"
-MODEL_HISTORY = MODEL_DIR + "/history.csv"
-MODEL_METRICS = MODEL_DIR + "/metrics.json"
+MODEL_PT = f"{MODEL_DIR}/model.pt"
+MODEL_CONFIG = f"{MODEL_DIR}/config.json"
+MODEL_HISTORY = f"{MODEL_DIR}/history.csv"
+MODEL_METRICS = f"{MODEL_DIR}/metrics.json"
 PREDICTIONS = "results/predictions/{target}/{bands}/{res}px.parquet"
 PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parquet"
 BASELINE = "results/baselines/{method}/{target}.parquet"
@@ -202,6 +202,10 @@ def canonical(obj):
     return obj
 
 
+#: The config's resources: entry of each rule that takes its requests from there.
+CONFIG_RESOURCES = {"train_cnn": "resources.train", "predict_cnn": "resources.predict"}
+
+
 def gpu_resources(kind):
     """threads/runtime/mem_mb/gpu(/gpu_model) for a GPU rule, from config['resources'][kind]."""
     res = dict(config["resources"][kind])
@@ -209,6 +213,71 @@ def gpu_resources(kind):
     if not res.get("gpu_model"):
         res.pop("gpu_model", None)
     return res
+
+
+# ---- training (rules/train.smk) ---------------------------------------------------------
+def train_inputs(wildcards):
+    """The fold's images and tables; the split counts are not read, they make the job wait
+    for splits_check, so no model trains before its target's galaxies are known to suffice."""
+    inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
+    inputs["counts"] = SPLIT_COUNTS.format(target=wildcards.target)
+    if config["train"]["pretrained"] == "imagenet":
+        inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])
+    return inputs
+
+
+# ---- analysis and figures (rules/analysis.smk, rules/figures.smk) -----------------------
+def baseline_keys():
+    return [[m, t] for m in ("rf", "mean") for t in config["targets"]]
+
+
+def has_mmr():
+    return METALLICITY in config["targets"]
+
+
+def figure_output(name, ext):
+    return report(
+        f"{FIGURE_DIR}/{name}.{ext}",
+        caption=f"../report/{name}.rst",
+        category="Figures" if ext == "png" else "Figures (PDF)",
+    )
+
+
+def figure_outputs(name):
+    return {"pdf": figure_output(name, "pdf"), "png": figure_output(name, "png")}
+
+
+def figure_names():
+    """The figures the configured targets and bands allow."""
+    names = []
+    if METALLICITY in config["targets"]:
+        names += ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig_mmr", "fig_diagnostic"]
+        if MASS in config["targets"]:
+            names.append("fig4_mass")
+    if reference_enabled():
+        names.append("fig2_published")
+        # Only real SDSS galaxies can be among the published test set.
+        if config["survey"] == "sdss" and compared_resolutions():
+            names.append("fig_reference_comparison")
+    return names
+
+
+def resolution_inputs():
+    """Fig. 3's predictions and baselines, and the published curve when it is of the same target and images."""
+    inputs = {
+        "cnn": [main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)],
+        "rf": BASELINE.format(method="rf", target=METALLICITY),
+        "mean": BASELINE.format(method="mean", target=METALLICITY),
+    }
+    return inputs | (reference_inputs() if reference_matches(METALLICITY, MAIN_BANDS) else {})
+
+
+def diagnostic_inputs():
+    models = {"cnn_gri": main_predictions(METALLICITY)}
+    if "r" in config["bands"] and MAIN_BANDS != "r":
+        models["cnn_r"] = PREDICTIONS.format(target=METALLICITY, bands="r", res=top_resolution())
+    models["rf"] = BASELINE.format(method="rf", target=METALLICITY)
+    return models
 
 
 # ---- results bundles (rules/bundle.smk) -----------------------------------------------

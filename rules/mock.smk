@@ -34,7 +34,8 @@ rule cutouts_render:
     output:
         manifest=CUTOUT_MANIFEST,
     params:
-        root=CUTOUT_ROOT,
+        # The store's root is the folder of the shard's manifest (CUTOUT_ROOT).
+        root=lambda wildcards, output: os.path.dirname(output.manifest),
         shards=config["cutouts"]["shards"],
         render=canonical(
             {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}

@@ -1,6 +1,6 @@
 # Predictions of every trained model with test-time augmentation, then the k-fold ensemble.
 
-MODEL_PREDICTIONS = MODEL_DIR + "/predictions.parquet"
+MODEL_PREDICTIONS = f"{MODEL_DIR}/predictions.parquet"
 
 
 rule predict_cnn:

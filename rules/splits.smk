@@ -19,3 +19,29 @@ rule splits:
 
 localrules:
     splits,
+
+
+# Enough galaxies per target and fold to train and score a model (galcnn/sufficiency.py),
+# checked once per target before any of its models trains; one target per job, so adding a
+# target retrains nothing else. The highest priority: it runs as soon as the splits exist.
+rule splits_check:
+    input:
+        splits=SPLITS,
+        index=IMAGE_INDEX,
+        catalog=CATALOG,
+    output:
+        SPLIT_COUNTS,
+    params:
+        batch_size=config["train"]["batch_size"],
+        survey=config["survey"],
+    log:
+        log_path("splits_check", "{target}"),
+    priority: 100
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow/scripts/splits_check.py"
+
+
+localrules:
+    splits_check,

@@ -6,13 +6,6 @@
 TRAIN_KEYS = ("arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp")
 
 
-def train_inputs(wildcards):
-    inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
-    if config["train"]["pretrained"] == "imagenet":
-        inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])
-    return inputs
-
-
 localrules:
     weights_fetch,
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from galcnn.figures.diagnostic import plot_diagnostic
-from galcnn.figures.gallery import GROUPS, extract_gallery, plot_gallery, read_gallery, select_gallery
-from galcnn.figures.mass import plot_mass
-from galcnn.figures.mass_metallicity import plot_mmr
-from galcnn.figures.predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
-from galcnn.figures.resolution import plot_resolution, scores
+from galcnn.figures.fig_diagnostic import plot_diagnostic
+from galcnn.figures.fig1_gallery import GROUPS, extract_gallery, plot_gallery, read_gallery, select_gallery
+from galcnn.figures.fig4_mass import plot_mass
+from galcnn.figures.fig_mmr import plot_mmr
+from galcnn.figures.fig2_predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
+from galcnn.figures.fig3_resolution import plot_resolution, scores
 from galcnn.metrics import nmad, rmse
 from galcnn.mmr import mmr_edges, mmr_sample, mmr_table, tremonti_metallicity
 from servers import PUBLISHED_NAMES, published_config, published_csvs

@@ -89,7 +89,7 @@ def test_extending_the_resolution_study_trains_only_the_new_models(finished):
 
 
 def test_editing_a_figure_script_reruns_only_that_figure(finished):
-    script = finished / "workflow" / "scripts" / "figure_resolution.py"
+    script = finished / "workflow" / "scripts" / "figure_fig3_resolution.py"
     script.write_text(script.read_text() + "\n# Axis limits follow the data.\n")
     jobs = dry_run_jobs(finished, *CONFIG)
     assert set(jobs) - TARGETS == {"figure_fig3_resolution"}

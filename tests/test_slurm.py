@@ -116,6 +116,8 @@ def test_tiny_run_under_slurm(tmp_path):
     assert rc == 0, f"snakemake --profile slurm failed ({rc}):\n{out[-8000:]}"
     print(f"tiny run under SLURM: {wall:.0f} s, {sum(planned.values())} jobs")
 
+    assert re.search(r"cluster preflight: the \d+ jobs to submit fit the cluster's nodes", out), "the preflight did not run"
+
     # Snakemake's own account: which jobs it kept local and which it submitted.
     local = Counter(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     submitted = len(re.findall(r"has been submitted with SLURM jobid", out))
@@ -138,3 +140,31 @@ def test_tiny_run_under_slurm(tmp_path):
             assert "gpu" in job["tres"], f"{job['rule']} job {job['id']} requested no GPU (tres-per-job {job['tres']})"
         else:
             assert "gpu" not in job["tres"], f"{job['rule']} job {job['id']} requested a GPU ({job['tres']})"
+
+
+def test_a_request_no_node_can_run_stops_the_run_before_anything_is_submitted(tmp_path):
+    """The cluster preflight: baselines_rf asks for one CPU more than the largest node has."""
+    state = cluster_state()
+    if state is None:
+        pytest.skip("no SLURM cluster: `sinfo` failed; bring one up with `sudo bash tests/slurm/setup.sh`")
+    cpus = max(int(c) for c in subprocess.run(["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split())
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "subset.yaml").write_text(SUBSET)
+    # As a user would run it: without the tests' --max-threads cap.
+    cap = TEST_OPTIONS.index("--max-threads")
+    options = TEST_OPTIONS[:cap] + TEST_OPTIONS[cap + 2 :]
+    start = time.monotonic()
+    rc, out = run_interruptibly(
+        workdir, "--profile", "slurm", "--configfile", str(TINY.relative_to(REPO)), "subset.yaml", *options,
+        "--set-threads", f"baselines_rf={cpus + 1}", timeout=120,
+    )
+    wall = time.monotonic() - start
+    print(f"preflight stopped the run in {wall:.1f} s:\n{out[out.find('cluster preflight'):][:1500]}")
+    assert rc != 0 and wall < 60
+    assert "cluster preflight: nothing was submitted" in out
+    assert re.search(rf"rule baselines_rf asks for {cpus + 1} CPUs, \d+ MB, [\d.]+ min on partition \w+; no node there can run it", out)
+    assert re.search(rf"Largest node \S+: {cpus} CPUs, .*\({cpus + 1} CPUs > {cpus}\)", out)
+    assert "--max-threads" in out and "set-resources" in out and "resources.train for train_cnn" in out
+    run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
+    assert slurm_jobs(run_id) == [], "a job was submitted despite the preflight"
+    assert not (workdir / "results").exists(), "a job ran before the preflight"

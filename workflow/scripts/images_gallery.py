@@ -1,6 +1,6 @@
 """The galaxies figure 1 shows and their images, from the packed native-resolution array."""
 
-from galcnn.figures.gallery import extract_gallery
+from galcnn.figures.fig1_gallery import extract_gallery
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

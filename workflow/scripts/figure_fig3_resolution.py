@@ -1,6 +1,6 @@
 """Figure 3: RMSE and NMAD against image size, with the baselines and the published curve."""
 
-from galcnn.figures.resolution import make_resolution
+from galcnn.figures.fig3_resolution import make_resolution
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

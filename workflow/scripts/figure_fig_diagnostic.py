@@ -1,6 +1,6 @@
 """Diagnostic figure: r-band-only CNN and colour random forest against the gri CNN."""
 
-from galcnn.figures.diagnostic import make_diagnostic
+from galcnn.figures.fig_diagnostic import make_diagnostic
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """Figure 1: galaxies with the lowest/highest predictions and residuals, and at random."""
 
-from galcnn.figures.gallery import make_gallery
+from galcnn.figures.fig1_gallery import make_gallery
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """MMR figure: metallicity against stellar mass for SDSS and the CNN, with the scatter ratio."""
 
-from galcnn.figures.mass_metallicity import make_mmr
+from galcnn.figures.fig_mmr import make_mmr
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """Figure 2: predicted against true metallicity with binned scatter."""
 
-from galcnn.figures.predicted_vs_true import make_predicted_vs_true
+from galcnn.figures.fig2_predicted_vs_true import make_predicted_vs_true
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])

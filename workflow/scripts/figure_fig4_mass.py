@@ -1,6 +1,6 @@
 """Figure 4: CNN stellar masses, and metallicity inferred from them through the MMR."""
 
-from galcnn.figures.mass import make_mass
+from galcnn.figures.fig4_mass import make_mass
 from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])
