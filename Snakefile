@@ -16,6 +16,7 @@ from snakemake.utils import min_version, update_config, validate
 
 from galcnn import preflight
 from galcnn.config import bundle_settings, check_config, yaml_typed
+from galcnn.images import BANDS
 
 min_version("9.0")
 
@@ -77,7 +78,7 @@ report: "report/workflow.rst"
 
 wildcard_constraints:
     target="|".join(config["targets"]),
-    bands="gri|r",
+    bands="|".join(BANDS),
     res=r"\d+",
     fold=r"\d+",
     shard=r"\d{3}",

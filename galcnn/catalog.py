@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 #: MPA-JHU marks a missing measurement with this value (FACTS.md, "sentinel").
 SENTINEL = -9999.0
 
+#: The catalogue columns a CNN can be trained on (config ``targets``; the schema's ``target``).
+TARGETS = ("oh_p50", "lgm_tot_p50", "sfr_tot_p50", "oh_p16", "oh_p84")
+#: The paper's metallicity, 12 + log(O/H), and log stellar mass (the MMR's axes, paper §5).
+METALLICITY = "oh_p50"
+MASS = "lgm_tot_p50"
+
 BANDS = ("u", "g", "r", "i", "z")
 
 #: Output column → SQL expression, in the order of the paper's query (draft 002,

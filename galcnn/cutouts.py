@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import maximum_filter, uniform_filter
 
 from galcnn import io as gio
+from galcnn import paths
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,11 @@ def shard_of(objids, n_shards: int) -> np.ndarray:
 
 
 def shard_dir(root: str | Path, shard: int) -> Path:
-    return Path(root) / f"shard{shard:03d}"
+    return Path(root) / paths.SHARD_DIR.format(shard=paths.shard_id(shard))
 
 
 def manifest_path(root: str | Path, shard: int) -> Path:
-    return Path(root) / f"shard{shard:03d}.manifest.parquet"
+    return Path(root) / paths.SHARD_MANIFEST.format(shard=paths.shard_id(shard))
 
 
 def cutout_path(root: str | Path, shard: int, objid: int) -> Path:

@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from galcnn.images import load_images
+from galcnn.images import BANDS, load_images
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 from galcnn.splits import labelled, subset_masks
 
 log = logging.getLogger(__name__)
-
-BANDS = ("gri", "r")
 
 
 @dataclass(frozen=True)

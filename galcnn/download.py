@@ -127,10 +127,9 @@ def fetch_cutout(
 
 def download_shard(
     catalog: pd.DataFrame,
+    root: str | Path,
     shard: int,
     n_shards: int,
-    root: str | Path,
-    out_manifest: str | Path,
     service: CutoutService,
     *,
     concurrency: int,
@@ -141,7 +140,8 @@ def download_shard(
     max_failed_fraction: float = 0.05,
     max_consecutive_failures: int = 50,
 ) -> pd.DataFrame:
-    """Download the cutouts of one shard and write its manifest (objID, status, reason, path).
+    """Download the cutouts of one shard into the store at ``root`` and write its manifest
+    (objID, status, reason, path) there; the arguments are :func:`galcnn.mock_images.render_shard`'s.
 
     Valid files already on disk are kept (resume); temporary files left by an
     interrupted run are removed first. A few failed cutouts get no file and are
@@ -216,7 +216,7 @@ def download_shard(
             s.close()
 
     ordered = [records[int(o)] for o in members["objID"]]
-    manifest = cutouts.write_manifest(out_manifest, ordered)
+    manifest = cutouts.write_manifest(cutouts.manifest_path(root, shard), ordered)
     counts = manifest["status"].value_counts().to_dict()
     log.info("shard %d: %s; %d requests for %d downloads", shard, counts, attempts, len(todo))
     return manifest

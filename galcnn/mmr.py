@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .catalog import target_mask
+from .catalog import MASS, target_mask
 from .io import write_csv
 from .metrics import as_values, bin_edges, bin_index, scatter_nmad
 
@@ -27,7 +27,7 @@ TREMONTI_RANGE = (8.5, 11.5)
 MIN_BIN_COUNT = 10
 
 #: The catalogue columns the MMR table and figure read (a results bundle carries only these).
-CATALOG_COLUMNS = ("objID", "lgm_tot_p50")
+CATALOG_COLUMNS = ("objID", MASS)
 
 
 def tremonti_metallicity(log_mass, extrapolate: bool = False) -> np.ndarray:
@@ -166,8 +166,8 @@ def mmr_sample(z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predicti
     galaxies without a measured mass (−9999) are dropped and counted in the log.
     """
     test = z_predictions[["objID", "true", "pred"]].rename(columns={"true": "z_true", "pred": "z_pred"})
-    masses = catalog.loc[target_mask(catalog, "lgm_tot_p50"), ["objID", "lgm_tot_p50"]]
-    sample = test.merge(masses.rename(columns={"lgm_tot_p50": "mass_true"}), on="objID", how="inner")
+    masses = catalog.loc[target_mask(catalog, MASS), ["objID", MASS]]
+    sample = test.merge(masses.rename(columns={MASS: "mass_true"}), on="objID", how="inner")
     if mass_predictions is not None:
         cnn = mass_predictions[["objID", "pred"]].rename(columns={"pred": "mass_pred"})
         sample = sample.merge(cnn, on="objID", how="inner")
@@ -175,7 +175,7 @@ def mmr_sample(z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predicti
     if dropped:
         log.info("MMR: %d of %d test galaxies lack a measured (or predicted) stellar mass and are left out", dropped, len(test))
     if sample.empty:
-        raise ValueError("no test galaxy has both a metallicity prediction and a stellar mass; check the catalogue's lgm_tot_p50")
+        raise ValueError(f"no test galaxy has both a metallicity prediction and a stellar mass; check the catalogue's {MASS}")
     return sample
 
 

@@ -160,9 +160,10 @@ def galaxy_rng(seed: int, objid: int) -> np.random.Generator:
 
 
 def render_shard(
-    truth: pd.DataFrame, out_root: str | Path, shard: int, n_shards: int, size: int, scale: float, seed: int
+    truth: pd.DataFrame, root: str | Path, shard: int, n_shards: int, size: int, scale: float, seed: int
 ) -> pd.DataFrame:
-    """Render the shard's galaxies to JPEGs and write its manifest; returns the manifest.
+    """Render the shard's galaxies to JPEGs in the store at ``root`` and write its manifest there;
+    returns the manifest. The arguments are :func:`galcnn.download.download_shard`'s.
 
     Files that already exist and pass :func:`galcnn.cutouts.check_jpeg` are kept
     (an interrupted job resumes); anything else is (re)rendered.
@@ -170,11 +171,11 @@ def render_shard(
     if not 0 <= int(shard) < int(n_shards):
         raise ValueError(f"shard {shard} is outside 0..{int(n_shards) - 1}; check cutouts.shards in the config")
     members = cutouts.shard_members(truth, int(shard), int(n_shards))
-    cutouts.open_shard(out_root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)})
+    cutouts.open_shard(root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)})
     records, counts = [], {"kept": 0, "rendered": 0}
     for _, row in tqdm(members.iterrows(), total=len(members), desc=f"rendering shard {int(shard):03d}", unit="img"):
         objid = int(row["objID"])
-        path = cutouts.cutout_path(out_root, int(shard), objid)
+        path = cutouts.cutout_path(root, int(shard), objid)
         status, reason = cutouts.check_file(path, size)
         if status == cutouts.OK:
             counts["kept"] += 1
@@ -184,7 +185,7 @@ def render_shard(
             status, reason = cutouts.check_jpeg(data, size)
             counts["rendered"] += 1
         records.append({"objID": objid, "status": status, "reason": reason, "path": str(path)})
-    manifest = cutouts.write_manifest(cutouts.manifest_path(out_root, int(shard)), records)
+    manifest = cutouts.write_manifest(cutouts.manifest_path(root, int(shard)), records)
     by_status = manifest["status"].value_counts().to_dict()
     log.info("shard %03d: %d galaxies, %d rendered, %d already there; status %s", int(shard), len(members), counts["rendered"], counts["kept"], by_status)
     return manifest

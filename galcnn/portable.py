@@ -33,6 +33,8 @@ from galcnn import calibration, data, images, metrics
 from galcnn import io as gio
 from galcnn.augment import N_DIHEDRAL
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.paths import EXPORT_FOLD
+from galcnn.paths import EXPORT_MANIFEST as MODEL_JSON
 from galcnn.predict import load_model, predict_transforms
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 FORMAT = "galcnn-model"
 #: Raised whenever model.json's layout or meaning changes.
 FORMAT_VERSION = 1
-MODEL_JSON = "model.json"
 PACKAGES = ("torch", "torchvision", "numpy")
 
 
@@ -49,7 +50,7 @@ class ModelFolderError(ValueError):
 
 
 def weight_name(fold: int) -> str:
-    return f"fold{int(fold)}.pt"
+    return EXPORT_FOLD.format(fold=int(fold))
 
 
 def _file_entry(path: Path) -> dict:

@@ -30,13 +30,13 @@ from galcnn.augment import augment_batch
 from galcnn.data import Subset
 from galcnn.divergence import EpochGuard
 from galcnn.model import ResNetRegressor
+from galcnn.paths import CHECKPOINT as CHECKPOINT_NAME
 from galcnn.predict import predict_rows
 from galcnn.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("epoch", "stage", "phase", "train_loss", "val_loss", "lr", "seconds")
-CHECKPOINT_NAME = "checkpoint.pt"
 EVAL_BATCH_FACTOR = 4
 
 

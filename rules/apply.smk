@@ -50,7 +50,7 @@ if _apply["catalog"]:
             output:
                 manifest=APPLY_MANIFEST,
             params:
-                root=APPLY_CUTOUTS,
+                root=store_root,
                 render=canonical(
                     {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}
                 ),
@@ -75,7 +75,7 @@ if _apply["catalog"]:
             output:
                 manifest=APPLY_MANIFEST,
             params:
-                root=APPLY_CUTOUTS,
+                root=store_root,
                 service=canonical(
                     {
                         "data_release": config["sdss"]["data_release"],

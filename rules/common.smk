@@ -1,53 +1,16 @@
 # Paths, target lists and canonical params shared by every rules/*.smk file.
-# Paths are defined once here; rules refer to these constants only.
 
 import os
 from pathlib import Path
 
 from galcnn.bundle import layout
+from galcnn.catalog import MASS, METALLICITY
 from galcnn.mmr import CATALOG_COLUMNS
+from galcnn.paths import *  # noqa: F403 (the results layout: path patterns defined once for rules and package)
 
 # Scripts (also in --sdm conda environments) import the package from the repository. The
 # variable is set here, not required from the user, so there is nothing for `envvars:` to assert.
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p))
-
-# ---- paths (the results layout others rely on) ----------------------------------------
-CATALOG = "results/catalog/galaxies.parquet"
-CATALOG_SQL = "results/catalog/query.sql"
-CASJOBS_RECORD = "results/catalog/casjobs.json"
-QUERY_PART = "results/catalog/partitions/part{part}.parquet"
-MOCK_TRUTH = "results/catalog/mock_truth.parquet"
-CUTOUT_ROOT = "results/cutouts"
-CUTOUT_MANIFEST = "results/cutouts/shard{shard}.manifest.parquet"
-IMAGES = "results/images/{res}px.npy"
-IMAGE_INDEX = "results/images/index.parquet"
-IMAGE_EXCLUDED = "results/images/excluded.parquet"
-GALLERY = "results/images/gallery.npz"
-SPLITS = "results/splits.parquet"
-SPLIT_COUNTS = "results/split_counts/{target}.csv"
-MODEL_DIR = "results/models/{target}/{bands}/{res}px/fold{fold}"
-MODEL_PT = f"{MODEL_DIR}/model.pt"
-MODEL_CONFIG = f"{MODEL_DIR}/config.json"
-MODEL_HISTORY = f"{MODEL_DIR}/history.csv"
-MODEL_METRICS = f"{MODEL_DIR}/metrics.json"
-PREDICTIONS = "results/predictions/{target}/{bands}/{res}px.parquet"
-PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parquet"
-BASELINE = "results/baselines/{method}/{target}.parquet"
-SUMMARY_CSV = "results/tables/summary.csv"
-SUMMARY_MD = "results/tables/summary.md"
-MMR_CSV = "results/tables/mmr.csv"
-REFERENCE = "results/reference/{target}/{bands}/{res}px.parquet"
-REFERENCE_STATUS = "results/reference/{target}/{bands}/status.json"
-REFERENCE_COMPARISON = "results/tables/reference_comparison.csv"
-CALIBRATION = "results/calibration/{target}/{bands}/{res}px.json"
-UNCERTAINTY_CSV = "results/tables/uncertainty.csv"
-EXPORT_DIR = "results/export/{target}/{bands}/{res}px"
-EXPORT_JSON = EXPORT_DIR + "/model.json"
-EXPORT_WEIGHTS = EXPORT_DIR + "/fold{fold}.pt"
-APPLY_ROOT = "results/apply"
-FIGURE_DIR = "results/figures"
-BUNDLE_DIR = "results/bundle"
-WEIGHTS = "resources/weights/{arch}-imagenet.pth"
 
 NATIVE_RES = config["cutouts"]["size"]
 
@@ -71,6 +34,11 @@ if config["test_set"] == "reference" and (config["survey"] != "sdss" or not _ref
     )
 
 
+def store_root(wildcards, output):
+    """A shard job's cutout store: the folder of the manifest it writes (galcnn.paths.SHARD_MANIFEST)."""
+    return os.path.dirname(output.manifest)
+
+
 def log_path(rule_name, pattern=""):
     """logs/<rule>/<wildcards>.log, mirroring the output's wildcards."""
     return f"logs/{rule_name}/{pattern or 'all'}.log"
@@ -82,11 +50,11 @@ def bench_path(rule_name, pattern=""):
 
 # ---- what the config asks for ----------------------------------------------------------
 def shard_ids():
-    return [f"{i:03d}" for i in range(config["cutouts"]["shards"])]
+    return [shard_id(i) for i in range(config["cutouts"]["shards"])]
 
 
 def part_ids():
-    return [f"{i:03d}" for i in range(config["query"]["partitions"])]
+    return [shard_id(i) for i in range(config["query"]["partitions"])]
 
 
 def folds():
@@ -104,9 +72,6 @@ def top_resolution():
     return max(config["resolutions"])
 
 
-#: The paper's metallicity and stellar-mass targets; the analyses use those configured.
-METALLICITY = "oh_p50"
-MASS = "lgm_tot_p50"
 #: The images of the headline results: the colour JPEG when configured.
 MAIN_BANDS = "gri" if "gri" in config["bands"] else config["bands"][0]
 
@@ -317,7 +282,7 @@ APPLY_CATALOG = f"{APPLY_DIR}/catalog.parquet"
 APPLY_TRUTH = f"{APPLY_DIR}/mock_truth.parquet"
 APPLY_CUTOUTS = f"{APPLY_DIR}/cutouts"
 # One shard: a catalogue of new galaxies is small beside the training sample.
-APPLY_MANIFEST = f"{APPLY_CUTOUTS}/shard000.manifest.parquet"
+APPLY_MANIFEST = f"{APPLY_CUTOUTS}/{SHARD_MANIFEST.format(shard=shard_id(0))}"
 APPLY_IMAGES = f"{APPLY_DIR}/images/{NATIVE_RES}px.npy"
 APPLY_INDEX = f"{APPLY_DIR}/images/index.parquet"
 APPLY_EXCLUDED = f"{APPLY_DIR}/images/excluded.parquet"

@@ -13,7 +13,7 @@ rule cutouts_download:
     output:
         manifest=CUTOUT_MANIFEST,
     params:
-        root=CUTOUT_ROOT,
+        root=store_root,
         shards=config["cutouts"]["shards"],
         # What determines the images; the server address and the politeness settings
         # (cutouts.concurrency/rate_limit/retries/timeout) do not, so the script reads

@@ -34,8 +34,7 @@ rule cutouts_render:
     output:
         manifest=CUTOUT_MANIFEST,
     params:
-        # The store's root is the folder of the shard's manifest (CUTOUT_ROOT).
-        root=lambda wildcards, output: os.path.dirname(output.manifest),
+        root=store_root,
         shards=config["cutouts"]["shards"],
         render=canonical(
             {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}

@@ -1,7 +1,5 @@
 # Predictions of every trained model with test-time augmentation, then the k-fold ensemble.
 
-MODEL_PREDICTIONS = f"{MODEL_DIR}/predictions.parquet"
-
 
 rule predict_cnn:
     input:

@@ -131,3 +131,15 @@ def test_command_line_strings_that_are_not_yaml_stay_strings():
     # YAML reserves '@' and '`' and reads ': ' as a mapping; these are file names and plain text.
     given = {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": "17"}
     assert yaml_typed(given) == {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": 17}
+
+
+def test_the_schema_enums_are_the_package_constants():
+    """One source of truth: the schema's target, bands and arch enums list what the package knows."""
+    from galcnn.catalog import TARGETS
+    from galcnn.images import BANDS
+    from galcnn.model import ARCHS
+
+    definitions = yaml.safe_load(Path(SCHEMA).read_text())["definitions"]
+    assert definitions["target"]["enum"] == list(TARGETS)
+    assert definitions["bands"]["enum"] == list(BANDS)
+    assert definitions["arch"]["enum"] == list(ARCHS)

@@ -21,7 +21,7 @@ def service(server: FakeSkyServer) -> download.CutoutService:
 def run_shard(server, galaxies, root, *, rate_limit=200.0, retries=4, timeout=0.5, concurrency=8, shard=0, n_shards=1,
               backoff=0.02, **limits):
     return download.download_shard(
-        galaxies, shard, n_shards, root, cutouts.manifest_path(root, shard), service(server),
+        galaxies, root, shard, n_shards, service(server),
         concurrency=concurrency, rate_limit=rate_limit, retries=retries, timeout=timeout, backoff=backoff, **limits,
     )
 

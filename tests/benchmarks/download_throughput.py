@@ -50,7 +50,7 @@ def main() -> None:
         service = download.CutoutService(url=url, data_release=14, size=args.size)
         start = time.perf_counter()
         manifest = download.download_shard(
-            galaxies, 0, 1, root, cutouts.manifest_path(root, 0), service,
+            galaxies, root, 0, 1, service,
             concurrency=args.concurrency, rate_limit=args.rate_limit, retries=3, timeout=10.0,
         )
         elapsed = time.perf_counter() - start

@@ -1,9 +1,9 @@
 """Scatter of metallicity at fixed stellar mass, SDSS against CNN -> results/tables/mmr.csv."""
 
-from galcnn.io import setup_logging
+from galcnn import io as gio
 from galcnn.mmr import build_mmr_table, mmr_edges
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 
 mmr = snakemake.params.mmr
 build_mmr_table(

@@ -1,9 +1,9 @@
 """RMSE and NMAD of every CNN configuration and baseline -> summary CSV and Markdown."""
 
-from galcnn.io import setup_logging
+from galcnn import io as gio
 from galcnn.summary import build_summary
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 
 inp, params = snakemake.input, snakemake.params
 build_summary(

@@ -3,16 +3,15 @@
 import pandas as pd
 
 from galcnn import download
-from galcnn.io import setup_logging
+from galcnn import io as gio
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 cfg = snakemake.config["cutouts"]
 download.download_shard(
     catalog=pd.read_parquet(snakemake.input.catalog, columns=["objID", "ra", "dec"]),
+    root=snakemake.params.root,
     shard=0,
     n_shards=1,
-    root=snakemake.params.root,
-    out_manifest=snakemake.output.manifest,
     service=download.CutoutService(url=snakemake.config["sdss"]["url"], **snakemake.params.service),
     **{k: cfg[k] for k in ("concurrency", "rate_limit", "retries", "timeout")},
 )

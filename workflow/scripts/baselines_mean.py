@@ -2,15 +2,15 @@
 
 import pandas as pd
 
+from galcnn import io as gio
 from galcnn.baselines import mean_baseline
-from galcnn.io import setup_logging, write_parquet
 
-log = setup_logging(snakemake.log[0])
+log = gio.setup_logging(snakemake.log[0])
 
 predictions = mean_baseline(
     pd.read_parquet(snakemake.input.catalog),
     pd.read_parquet(snakemake.input.splits),
     target=snakemake.wildcards.target,
 )
-write_parquet(snakemake.output[0], predictions)
+gio.write_parquet(snakemake.output[0], predictions)
 log.info("wrote %d mean-baseline predictions to %s", len(predictions), snakemake.output[0])

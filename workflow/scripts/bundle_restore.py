@@ -1,9 +1,9 @@
 """Verify a results bundle against its manifest and the configuration, then restore its files."""
 
+from galcnn import io as gio
 from galcnn.bundle import restore_bundle
-from galcnn.io import setup_logging
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 restore_bundle(
     source=snakemake.params.source,
     outputs=list(snakemake.output),

@@ -1,8 +1,9 @@
 """Submit the catalogue query to CasJobs (SELECT ... INTO mydb.<table>) and keep the job record."""
 
-from galcnn import casjobs, io, query
+from galcnn import casjobs, query
+from galcnn import io as gio
 
-io.setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 p = snakemake.params
 cfg = snakemake.config["query"]["casjobs"]
 record = casjobs.submit_job(
@@ -13,4 +14,4 @@ record = casjobs.submit_job(
     # Beside the output, so a rerun resumes the submitted job instead of submitting again.
     job_file=f"{snakemake.output[0]}.job",
 )
-io.write_json(snakemake.output[0], record)
+gio.write_json(snakemake.output[0], record)

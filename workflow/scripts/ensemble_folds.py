@@ -1,7 +1,7 @@
 """Mean of the fold models' test predictions, and the out-of-fold validation file (rule ensemble_folds)."""
 
+from galcnn import io as gio
 from galcnn.ensemble import ensemble_files
-from galcnn.io import setup_logging
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 ensemble_files(dict(zip(snakemake.params.folds, snakemake.input)), snakemake.output.test, snakemake.output.validation)

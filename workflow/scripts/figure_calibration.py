@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from galcnn import io as gio
 from galcnn.figures.calibration import make_calibration_figure
-from galcnn.io import setup_logging
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 i = snakemake.input
 entries = [
     {"target": t, "bands": b, "res": r, "test": pd.read_parquet(test), "validation": pd.read_parquet(val), "factor": json.loads(Path(cal).read_text())["factor"]}

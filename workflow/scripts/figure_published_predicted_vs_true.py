@@ -1,9 +1,9 @@
 """Figure 2 from the authors' published predictions (rule figure_fig2_published)."""
 
+from galcnn import io as gio
 from galcnn.figures.fig2_predicted_vs_true import make_published_predicted_vs_true
-from galcnn.io import setup_logging
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 make_published_predicted_vs_true(
     snakemake.input.reference_status,
     snakemake.input.predictions,

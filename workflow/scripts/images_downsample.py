@@ -1,7 +1,7 @@
 """Area-average the native array to one resolution."""
 
 from galcnn import images
-from galcnn.io import setup_logging
+from galcnn import io as gio
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 images.downsample_file(snakemake.input[0], snakemake.output[0], int(snakemake.wildcards.res))

@@ -3,9 +3,9 @@
 import pandas as pd
 
 from galcnn import cutouts, images
-from galcnn.io import setup_logging
+from galcnn import io as gio
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 p = snakemake.params.cutouts
 images.pack_cutouts(
     catalog=pd.read_parquet(snakemake.input.catalog),

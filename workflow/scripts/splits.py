@@ -4,13 +4,14 @@ import logging
 
 import pandas as pd
 
-from galcnn import io, splits
+from galcnn import io as gio
+from galcnn import splits
 from galcnn.reference import published_test_ids
 
-io.setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 p = snakemake.params.split
 test_set = p.get("test_set", "random")
 test_ids = published_test_ids(snakemake.input.reference_status, snakemake.input.reference) if test_set == "reference" else None
 table = splits.make_splits(pd.read_parquet(snakemake.input.index)["objID"], p["test_fraction"], p["folds"], p["seed"], test_ids)
-io.write_parquet(snakemake.output[0], table)
+gio.write_parquet(snakemake.output[0], table)
 logging.getLogger("galcnn").info("splits (test_set: %s): %s", test_set, table.groupby(["split", "fold"]).size().to_dict())

@@ -1,9 +1,9 @@
 """Train the CNN of one target, band set, resolution and fold (rule train_cnn)."""
 
-from galcnn.io import setup_logging
+from galcnn import io as gio
 from galcnn.train import train_cnn
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 wc = snakemake.wildcards
 train_cnn(
     snakemake.input.images,

@@ -1,7 +1,7 @@
 """Put the ImageNet weights of one ResNet where training reads them (rule weights_fetch)."""
 
-from galcnn.io import setup_logging
+from galcnn import io as gio
 from galcnn.model import fetch_weights
 
-setup_logging(snakemake.log[0])
+gio.setup_logging(snakemake.log[0])
 fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.config["train"]["weights_file"])
