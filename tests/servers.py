@@ -380,7 +380,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, "image/jpeg")
 
 
-class FileServer:
+class _LocalServer:
+    """A server on a free port of 127.0.0.1 for the length of a ``with`` block."""
+
+    _httpd: _Server | None = None
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]):
+        self._httpd = _Server(("127.0.0.1", 0), handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+
+class FileServer(_LocalServer):
     """Static files on 127.0.0.1 (``files``: URL path -> body) with injectable faults per path
     (``faults``: path -> ``html`` (an error page with status 200), ``truncated`` (the connection
     closes halfway through the announced length), ``trickle`` (the body in 10-byte pieces 50 ms
@@ -391,7 +410,6 @@ class FileServer:
     def __init__(self, files: dict[str, bytes], faults: dict[str, str] | None = None):
         self.files, self.faults = dict(files), dict(faults or {})
         self.requests: list[str] = []
-        self._httpd: _Server | None = None
 
     def __enter__(self) -> "FileServer":
         server = self
@@ -435,17 +453,7 @@ class FileServer:
                     return
                 self._send(200, body, "text/csv")
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._serve(Handler)
 
 
 #: The published files' names per resolution (config/config.yaml, reference.files).
@@ -473,14 +481,13 @@ def published_config(bodies: dict[int, bytes]) -> list[dict]:
             for res, body in sorted(bodies.items(), reverse=True)]
 
 
-class Redirector:
+class Redirector(_LocalServer):
     """Answers every request with ``status`` (a 3xx) to the same path on ``target``, logging
     what it was sent (method, path, headers)."""
 
     def __init__(self, target: str, status: int = 307):
         self.target, self.status = target.rstrip("/"), status
         self.requests: list[dict] = []
-        self._httpd: _Server | None = None
 
     def __enter__(self) -> "Redirector":
         server = self
@@ -495,14 +502,4 @@ class Redirector:
 
             do_GET = do_PUT = do_DELETE = do_POST = _redirect
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._serve(Handler)
