@@ -303,65 +303,130 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     rng = np.random.default_rng(int(seed))
     n = int(n_galaxies)
 
+    # The steps draw from one generator in a fixed order: the same seed, the same galaxies.
     z = sample_redshift(rng, n)
     logm = sample_mass(rng, z)
-    age = COSMO.age(z).value
+    ms, quenched, logsfr = _star_formation(rng, logm, COSMO.age(z).value)
+    r_kpc, size_resid = _sizes(rng, logm, quenched)
+    oh = _metallicity(rng, logm, logsfr, ms, size_resid)
+    bt_mass, bulge_n = _bulges(rng, logm, quenched)
+    cos_i, disk_q, bulge_q, beta = _orientation(rng, n)
+    av_faceon, av_disk, colour_gradient = _dust(rng, oh, logsfr, ms, quenched, disk_q)
+    flux = _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk)
+    bulge_frac = flux["bulge", "r"] / (flux["bulge", "r"] + flux["disk", "r"])
 
-    # Star formation: main sequence with 0.3 dex scatter (Speagle et al. 2014), and a
-    # quenched fraction rising with mass (Peng et al. 2010, Fig. 6; M_q ≈ 10^10.6).
+    disk_hlr = r_kpc / (COSMO.kpc_proper_per_arcmin(z).value / 60.0)
+    bulge_hlr = disk_hlr * np.clip(rng.normal(0.3, 0.07, n), 0.12, 0.6)
+    psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
+    petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
+
+    cat = _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, flux, petro_frac, r50, r90, fibre)
+    truth = pd.DataFrame({
+        "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
+        "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
+        "disk_hlr": disk_hlr, "disk_q": disk_q, "inclination": np.degrees(np.arccos(cos_i)), "beta": beta,
+        "av_faceon": av_faceon, "av_disk": av_disk, "colour_gradient": colour_gradient,
+        "hlr": hlr, "size_resid": size_resid,
+        **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
+        "psf_fwhm": psf_fwhm,
+        "n_neighbours": rng.poisson(0.4, n), "n_stars": rng.poisson(0.3, n),
+    })
+
+    cat = gcat.check_catalog(cat)
+    log.info("simulated %d galaxies (seed %d); applying the quality cuts", n, seed)
+    kept = gcat.apply_cuts(cat, gcat.quality_cuts(cuts))
+    log.info("mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept))
+    truth = truth.set_index("objID").loc[kept["objID"]].reset_index()
+    return kept, truth
+
+
+def _star_formation(rng, logm, age):
+    """Main sequence with 0.3 dex scatter (Speagle et al. 2014) and a quenched fraction
+    rising with mass (Peng et al. 2010, Fig. 6; M_q ≈ 10^10.6). Returns (ms, quenched, logsfr)."""
+    n = len(logm)
     ms = speagle_ms(logm, age)
     quenched = rng.random(n) < expit((logm - 10.45) / 0.35)
     logsfr = np.where(quenched, logm - 12.0 + rng.normal(0, 0.4, n), ms + rng.normal(0, 0.3, n))
+    return ms, quenched, logsfr
 
-    # Sizes (Shen et al. 2003): late-type relation for star formers, early-type for quenched.
+
+def _sizes(rng, logm, quenched):
+    """Sizes (Shen et al. 2003): late-type relation for star formers, early-type for quenched.
+
+    Returns (r_e in kpc, log size offset at fixed mass in dex).
+    """
     r_kpc, sig_ln = shen_size(logm, ~quenched)
-    size_resid = rng.normal(0, 1, n) * sig_ln / np.log(10)  # dex at fixed mass
-    r_kpc = r_kpc * 10.0**size_resid
-    kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).value / 60.0
+    size_resid = rng.normal(0, 1, len(logm)) * sig_ln / np.log(10)
+    return r_kpc * 10.0**size_resid, size_resid
 
-    # Metallicity: Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich (Ellison
-    # et al. 2008; Z tracks the stellar surface density Σ* = M/R_e², Barrera-Ballesteros
-    # et al. 2016, at ≈ 0.25 dex per dex of Σ*, i.e. -0.5 per dex of size) + an intrinsic
-    # scatter that grows towards low mass as Tremonti et al. find; ≈ 0.1 dex at fixed mass.
-    oh = (
+
+def _metallicity(rng, logm, logsfr, ms, size_resid):
+    """Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich + intrinsic scatter.
+
+    Compact galaxies are metal-rich (Ellison et al. 2008; Z tracks the stellar surface
+    density Σ* = M/R_e², Barrera-Ballesteros et al. 2016, at ≈ 0.25 dex per dex of Σ*,
+    i.e. -0.5 per dex of size); the scatter grows towards low mass as Tremonti et al.
+    find, ≈ 0.1 dex at fixed mass.
+    """
+    return (
         # Extrapolated beyond 8.5 < log M < 11.5; the cuts keep few galaxies out there.
         tremonti_metallicity(logm, extrapolate=True)
         + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
         - 0.5 * size_resid
-        + rng.normal(0, 1, n) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
+        + rng.normal(0, 1, len(logm)) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
     )
 
-    # Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
-    # (e.g. Bluck et al. 2014; Lang et al. 2014).
+
+def _bulges(rng, logm, quenched):
+    """Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
+    (e.g. Bluck et al. 2014; Lang et al. 2014), and its Sérsic index. Returns (bt_mass, n)."""
+    n = len(logm)
     bt_mass = np.clip(expit((logm - 10.4) / 0.45) * 0.6 + 0.3 * quenched + rng.normal(0, 0.1, n), 0.02, 0.95)
     bulge_n = np.clip(np.round(2 * (2.5 + 1.5 * bt_mass + rng.normal(0, 0.5, n))) / 2, 1.5, 5.0)
+    return bt_mass, bulge_n
 
-    # Geometry: random orientation; disks have intrinsic thickness 0.15-0.25 (Padilla &
-    # Strauss 2008), bulges are rounder.
+
+def _orientation(rng, n):
+    """Random orientation; disks have intrinsic thickness 0.15-0.25 (Padilla & Strauss
+    2008), bulges are rounder. Returns (cos i, disk axis ratio, bulge axis ratio, PA)."""
     cos_i = rng.random(n)
     thick = rng.uniform(0.15, 0.25, n)
     disk_q = np.sqrt(cos_i**2 + thick**2 * (1 - cos_i**2))
     bulge_q = np.clip(rng.normal(0.8, 0.12, n), 0.4, 1.0)
     beta = rng.uniform(0, 180, n)
+    return cos_i, disk_q, bulge_q, beta
 
-    # Dust: dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
-    # gas, via SFR; Garn & Best 2010 for the mass trend it implies), with 0.15 mag of
-    # scatter from gas content and geometry (so colours alone confuse dust, age and Z);
-    # inclined disks are
-    # redder, A(i) = A_0 (1 + γ log10(1/q)) (Masters et al. 2010; Unterborn & Ryden 2008).
+
+def _dust(rng, oh, logsfr, ms, quenched, disk_q):
+    """Face-on and inclined V-band attenuation and the central colour gradient.
+
+    The dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
+    gas, via SFR; Garn & Best 2010 for the mass trend it implies), with 0.15 mag of
+    scatter from gas content and geometry (so colours alone confuse dust, age and Z);
+    inclined disks are redder, A(i) = A_0 (1 + γ log10(1/q)) (Masters et al. 2010;
+    Unterborn & Ryden 2008). Central dust makes disk centres redder: blue light is
+    more extended than red (Muñoz-Mateos et al. 2009 find A_FUV falling outwards).
+    Returns (A_V face-on, A_V of the disk, colour gradient).
+    """
+    n = len(oh)
     av_faceon = np.clip(0.3 + 1.5 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.15, n), 0.03, 1.5)
     av_faceon = np.where(quenched, np.clip(rng.normal(0.1, 0.05, n), 0.0, None), av_faceon)
     av_disk = av_faceon * (1 + 1.0 * np.log10(1 / disk_q))
-    # Central dust makes disk centres redder: blue light is more extended than red
-    # (Muñoz-Mateos et al. 2009 find A_FUV falling outwards).
     colour_gradient = np.clip(0.6 * av_faceon + rng.normal(0, 0.04, n), 0.0, None)
+    return av_faceon, av_disk, colour_gradient
 
-    # Populations: the bulge is old (log sSFR ≈ -11.6 ± 0.4, as the pseudo-bulges of star
-    # formers hold some young stars); the disk holds the star formation. Its colours follow
-    # the sSFR with 0.3 dex of star-formation-history scatter (bursts, age spread). Each
-    # component is K-corrected with its own colour, so a resolved old bulge shows the
-    # redshift through its observed colour (the red-sequence photo-z of e.g. Rykoff et al.
-    # 2014) while the integrated colour mixes it with the disk's sSFR and dust.
+
+def _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk):
+    """Observed u..z fluxes (nanomaggies) of bulge and disk, keyed (component, band).
+
+    The bulge is old (log sSFR ≈ -11.6 ± 0.4, as the pseudo-bulges of star formers hold
+    some young stars); the disk holds the star formation. Its colours follow the sSFR
+    with 0.3 dex of star-formation-history scatter (bursts, age spread). Each component
+    is K-corrected with its own colour, so a resolved old bulge shows the redshift
+    through its observed colour (the red-sequence photo-z of e.g. Rykoff et al. 2014)
+    while the integrated colour mixes it with the disk's sSFR and dust.
+    """
+    n = len(z)
     ssfr_disk = logsfr - logm - np.log10(np.clip(1 - bt_mass, 0.05, 1)) + rng.normal(0, 0.3, n)
     bulge_col = _stellar_colours(rng.normal(-11.6, 0.4, n), oh)
     disk_col = _stellar_colours(ssfr_disk, oh)
@@ -377,13 +442,13 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
         for b in gcat.BANDS:
             m = abs_r + offsets[b] + dm + _k_correction(b, z, cols[:, 1]) + _attenuation(b, a_v)
             flux[comp, b] = 10 ** (-0.4 * (m - 22.5))
-    bulge_frac = flux["bulge", "r"] / (flux["bulge", "r"] + flux["disk", "r"])
+    return flux
 
-    disk_hlr = r_kpc / kpc_per_arcsec
-    bulge_hlr = disk_hlr * np.clip(rng.normal(0.3, 0.07, n), 0.12, 0.6)
-    psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
-    petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
 
+def _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, flux, petro_frac, r50, r90, fibre):
+    """The SkyServer query's columns: ids, positions, redshifts, photometry with SDSS-depth
+    errors, Petrosian quantities, emission lines, D4000 and the MPA-JHU mass and SFR."""
+    n = len(z)
     cat = pd.DataFrame({"objID": _objids(rng, n), "specObjID": _specobjids(rng, n)})
     cat["ra"] = rng.uniform(120.0, 250.0, n)
     cat["dec"] = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5.0)), np.sin(np.radians(65.0)), n)))
@@ -414,24 +479,7 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     cat.loc[rng.random(n) < 0.001, "lgm_tot_p50"] = gcat.SENTINEL  # failed SED fits
     cat["sfr_tot_p50"] = logsfr + rng.normal(0, 0.15, n) + np.where(quenched, rng.normal(0, 0.4, n), 0)
     cat["rChi2"] = np.exp(rng.normal(0.0, 0.3, n))
-
-    truth = pd.DataFrame({
-        "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
-        "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
-        "disk_hlr": disk_hlr, "disk_q": disk_q, "inclination": np.degrees(np.arccos(cos_i)), "beta": beta,
-        "av_faceon": av_faceon, "av_disk": av_disk, "colour_gradient": colour_gradient,
-        "hlr": hlr, "size_resid": size_resid,
-        **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
-        "psf_fwhm": psf_fwhm,
-        "n_neighbours": rng.poisson(0.4, n), "n_stars": rng.poisson(0.3, n),
-    })
-
-    cat = gcat.check_catalog(cat)
-    log.info("simulated %d galaxies (seed %d); applying the quality cuts", n, seed)
-    kept = gcat.apply_cuts(cat, gcat.quality_cuts(cuts))
-    log.info("mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept))
-    truth = truth.set_index("objID").loc[kept["objID"]].reset_index()
-    return kept, truth
+    return cat
 
 
 def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
