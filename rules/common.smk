@@ -31,6 +31,7 @@ MODEL_HISTORY = MODEL_DIR + "/history.csv"
 MODEL_METRICS = MODEL_DIR + "/metrics.json"
 PREDICTIONS = "results/predictions/{target}/{bands}/{res}px.parquet"
 PREDICTIONS_VAL = "results/predictions/{target}/{bands}/{res}px_validation.parquet"
+HEADLINE = "results/predictions/{target}/{bands}/{res}px_headline.parquet"
 BASELINE = "results/baselines/{method}/{target}.parquet"
 SUMMARY_CSV = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
@@ -117,9 +118,22 @@ def cnn_keys():
     return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in model_resolutions(t, b)]
 
 
+if config["analysis"]["fold"] >= config["folds"]:
+    raise ValueError(
+        f"config 'analysis.fold' is {config['analysis']['fold']} but there are only {config['folds']} folds (0..{config['folds'] - 1}); "
+        "pick one of them for the headline predictions"
+    )
+
+
+def headline_predictions(target, bands, res):
+    """The test predictions the figures and the MMR show: one fold's model or the fold
+    ensemble (config `analysis`), written by rule analysis_headline."""
+    return HEADLINE.format(target=target, bands=bands, res=res)
+
+
 def main_predictions(target, res=None):
-    """The fold-ensemble test predictions of the headline bands (top resolution by default)."""
-    return PREDICTIONS.format(target=target, bands=MAIN_BANDS, res=res or top_resolution())
+    """The headline test predictions of the headline bands (top resolution by default)."""
+    return headline_predictions(target, MAIN_BANDS, res or top_resolution())
 
 
 def reference_enabled():

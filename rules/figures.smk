@@ -44,7 +44,7 @@ def resolution_inputs(wildcards):
 def diagnostic_inputs(wildcards):
     models = {"cnn_gri": main_predictions(METALLICITY)}
     if "r" in config["bands"] and MAIN_BANDS != "r":
-        models["cnn_r"] = PREDICTIONS.format(target=METALLICITY, bands="r", res=top_resolution())
+        models["cnn_r"] = headline_predictions(METALLICITY, "r", top_resolution())
     models["rf"] = BASELINE.format(method="rf", target=METALLICITY)
     return models
 
