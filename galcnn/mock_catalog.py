@@ -289,7 +289,7 @@ def _radius_at(radii, enclosed, level):
     return np.exp(np.log(radii[idx - 1]) + t * (np.log(radii[idx]) - np.log(radii[idx - 1])))
 
 
-def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_catalog(n_galaxies: int, seed: int, cuts: dict, image_z_terms: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw ``n_galaxies`` galaxies and apply the paper's quality cuts.
 
     ``cuts`` is the config's ``query.cuts`` mapping (see
@@ -297,6 +297,10 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     catalogue has exactly :data:`galcnn.catalog.CATALOG_COLUMNS`; the truth has
     objID plus :data:`TRUTH_COLUMNS`, row for row the same galaxies. The same
     seed gives identical frames.
+
+    ``image_z_terms=False`` is the negative control (:func:`control_metallicity`):
+    the same galaxies and images, but a metallicity that depends on the galaxy
+    only through its g, r, i magnitudes, so an image can tell nothing more about it.
     """
     if int(n_galaxies) < 1:
         raise ValueError(f"mock n_galaxies must be a positive integer, got {n_galaxies!r}")
@@ -320,7 +324,10 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
     petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
 
-    cat = _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, flux, petro_frac, r50, r90, fibre)
+    cat = _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90)
+    if not image_z_terms:
+        oh = control_metallicity(cat, oh, seed)
+    _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre)
     truth = pd.DataFrame({
         "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
         "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
@@ -363,16 +370,17 @@ def _sizes(rng, logm, quenched):
 def _metallicity(rng, logm, logsfr, ms, size_resid):
     """Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich + intrinsic scatter.
 
-    Compact galaxies are metal-rich (Ellison et al. 2008; Z tracks the stellar surface
-    density Σ* = M/R_e², Barrera-Ballesteros et al. 2016, at ≈ 0.25 dex per dex of Σ*,
-    i.e. -0.5 per dex of size); the scatter grows towards low mass as Tremonti et al.
-    find, ≈ 0.1 dex at fixed mass.
+    Compact galaxies are metal-rich (Ellison et al. 2008): at fixed mass, Z rises with
+    the stellar surface density, by ≈ 0.05 dex from the most extended to the most
+    compact third (Barrera-Ballesteros et al. 2016 find ≤ 0.1 dex), here -0.3 dex per
+    dex of size; the scatter grows towards low mass as Tremonti et al. find, ≈ 0.1 dex
+    at fixed mass, and is independent of anything an image shows.
     """
     return (
         # Extrapolated beyond 8.5 < log M < 11.5; the cuts keep few galaxies out there.
         tremonti_metallicity(logm, extrapolate=True)
         + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
-        - 0.5 * size_resid
+        - 0.3 * size_resid
         + rng.normal(0, 1, len(logm)) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
     )
 
@@ -401,18 +409,22 @@ def _dust(rng, oh, logsfr, ms, quenched, disk_q):
     """Face-on and inclined V-band attenuation and the central colour gradient.
 
     The dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
-    gas, via SFR; Garn & Best 2010 for the mass trend it implies), with 0.15 mag of
-    scatter from gas content and geometry (so colours alone confuse dust, age and Z);
-    inclined disks are redder, A(i) = A_0 (1 + γ log10(1/q)) (Masters et al. 2010;
-    Unterborn & Ryden 2008). Central dust makes disk centres redder: blue light is
-    more extended than red (Muñoz-Mateos et al. 2009 find A_FUV falling outwards).
+    gas, via SFR; Garn & Best 2010 for the mass trend it implies), but the gas mass and
+    the star/dust geometry vary far more: 0.3 mag of scatter at fixed Z and SFR (the
+    A_V spread of star formers at fixed mass, e.g. Garn & Best 2010 Fig. 5), so colours
+    confuse dust, age and Z; inclined disks are redder, A(i) = A_0 (1 + γ log10(1/q))
+    (Masters et al. 2010; Unterborn & Ryden 2008). Central dust makes disk centres
+    redder: blue light is more extended than red (Muñoz-Mateos et al. 2009 find A_FUV
+    falling outwards); so do stellar age gradients, independent of the dust and of Z
+    (inside-out growth, e.g. Sánchez-Blázquez et al. 2014), which dominate the scatter.
     Returns (A_V face-on, A_V of the disk, colour gradient).
     """
     n = len(oh)
-    av_faceon = np.clip(0.3 + 1.5 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.15, n), 0.03, 1.5)
+    av_faceon = np.clip(0.3 + 1.0 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.3, n), 0.03, 1.5)
     av_faceon = np.where(quenched, np.clip(rng.normal(0.1, 0.05, n), 0.0, None), av_faceon)
     av_disk = av_faceon * (1 + 1.0 * np.log10(1 / disk_q))
-    colour_gradient = np.clip(0.6 * av_faceon + rng.normal(0, 0.04, n), 0.0, None)
+    age_gradient = rng.normal(0.12, 0.12, n)
+    colour_gradient = np.clip(0.3 * av_faceon + age_gradient, 0.0, None)
     return av_faceon, av_disk, colour_gradient
 
 
@@ -445,9 +457,9 @@ def _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk):
     return flux
 
 
-def _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, flux, petro_frac, r50, r90, fibre):
-    """The SkyServer query's columns: ids, positions, redshifts, photometry with SDSS-depth
-    errors, Petrosian quantities, emission lines, D4000 and the MPA-JHU mass and SFR."""
+def _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90):
+    """The SkyServer query's imaging columns: ids, positions, redshifts, velocity dispersion,
+    model magnitudes with SDSS-depth errors and Petrosian quantities."""
     n = len(z)
     cat = pd.DataFrame({"objID": _objids(rng, n), "specObjID": _specobjids(rng, n)})
     cat["ra"] = rng.uniform(120.0, 250.0, n)
@@ -471,7 +483,12 @@ def _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, 
     cat["petroMag_r"] = cat["modelMag_r"] - 2.5 * np.log10(petro_frac) + rng.normal(0, 0.03, n)
     cat["petroR50_r"] = r50 * 10 ** rng.normal(0, 0.03, n)
     cat["petroR90_r"] = np.maximum(r90 * 10 ** rng.normal(0, 0.03, n), cat["petroR50_r"] * 1.2)
+    return cat
 
+
+def _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre):
+    """The spectroscopic columns, in place: emission lines, O/H, D4000, the MPA-JHU mass and SFR."""
+    n = len(z)
     _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, av_disk, fibre, z)
     cat["d4000"] = 1.1 + 0.9 * expit((-10.6 - (logsfr - logm)) / 0.4) + rng.normal(0, 0.04, n)
     cat["d4000_err"] = rng.uniform(0.01, 0.05, n)
@@ -479,7 +496,27 @@ def _observed_catalog(rng, z, logm, logsfr, ms, oh, quenched, bt_mass, av_disk, 
     cat.loc[rng.random(n) < 0.001, "lgm_tot_p50"] = gcat.SENTINEL  # failed SED fits
     cat["sfr_tot_p50"] = logsfr + rng.normal(0, 0.15, n) + np.where(quenched, rng.normal(0, 0.4, n), 0)
     cat["rChi2"] = np.exp(rng.normal(0.0, 0.3, n))
-    return cat
+
+
+def control_metallicity(cat: pd.DataFrame, oh: np.ndarray, seed: int) -> np.ndarray:
+    """The negative control's metallicity: a function of the g, r, i magnitudes plus scatter
+    independent of everything else.
+
+    The least-squares fit of the simulated ``oh`` on the observed g − r, r − i and r
+    (the part of Z that magnitudes carry linearly), plus Gaussian scatter with the fit's
+    residual spread, drawn from a generator of its own so that every other property,
+    and every image, is the standard mock's. Given the magnitudes, nothing in an image
+    then says anything about Z: a CNN can at best match a regression on the magnitudes.
+    """
+    gr = cat["modelMag_g"].to_numpy() - cat["modelMag_r"].to_numpy()
+    ri = cat["modelMag_r"].to_numpy() - cat["modelMag_i"].to_numpy()
+    design = np.column_stack([np.ones(len(cat)), gr, ri, cat["modelMag_r"].to_numpy() - 17.0])
+    # Fitted where the spectroscopic sample lies (petroMag_r < 18), so the control's Z spread there is the standard's.
+    bright = cat["petroMag_r"].to_numpy() < 18.0
+    coef, *_ = np.linalg.lstsq(design[bright], oh[bright], rcond=None)
+    fitted = design @ coef
+    scatter = np.std(oh[bright] - fitted[bright])
+    return fitted + np.random.default_rng([int(seed), 1]).normal(0.0, scatter, len(cat))
 
 
 def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
