@@ -19,7 +19,7 @@ def plot_mass(mass_true, mass_pred, z_true, z_from_mass) -> Figure:
     """Left: CNN-predicted against true stellar mass in the style of Fig. 2. Right: metallicity
     from the CNN mass through Tremonti et al. (2004) eq. 3 against true metallicity."""
     fig = new_figure(9.0, 5.6)
-    cells = fig.add_gridspec(1, 2, wspace=0.3)
+    cells = fig.add_gridspec(1, 2, wspace=0.5)
     draw_predicted_vs_true(fig, cells[0], mass_true, mass_pred, step=0.2, xlabel=M_TRUE, ylabel=M_PRED)
     ax = fig.add_subplot(cells[1].subgridspec(2, 1, height_ratios=[1, 3.2])[1, 0])
     lo, hi = padded_range(z_true, z_from_mass, step=0.1)
