@@ -62,6 +62,34 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
     return test, val.sort_values("objID").reset_index(drop=True)
 
 
+HEADLINE_COLUMNS = ("objID", "true", "pred", "pred_notta")
+
+
+def headline(test: pd.DataFrame, predictions: str, fold: int = 0) -> pd.DataFrame:
+    """The test predictions the figures and the MMR show (columns :data:`HEADLINE_COLUMNS`).
+
+    ``predictions="single"``: fold ``fold``'s model alone, as the paper's Figs 1, 2, 4,
+    its MMR ratios and its published predictions; ``"ensemble"``: the fold mean.
+    """
+    if predictions == "ensemble":
+        return test[list(HEADLINE_COLUMNS)].copy()
+    if predictions != "single":
+        raise ValueError(f"analysis.predictions is {predictions!r}; use 'single' (one fold's model) or 'ensemble'")
+    col = f"pred_fold{fold}"
+    if col not in test.columns:
+        have = sorted(int(c[9:]) for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta"))
+        raise ValueError(f"analysis.fold is {fold} but the predictions hold folds {have}; set analysis.fold to one of them")
+    return test[["objID", "true", col, f"{col}_notta"]].set_axis(list(HEADLINE_COLUMNS), axis=1)
+
+
+def headline_file(test_path: str | Path, out_path: str | Path, predictions: str, fold: int = 0) -> pd.DataFrame:
+    """Read the fold-ensemble test file, write :func:`headline`'s frame."""
+    frame = headline(pd.read_parquet(test_path), predictions, fold)
+    gio.write_parquet(out_path, frame)
+    log.info("headline predictions: %s%s, %d test galaxies", predictions, f" (fold {fold})" if predictions == "single" else "", len(frame))
+    return frame
+
+
 def ensemble_files(paths: dict[int, str | Path], test_out: str | Path, val_out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read each fold's predictions.parquet, write the test ensemble and the out-of-fold file."""
     test, val = ensemble_folds({int(k): pd.read_parquet(p) for k, p in paths.items()})

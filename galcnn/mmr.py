@@ -1,9 +1,11 @@
 """The mass–metallicity relation (MMR): Tremonti et al. (2004) and the scatter ratio.
 
-The paper (FACTS.md, "MMR") compares the scatter of metallicity at fixed
-stellar mass for SDSS measurements and for CNN predictions: NMAD of Z in mass
-bins of 0.2 dex over 8.5–11.5, the ratio NMAD(CNN)/NMAD(SDSS) per bin, and its
-count-weighted mean and spread (0.821 ± 0.077; 0.811 ± 0.057 with CNN masses).
+The paper (§5) compares the scatter of metallicity at fixed stellar mass for
+SDSS measurements and for CNN predictions: NMAD of Z in mass bins of 0.2 dex, the
+ratio NMAD(CNN)/NMAD(SDSS) per bin, and its count-weighted mean and spread
+(0.821 ± 0.077; 0.811 ± 0.057 with CNN masses). The authors' bins are centred on
+8.5, 8.7, …, 11.3, and their sample is the test galaxies with log M* > 8.5 and
+8.25 < Z_true < 9.15 (:func:`select_sample`); the config's ``mmr`` keys hold these.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ log = logging.getLogger(__name__)
 #: Stellar masses, log(M*/M☉), over which Tremonti et al. (2004) eq. 3 was fitted.
 TREMONTI_RANGE = (8.5, 11.5)
 
-#: Bins with fewer galaxies than this (in either sample) get no ratio: the NMAD of a
-#: handful of points is too noisy to compare, and of one point is zero.
+#: Bins with fewer galaxies than this (in either sample) get no ratio by default: the NMAD
+#: of a handful of points is noisy. The authors used every bin (config ``mmr.min_count: 1``);
+#: a bin whose SDSS scatter is zero (one galaxy) never gets a ratio.
 MIN_BIN_COUNT = 10
+
+#: The sample selection and bin settings written beside the ratios in mmr.csv.
+SETTING_COLUMNS = ("min_mass", "z_true_min", "z_true_max", "min_count")
 
 #: The catalogue columns the MMR table and figure read (a results bundle carries only these).
 CATALOG_COLUMNS = ("objID", MASS)
@@ -179,12 +185,39 @@ def mmr_sample(z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predicti
     return sample
 
 
+def select_sample(sample: pd.DataFrame, min_mass: float | None = None, z_true: tuple | list | None = None) -> pd.DataFrame:
+    """The galaxies with mass_true > ``min_mass`` and lo < z_true < hi (None: no bound)."""
+    keep = np.ones(len(sample), dtype=bool)
+    if min_mass is not None:
+        keep &= sample["mass_true"].to_numpy() > min_mass
+    lo, hi = z_true if z_true is not None else (None, None)
+    if lo is not None:
+        keep &= sample["z_true"].to_numpy() > lo
+    if hi is not None:
+        keep &= sample["z_true"].to_numpy() < hi
+    log.info("MMR sample: %d of %d test galaxies with log M* > %s and %s < Z_true < %s", keep.sum(), len(sample), min_mass, lo, hi)
+    if not keep.any():
+        raise ValueError(f"no test galaxy has log M* > {min_mass} and {lo} < Z_true < {hi}; widen mmr.min_mass or mmr.z_true")
+    return sample[keep].reset_index(drop=True)
+
+
 def build_mmr_table(
-    z_predictions_path: str, catalog_path: str, mass_predictions_path: str | None, edges, out_path: str
+    z_predictions_path: str,
+    catalog_path: str,
+    mass_predictions_path: str | None,
+    edges,
+    out_path: str,
+    min_mass: float | None = None,
+    z_true: tuple | list | None = None,
+    min_count: int = MIN_BIN_COUNT,
 ) -> pd.DataFrame:
-    """Read the stored predictions and catalogue, write the scatter-ratio table (CSV), return it."""
+    """Read the stored predictions and catalogue, select the sample, write the scatter-ratio
+    table (CSV) with the selection and ``min_count`` in :data:`SETTING_COLUMNS`, return it."""
     mass = pd.read_parquet(mass_predictions_path) if mass_predictions_path else None
     sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)), mass)
-    table = mmr_table(sample, edges)
+    table = mmr_table(select_sample(sample, min_mass, z_true), edges, min_count)
+    lo, hi = z_true if z_true is not None else (None, None)
+    for col, value in zip(SETTING_COLUMNS, (min_mass, lo, hi, min_count), strict=True):
+        table[col] = np.nan if value is None else value
     write_csv(out_path, table)
     return table

@@ -289,7 +289,7 @@ def _radius_at(radii, enclosed, level):
     return np.exp(np.log(radii[idx - 1]) + t * (np.log(radii[idx]) - np.log(radii[idx - 1])))
 
 
-def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_catalog(n_galaxies: int, seed: int, cuts: dict, image_z_terms: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw ``n_galaxies`` galaxies and apply the paper's quality cuts.
 
     ``cuts`` is the config's ``query.cuts`` mapping (see
@@ -297,71 +297,148 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     catalogue has exactly :data:`galcnn.catalog.CATALOG_COLUMNS`; the truth has
     objID plus :data:`TRUTH_COLUMNS`, row for row the same galaxies. The same
     seed gives identical frames.
+
+    ``image_z_terms=False`` is the negative control (:func:`control_metallicity`):
+    the same galaxies and images, but a metallicity that depends on the galaxy
+    only through its g, r, i magnitudes, so an image can tell nothing more about it.
     """
     if int(n_galaxies) < 1:
         raise ValueError(f"mock n_galaxies must be a positive integer, got {n_galaxies!r}")
     rng = np.random.default_rng(int(seed))
     n = int(n_galaxies)
 
+    # The steps draw from one generator in a fixed order: the same seed, the same galaxies.
     z = sample_redshift(rng, n)
     logm = sample_mass(rng, z)
-    age = COSMO.age(z).value
+    ms, quenched, logsfr = _star_formation(rng, logm, COSMO.age(z).value)
+    r_kpc, size_resid = _sizes(rng, logm, quenched)
+    oh = _metallicity(rng, logm, logsfr, ms, size_resid)
+    bt_mass, bulge_n = _bulges(rng, logm, quenched)
+    cos_i, disk_q, bulge_q, beta = _orientation(rng, n)
+    av_faceon, av_disk, colour_gradient = _dust(rng, oh, logsfr, ms, quenched, disk_q)
+    flux = _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk)
+    bulge_frac = flux["bulge", "r"] / (flux["bulge", "r"] + flux["disk", "r"])
 
-    # Star formation: main sequence with 0.3 dex scatter (Speagle et al. 2014), and a
-    # quenched fraction rising with mass (Peng et al. 2010, Fig. 6; M_q ≈ 10^10.6).
+    disk_hlr = r_kpc / (COSMO.kpc_proper_per_arcmin(z).value / 60.0)
+    bulge_hlr = disk_hlr * np.clip(rng.normal(0.3, 0.07, n), 0.12, 0.6)
+    psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
+    petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
+
+    cat = _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90)
+    if not image_z_terms:
+        oh = control_metallicity(cat, oh, seed)
+    _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre)
+    truth = pd.DataFrame({
+        "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
+        "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
+        "disk_hlr": disk_hlr, "disk_q": disk_q, "inclination": np.degrees(np.arccos(cos_i)), "beta": beta,
+        "av_faceon": av_faceon, "av_disk": av_disk, "colour_gradient": colour_gradient,
+        "hlr": hlr, "size_resid": size_resid,
+        **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
+        "psf_fwhm": psf_fwhm,
+        "n_neighbours": rng.poisson(0.4, n), "n_stars": rng.poisson(0.3, n),
+    })
+
+    cat = gcat.check_catalog(cat)
+    log.info("simulated %d galaxies (seed %d); applying the quality cuts", n, seed)
+    kept = gcat.apply_cuts(cat, gcat.quality_cuts(cuts))
+    log.info("mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept))
+    truth = truth.set_index("objID").loc[kept["objID"]].reset_index()
+    return kept, truth
+
+
+def _star_formation(rng, logm, age):
+    """Main sequence with 0.3 dex scatter (Speagle et al. 2014) and a quenched fraction
+    rising with mass (Peng et al. 2010, Fig. 6; M_q ≈ 10^10.6). Returns (ms, quenched, logsfr)."""
+    n = len(logm)
     ms = speagle_ms(logm, age)
     quenched = rng.random(n) < expit((logm - 10.45) / 0.35)
     logsfr = np.where(quenched, logm - 12.0 + rng.normal(0, 0.4, n), ms + rng.normal(0, 0.3, n))
+    return ms, quenched, logsfr
 
-    # Sizes (Shen et al. 2003): late-type relation for star formers, early-type for quenched.
+
+def _sizes(rng, logm, quenched):
+    """Sizes (Shen et al. 2003): late-type relation for star formers, early-type for quenched.
+
+    Returns (r_e in kpc, log size offset at fixed mass in dex).
+    """
     r_kpc, sig_ln = shen_size(logm, ~quenched)
-    size_resid = rng.normal(0, 1, n) * sig_ln / np.log(10)  # dex at fixed mass
-    r_kpc = r_kpc * 10.0**size_resid
-    kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).value / 60.0
+    size_resid = rng.normal(0, 1, len(logm)) * sig_ln / np.log(10)
+    return r_kpc * 10.0**size_resid, size_resid
 
-    # Metallicity: Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich (Ellison
-    # et al. 2008; Z tracks the stellar surface density Σ* = M/R_e², Barrera-Ballesteros
-    # et al. 2016, at ≈ 0.25 dex per dex of Σ*, i.e. -0.5 per dex of size) + an intrinsic
-    # scatter that grows towards low mass as Tremonti et al. find; ≈ 0.1 dex at fixed mass.
-    oh = (
+
+def _metallicity(rng, logm, logsfr, ms, size_resid):
+    """Tremonti MMR + Curti FMR's SFR term + compact-is-metal-rich + intrinsic scatter.
+
+    Compact galaxies are metal-rich (Ellison et al. 2008): at fixed mass, Z rises with
+    the stellar surface density, by ≈ 0.05 dex from the most extended to the most
+    compact third (Barrera-Ballesteros et al. 2016 find ≤ 0.1 dex), here -0.3 dex per
+    dex of size; the scatter grows towards low mass as Tremonti et al. find, ≈ 0.1 dex
+    at fixed mass, and is independent of anything an image shows.
+    """
+    return (
         # Extrapolated beyond 8.5 < log M < 11.5; the cuts keep few galaxies out there.
         tremonti_metallicity(logm, extrapolate=True)
         + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
-        - 0.5 * size_resid
-        + rng.normal(0, 1, n) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
+        - 0.3 * size_resid
+        + rng.normal(0, 1, len(logm)) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
     )
 
-    # Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
-    # (e.g. Bluck et al. 2014; Lang et al. 2014).
+
+def _bulges(rng, logm, quenched):
+    """Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
+    (e.g. Bluck et al. 2014; Lang et al. 2014), and its Sérsic index. Returns (bt_mass, n)."""
+    n = len(logm)
     bt_mass = np.clip(expit((logm - 10.4) / 0.45) * 0.6 + 0.3 * quenched + rng.normal(0, 0.1, n), 0.02, 0.95)
     bulge_n = np.clip(np.round(2 * (2.5 + 1.5 * bt_mass + rng.normal(0, 0.5, n))) / 2, 1.5, 5.0)
+    return bt_mass, bulge_n
 
-    # Geometry: random orientation; disks have intrinsic thickness 0.15-0.25 (Padilla &
-    # Strauss 2008), bulges are rounder.
+
+def _orientation(rng, n):
+    """Random orientation; disks have intrinsic thickness 0.15-0.25 (Padilla & Strauss
+    2008), bulges are rounder. Returns (cos i, disk axis ratio, bulge axis ratio, PA)."""
     cos_i = rng.random(n)
     thick = rng.uniform(0.15, 0.25, n)
     disk_q = np.sqrt(cos_i**2 + thick**2 * (1 - cos_i**2))
     bulge_q = np.clip(rng.normal(0.8, 0.12, n), 0.4, 1.0)
     beta = rng.uniform(0, 180, n)
+    return cos_i, disk_q, bulge_q, beta
 
-    # Dust: dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
-    # gas, via SFR; Garn & Best 2010 for the mass trend it implies), with 0.15 mag of
-    # scatter from gas content and geometry (so colours alone confuse dust, age and Z);
-    # inclined disks are
-    # redder, A(i) = A_0 (1 + γ log10(1/q)) (Masters et al. 2010; Unterborn & Ryden 2008).
-    av_faceon = np.clip(0.3 + 1.5 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.15, n), 0.03, 1.5)
+
+def _dust(rng, oh, logsfr, ms, quenched, disk_q):
+    """Face-on and inclined V-band attenuation and the central colour gradient.
+
+    The dust-to-gas ratio ∝ metallicity, so the face-on attenuation rises with Z (and
+    gas, via SFR; Garn & Best 2010 for the mass trend it implies), but the gas mass and
+    the star/dust geometry vary far more: 0.3 mag of scatter at fixed Z and SFR (the
+    A_V spread of star formers at fixed mass, e.g. Garn & Best 2010 Fig. 5), so colours
+    confuse dust, age and Z; inclined disks are redder, A(i) = A_0 (1 + γ log10(1/q))
+    (Masters et al. 2010; Unterborn & Ryden 2008). Central dust makes disk centres
+    redder: blue light is more extended than red (Muñoz-Mateos et al. 2009 find A_FUV
+    falling outwards); so do stellar age gradients, independent of the dust and of Z
+    (inside-out growth, e.g. Sánchez-Blázquez et al. 2014), which dominate the scatter.
+    Returns (A_V face-on, A_V of the disk, colour gradient).
+    """
+    n = len(oh)
+    av_faceon = np.clip(0.3 + 1.0 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.3, n), 0.03, 1.5)
     av_faceon = np.where(quenched, np.clip(rng.normal(0.1, 0.05, n), 0.0, None), av_faceon)
     av_disk = av_faceon * (1 + 1.0 * np.log10(1 / disk_q))
-    # Central dust makes disk centres redder: blue light is more extended than red
-    # (Muñoz-Mateos et al. 2009 find A_FUV falling outwards).
-    colour_gradient = np.clip(0.6 * av_faceon + rng.normal(0, 0.04, n), 0.0, None)
+    age_gradient = rng.normal(0.12, 0.12, n)
+    colour_gradient = np.clip(0.3 * av_faceon + age_gradient, 0.0, None)
+    return av_faceon, av_disk, colour_gradient
 
-    # Populations: the bulge is old (log sSFR ≈ -11.6 ± 0.4, as the pseudo-bulges of star
-    # formers hold some young stars); the disk holds the star formation. Its colours follow
-    # the sSFR with 0.3 dex of star-formation-history scatter (bursts, age spread). Each
-    # component is K-corrected with its own colour, so a resolved old bulge shows the
-    # redshift through its observed colour (the red-sequence photo-z of e.g. Rykoff et al.
-    # 2014) while the integrated colour mixes it with the disk's sSFR and dust.
+
+def _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk):
+    """Observed u..z fluxes (nanomaggies) of bulge and disk, keyed (component, band).
+
+    The bulge is old (log sSFR ≈ -11.6 ± 0.4, as the pseudo-bulges of star formers hold
+    some young stars); the disk holds the star formation. Its colours follow the sSFR
+    with 0.3 dex of star-formation-history scatter (bursts, age spread). Each component
+    is K-corrected with its own colour, so a resolved old bulge shows the redshift
+    through its observed colour (the red-sequence photo-z of e.g. Rykoff et al. 2014)
+    while the integrated colour mixes it with the disk's sSFR and dust.
+    """
+    n = len(z)
     ssfr_disk = logsfr - logm - np.log10(np.clip(1 - bt_mass, 0.05, 1)) + rng.normal(0, 0.3, n)
     bulge_col = _stellar_colours(rng.normal(-11.6, 0.4, n), oh)
     disk_col = _stellar_colours(ssfr_disk, oh)
@@ -377,13 +454,13 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
         for b in gcat.BANDS:
             m = abs_r + offsets[b] + dm + _k_correction(b, z, cols[:, 1]) + _attenuation(b, a_v)
             flux[comp, b] = 10 ** (-0.4 * (m - 22.5))
-    bulge_frac = flux["bulge", "r"] / (flux["bulge", "r"] + flux["disk", "r"])
+    return flux
 
-    disk_hlr = r_kpc / kpc_per_arcsec
-    bulge_hlr = disk_hlr * np.clip(rng.normal(0.3, 0.07, n), 0.12, 0.6)
-    psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
-    petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
 
+def _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90):
+    """The SkyServer query's imaging columns: ids, positions, redshifts, velocity dispersion,
+    model magnitudes with SDSS-depth errors and Petrosian quantities."""
+    n = len(z)
     cat = pd.DataFrame({"objID": _objids(rng, n), "specObjID": _specobjids(rng, n)})
     cat["ra"] = rng.uniform(120.0, 250.0, n)
     cat["dec"] = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5.0)), np.sin(np.radians(65.0)), n)))
@@ -406,7 +483,12 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     cat["petroMag_r"] = cat["modelMag_r"] - 2.5 * np.log10(petro_frac) + rng.normal(0, 0.03, n)
     cat["petroR50_r"] = r50 * 10 ** rng.normal(0, 0.03, n)
     cat["petroR90_r"] = np.maximum(r90 * 10 ** rng.normal(0, 0.03, n), cat["petroR50_r"] * 1.2)
+    return cat
 
+
+def _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre):
+    """The spectroscopic columns, in place: emission lines, O/H, D4000, the MPA-JHU mass and SFR."""
+    n = len(z)
     _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, av_disk, fibre, z)
     cat["d4000"] = 1.1 + 0.9 * expit((-10.6 - (logsfr - logm)) / 0.4) + rng.normal(0, 0.04, n)
     cat["d4000_err"] = rng.uniform(0.01, 0.05, n)
@@ -415,23 +497,26 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict) -> tuple[pd.DataFra
     cat["sfr_tot_p50"] = logsfr + rng.normal(0, 0.15, n) + np.where(quenched, rng.normal(0, 0.4, n), 0)
     cat["rChi2"] = np.exp(rng.normal(0.0, 0.3, n))
 
-    truth = pd.DataFrame({
-        "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
-        "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
-        "disk_hlr": disk_hlr, "disk_q": disk_q, "inclination": np.degrees(np.arccos(cos_i)), "beta": beta,
-        "av_faceon": av_faceon, "av_disk": av_disk, "colour_gradient": colour_gradient,
-        "hlr": hlr, "size_resid": size_resid,
-        **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
-        "psf_fwhm": psf_fwhm,
-        "n_neighbours": rng.poisson(0.4, n), "n_stars": rng.poisson(0.3, n),
-    })
 
-    cat = gcat.check_catalog(cat)
-    log.info("simulated %d galaxies (seed %d); applying the quality cuts", n, seed)
-    kept = gcat.apply_cuts(cat, gcat.quality_cuts(cuts))
-    log.info("mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept))
-    truth = truth.set_index("objID").loc[kept["objID"]].reset_index()
-    return kept, truth
+def control_metallicity(cat: pd.DataFrame, oh: np.ndarray, seed: int) -> np.ndarray:
+    """The negative control's metallicity: a function of the g, r, i magnitudes plus scatter
+    independent of everything else.
+
+    The least-squares fit of the simulated ``oh`` on the observed g − r, r − i and r
+    (the part of Z that magnitudes carry linearly), plus Gaussian scatter with the fit's
+    residual spread, drawn from a generator of its own so that every other property,
+    and every image, is the standard mock's. Given the magnitudes, nothing in an image
+    then says anything about Z: a CNN can at best match a regression on the magnitudes.
+    """
+    gr = cat["modelMag_g"].to_numpy() - cat["modelMag_r"].to_numpy()
+    ri = cat["modelMag_r"].to_numpy() - cat["modelMag_i"].to_numpy()
+    design = np.column_stack([np.ones(len(cat)), gr, ri, cat["modelMag_r"].to_numpy() - 17.0])
+    # Fitted where the spectroscopic sample lies (petroMag_r < 18), so the control's Z spread there is the standard's.
+    bright = cat["petroMag_r"].to_numpy() < 18.0
+    coef, *_ = np.linalg.lstsq(design[bright], oh[bright], rcond=None)
+    fitted = design @ coef
+    scatter = np.std(oh[bright] - fitted[bright])
+    return fitted + np.random.default_rng([int(seed), 1]).normal(0.0, scatter, len(cat))
 
 
 def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):

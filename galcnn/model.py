@@ -50,12 +50,15 @@ class AdaptiveConcatPool2d(nn.Module):
 class ResNetRegressor(nn.Module):
     """ResNet body + fastai head, predicting one target in its own units.
 
-    The head's raw output is a standardised value; ``y_mean`` and ``y_std``
-    (buffers saved with the weights, set from the training targets) map it
-    back to dex. Without them the freshly initialised last layer, which
-    outputs ≈ 0, would first have to learn an offset of ~9 dex, and the
-    paper's learning rates would mean different things for metallicity
-    (σ ≈ 0.2 dex) and stellar mass (σ ≈ 0.6 dex).
+    Output = head(body(x)) × ``y_std`` + ``y_mean`` (buffers saved with the
+    weights). :meth:`prepare_head` sets them for one of two regressions:
+
+    * standardised (``train.standardize_target: true``): the head predicts
+      (y − mean)/σ of the training targets, so the paper's learning rates mean
+      the same for metallicity (σ ≈ 0.2 dex) and stellar mass (σ ≈ 0.6 dex);
+    * the authors' (false): the head outputs dex (``y_std`` 1, ``y_mean`` 0) and
+      its last bias starts at the training mean, so it need not learn ~9 dex first;
+      each SGD step then moves the prediction σ_y times further than above.
     """
 
     def __init__(self, arch: str = "resnet34", hidden: int = 512, weights: str | Path | None = None):
@@ -86,6 +89,29 @@ class ResNetRegressor(nn.Module):
         # The rescaling stays in float32 even under autocast: in bfloat16 a value
         # of 9 dex has a resolution of 0.06 dex, coarser than the paper's scatter.
         return self.head(self.body(x)).squeeze(1).float() * self.y_std + self.y_mean
+
+    def prepare_head(self, y_mean: float, y_std: float, standardize: bool, init: str) -> None:
+        """Initialise the head for training on targets of ``y_mean`` ± ``y_std``.
+
+        ``init="kaiming"`` re-draws the head's Linear weights Kaiming-normal with
+        zero biases (fastai 0.7 ``apply_init(head, kaiming_normal)``; BatchNorm
+        left at 1, 0); ``"pytorch"`` keeps PyTorch's defaults.
+        """
+        if init == "kaiming":
+            for layer in self.head:
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight)
+                    nn.init.zeros_(layer.bias)
+        elif init != "pytorch":
+            raise ValueError(f"unknown head initialisation {init!r}; train.head_init must be 'kaiming' or 'pytorch'")
+        if standardize:
+            self.y_mean.fill_(y_mean)
+            self.y_std.fill_(y_std)
+        else:
+            self.y_mean.fill_(0.0)
+            self.y_std.fill_(1.0)
+            with torch.no_grad():
+                self.head[-1].bias.fill_(y_mean)
 
     def layer_groups(self) -> list[nn.Module]:
         """(1) stem + layer1 + layer2, (2) layer3 + layer4, (3) head (FACTS.md)."""

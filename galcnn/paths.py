@@ -41,6 +41,8 @@ MODEL_PREDICTIONS = f"{MODEL_DIR}/predictions.parquet"
 CHECKPOINT = "checkpoint.pt"
 PREDICTIONS = f"{RESULTS}/predictions/{{target}}/{{bands}}/{{res}}px.parquet"
 PREDICTIONS_VAL = f"{RESULTS}/predictions/{{target}}/{{bands}}/{{res}}px_validation.parquet"
+#: The predictions the figures, gallery and MMR show: one fold's model or the ensemble (config analysis).
+HEADLINE = f"{RESULTS}/predictions/{{target}}/{{bands}}/{{res}}px_headline.parquet"
 BASELINE = f"{RESULTS}/baselines/{{method}}/{{target}}.parquet"
 CALIBRATION = f"{RESULTS}/calibration/{{target}}/{{bands}}/{{res}}px.json"
 

@@ -31,17 +31,17 @@ import torch
 
 from galcnn import calibration, data, images, metrics
 from galcnn import io as gio
-from galcnn.augment import N_DIHEDRAL
+from galcnn.augment import augment_settings
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 from galcnn.paths import EXPORT_FOLD
 from galcnn.paths import EXPORT_MANIFEST as MODEL_JSON
-from galcnn.predict import load_model, predict_transforms
+from galcnn.predict import load_model, predict_transforms, tta_copies
 
 log = logging.getLogger(__name__)
 
 FORMAT = "galcnn-model"
 #: Raised whenever model.json's layout or meaning changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PACKAGES = ("torch", "torchvision", "numpy")
 
 
@@ -76,6 +76,7 @@ def export_model(
     test_predictions: pd.DataFrame,
     uncertainty: dict,
     tta: bool,
+    tta_mode: str,
 ) -> dict:
     """Copy each fold's weights into ``out_dir`` and write its model.json (returned).
 
@@ -115,7 +116,7 @@ def export_model(
             "r_only": first["bands"] == "r",
         },
         "target_scaling": {"description": "prediction = head output * y_std + y_mean, per fold", "folds": scaling},
-        "tta": {"enabled": bool(tta), "transforms": "dihedral", "n": N_DIHEDRAL if tta else 1},
+        "tta": {"enabled": bool(tta), "mode": tta_mode, "n": tta_copies(tta_mode) if tta else 1},
         "calibration": {"sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms", **uncertainty},
         "training": {"seed": first["seed"], "settings": first["train"], "n_train": first["n_train"], "n_validation": first["n_validation"]},
         "test_metrics": {
@@ -162,9 +163,11 @@ def read_meta(folder: str | Path) -> dict:
 class PortableModel:
     """Every fold's model of one configuration, its calibration and its input format."""
 
-    def __init__(self, meta: dict, models: list[torch.nn.Module], device: torch.device):
+    def __init__(self, meta: dict, models: list[torch.nn.Module], trainings: list[dict], device: torch.device):
         self.meta = meta
         self.models = models
+        #: Each fold's saved metadata: its training augmentation and fold, which fastai TTA repeats.
+        self.trainings = trainings
         self.device = device
 
     @property
@@ -190,8 +193,12 @@ class PortableModel:
         (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image."""
         arr = self.prepare(rgb)
         rows = np.arange(len(arr))
-        tta = bool(self.meta["tta"]["enabled"])
-        per_fold = [predict_transforms(m, arr, rows, self.meta["bands"], batch_size, self.device, tta=tta) for m in self.models]
+        tta, mode = bool(self.meta["tta"]["enabled"]), self.meta["tta"]["mode"]
+        per_fold = [
+            predict_transforms(m, arr, rows, self.meta["bands"], batch_size, self.device, tta=tta, tta_mode=mode,
+                               augment=augment_settings(saved["train"]), seed=int(saved["fold"]))
+            for m, saved in zip(self.models, self.trainings)
+        ]
         raw = calibration.model_spread([p.std(axis=0) for p in per_fold])
         return pd.DataFrame(
             {
@@ -208,13 +215,14 @@ def load(folder: str | Path, device: str | torch.device | None = None) -> Portab
     (default: CUDA, then Apple MPS, then CPU)."""
     meta = read_meta(folder)
     dev = data.pick_device(str(device) if device is not None else None)
-    models = []
+    models, trainings = [], []
     for name in sorted(meta["files"]):
         model, saved = load_model(Path(folder) / name, dev)
         if (saved["target"], saved["bands"], int(saved["res"])) != (meta["target"], meta["bands"], int(meta["resolution"])):
             raise ModelFolderError(f"{Path(folder) / name} holds a model of {saved['target']}/{saved['bands']}/{saved['res']}px, not the {MODEL_JSON}'s")
         models.append(model)
-    return PortableModel(meta, models, dev)
+        trainings.append(saved)
+    return PortableModel(meta, models, trainings, dev)
 
 
 def predict_packed(model: PortableModel, images_path: str | Path, index_path: str | Path, batch_size: int = 256) -> pd.DataFrame:

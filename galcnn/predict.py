@@ -1,10 +1,18 @@
 """Predictions of a trained model, with test-time augmentation (TTA).
 
-TTA averages the predictions for the eight dihedral transforms of each image
-(FACTS.md, "test-time augmentation"); the un-augmented prediction is kept
-beside it (``pred_notta``) so both can be compared, and the spread of the
-transforms' predictions (``spread``), from which the uncertainties of
-:mod:`galcnn.calibration` are made.
+TTA averages a model's predictions over transformed copies of each image; the
+un-augmented prediction is kept beside it (``pred_notta``) so both can be
+compared. Two modes (``predict.tta_mode``):
+
+* ``fastai``, the authors' (fastai 0.7 ``learn.TTA()``): the original image and
+  four copies under random training augmentations (the model's own ``train``
+  settings: dihedral, zoom, rotation, lighting), averaged. Each image's draws come
+  from a generator seeded by the model's fold and the image's position, so they
+  do not depend on the batch size;
+* ``dihedral``: the eight symmetries of the square, exact and deterministic.
+
+The spread of the copies' predictions (``spread``) is kept too: the uncertainties of
+:mod:`galcnn.calibration` are made from it.
 """
 
 from __future__ import annotations
@@ -20,12 +28,29 @@ from tqdm import tqdm
 
 from galcnn import data
 from galcnn import io as gio
-from galcnn.augment import N_DIHEDRAL, dihedral
+from galcnn.augment import N_DIHEDRAL, augment_batch, augment_settings, dihedral
 from galcnn.model import ResNetRegressor
 
 log = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ("objID", "set", "true", "pred", "pred_notta", "spread")
+TTA_MODES = ("dihedral", "fastai")
+#: Randomly augmented copies beside the original in fastai 0.7's TTA (n_aug=4).
+N_FASTAI_AUGMENTED = 4
+
+
+def tta_copies(mode: str) -> int:
+    """How many copies of an image (its original included) TTA averages in ``mode``, above 1 px."""
+    return N_DIHEDRAL if mode == "dihedral" else 1 + N_FASTAI_AUGMENTED
+
+
+def _tta_copies(x: torch.Tensor, positions: np.ndarray, mode: str, augment: dict | None, seed: int) -> list[torch.Tensor]:
+    """The transformed copies of batch ``x`` to average, the original first."""
+    if mode == "dihedral":
+        # 1 x 1 images are unchanged by every symmetry: the model runs once.
+        return [dihedral(x, k) for k in range(N_DIHEDRAL if min(x.shape[2:]) > 1 else 1)]
+    gens = [torch.Generator().manual_seed(int(np.random.SeedSequence([seed, int(p)]).generate_state(1)[0])) for p in positions]
+    return [x] + [augment_batch(x, generator=gens, **augment) for _ in range(N_FASTAI_AUGMENTED)]
 
 
 @torch.no_grad()
@@ -38,25 +63,35 @@ def predict_transforms(
     device: torch.device,
     tta: bool = True,
     amp: bool = False,
+    tta_mode: str = "dihedral",
+    augment: dict | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
-    """Predictions for ``images[rows]`` under each TTA transform: T × len(rows), the
-    identity first.
+    """Predictions for ``images[rows]`` under each TTA copy: T × len(rows), the original first.
 
-    Without ``tta`` only the identity transform is computed (T = 1). The same holds
-    for 1 × 1 images: all eight transforms leave them unchanged, so the model runs once.
+    Without ``tta`` only the original image is predicted (T = 1); so it is in ``dihedral``
+    mode for 1 × 1 images, which every symmetry leaves unchanged. ``tta_mode`` is one of
+    :data:`TTA_MODES`; ``fastai`` needs ``augment`` (:func:`galcnn.augment.augment_settings`
+    of the model's training) and ``seed``.
     """
+    if tta_mode not in TTA_MODES:
+        raise ValueError(f"unknown TTA mode {tta_mode!r}; predict.tta_mode must be one of {list(TTA_MODES)}")
+    if tta and tta_mode == "fastai" and augment is None:
+        raise ValueError("fastai TTA repeats the training augmentation: pass augment (the model's train settings)")
     model.eval()
     fmt = data.memory_format(device)
     dtype = data.amp_dtype(device, amp)
-    transforms = range(N_DIHEDRAL) if tta and min(images.shape[1:3]) > 1 else range(1)
-    out = np.empty((len(transforms), len(rows)), dtype=np.float64)
+    out = None
     batches = data.iterate_batches(images, rows, None, batch_size, device)
     for xb, _, positions in tqdm(batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False):
         x = data.to_model_input(xb, bands)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            outs = torch.stack([model(dihedral(x, k).contiguous(memory_format=fmt)).float() for k in transforms])
+            copies = _tta_copies(x, positions, tta_mode, augment, seed) if tta else [x]
+            outs = torch.stack([model(c.contiguous(memory_format=fmt)).float() for c in copies])
+        if out is None:
+            out = np.empty((len(copies), len(rows)), dtype=np.float64)
         out[:, positions] = outs.cpu().double().numpy()
-    return out
+    return out if out is not None else np.empty((1, 0), dtype=np.float64)
 
 
 def predict_rows(
@@ -68,9 +103,13 @@ def predict_rows(
     device: torch.device,
     tta: bool = True,
     amp: bool = False,
+    tta_mode: str = "dihedral",
+    augment: dict | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``."""
-    outs = predict_transforms(model, images, rows, bands, batch_size, device, tta=tta, amp=amp)
+    """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``
+    (:func:`predict_transforms`' arguments)."""
+    outs = predict_transforms(model, images, rows, bands, batch_size, device, tta, amp, tta_mode, augment, seed)
     return outs.mean(axis=0), outs[0]
 
 
@@ -94,6 +133,7 @@ def predict_cnn(
     *,
     batch_size: int,
     tta: bool = True,
+    tta_mode: str = "dihedral",
     threads: int = 1,
     device: str | None = None,
 ) -> pd.DataFrame:
@@ -103,12 +143,15 @@ def predict_cnn(
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
     images, subsets = data.load_fold(images_path, index_path, splits_path, catalog_path, target=meta["target"], res=int(meta["res"]), fold=int(meta["fold"]))
-    log.info("predicting %s (%s, %d px, fold %d) on %s, TTA %s", meta["target"], meta["bands"], meta["res"], meta["fold"], dev, tta)
+    log.info("predicting %s (%s, %d px, fold %d) on %s, TTA %s (%s)", meta["target"], meta["bands"], meta["res"], meta["fold"], dev, tta, tta_mode)
     frames = []
     for name in ("test", "validation"):
         sub = subsets[name]
-        outs = predict_transforms(model, images, sub.rows, meta["bands"], batch_size, dev, tta=tta, amp=bool(meta["train"]["amp"]))
-        # spread: the spread (ddof 0) of the transforms' predictions, 0 without TTA or at 1 px.
+        outs = predict_transforms(
+            model, images, sub.rows, meta["bands"], batch_size, dev, tta=tta, amp=bool(meta["train"]["amp"]),
+            tta_mode=tta_mode, augment=augment_settings(meta["train"]), seed=int(meta["fold"]),
+        )
+        # spread: the spread (ddof 0) of the copies' predictions, 0 without TTA or at 1 px (dihedral).
         frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "spread": outs.std(axis=0)}
         frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, **frame}))
     out = pd.concat(frames, ignore_index=True)

@@ -9,10 +9,15 @@ authors' published predictions, when the reference stage ran, give rows of metho
 ``published`` (variant ``published``, or one row of variant ``unavailable`` saying
 they could not be had).
 
-``paper_rmse`` / ``paper_nmad`` are the paper's values for a row, and
-``paper_source`` says where they come from: the published predictions,
-rescored here, wherever they cover the row; FACTS.md (numbers typed from the
-paper) for what they do not cover, the random forest and the MMR ratios.
+``paper_rmse`` / ``paper_nmad`` are the paper's values for a row, compared like
+with like: a single model's rows (``fold{k}``) with the paper's single-model
+numbers (its figures, MMR and published predictions come from one model), the
+``ensemble`` row with its 5-fold ensemble. ``paper_source`` says where they come
+from: the published predictions, rescored here, wherever they cover the row;
+FACTS.md (numbers typed from the paper) otherwise. ``paper_figure`` says which
+figure or section of the paper the comparison uses. The text's values are for
+gri images at 128 px; they are set beside the top resolution of each trained
+configuration (``paper_figure`` names the paper's).
 """
 
 from __future__ import annotations
@@ -29,17 +34,20 @@ from .reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad", "paper_source")
+COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad", "paper_source", "paper_figure")
 FACTS = "FACTS.md"
 METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
-#: The paper's test-set numbers (../shared/paper/FACTS.md, "Results to compare against"),
-#: keyed by (method, target, bands, resolution, variant) -> (RMSE, NMAD) in dex.
-PAPER_VALUES: dict[tuple, tuple[float, float]] = {
-    # RMSE of the 5-fold ensemble; FACTS.md gives no ensemble NMAD, so this is the paper's
-    # headline global NMAD of its gri 128 px CNN.
-    ("cnn", "oh_p50", "gri", 128, "ensemble"): (0.0835, 0.0668),
-    ("rf", "oh_p50", "gri", None, "rf"): (0.1296, 0.1059),  # with the paper's 40 trees, min_samples_leaf 8
+#: The paper's test-set numbers on real SDSS, keyed by (method, target, bands, kind) ->
+#: (RMSE, NMAD, where in the paper), in dex; kind is ``single`` (one model), ``ensemble``
+#: (the 5-fold mean) or the baseline's name. NaN where the paper gives no such number.
+PAPER_VALUES: dict[tuple, tuple[float, float, str]] = {
+    ("cnn", "oh_p50", "gri", "single"): (0.085, 0.0668, "Fig. 2 and §4: one model, gri 128 px"),
+    # The ensemble's RMSE only: the paper quotes no NMAD for it.
+    ("cnn", "oh_p50", "gri", "ensemble"): (0.0835, np.nan, "§2.3.5 of the earlier draft: 5-fold ensemble, gri 128 px"),
+    # Fig. 4 quotes the scatter as a standard deviation (0.218 dex, set as the RMSE) and an NMAD of 0.19-0.22.
+    ("cnn", "lgm_tot_p50", "gri", "single"): (0.218, np.nan, "Fig. 4 left and §5: one model, gri 128 px; std 0.218 dex, NMAD 0.19-0.22"),
+    ("rf", "oh_p50", "gri", "rf"): (0.1296, 0.1059, "§4.1 and Fig. 3: random forest on g, r, i (40 trees, min_samples_leaf 8)"),
 }
 
 #: NMAD(CNN)/NMAD(SDSS) of metallicity at fixed mass, mean ± spread (FACTS.md, "MMR scatter ratio").
@@ -50,6 +58,16 @@ PAPER_MMR: dict[str, tuple[float, float]] = {
 
 #: The non-CNN methods: bands shown in the table (the forest uses g, r, i magnitudes).
 BASELINE_BANDS = {"rf": "gri", "mean": "-"}
+
+
+def comparison_kind(variant: str) -> str | None:
+    """Which of the paper's numbers a row compares with: ``single`` for one fold's model,
+    ``ensemble`` for the fold mean (both with TTA, as the paper's), a baseline's own name."""
+    if variant.startswith("fold"):
+        return "single"
+    if variant in ("ensemble", *BASELINE_BANDS):
+        return variant
+    return None
 
 
 def cnn_rows(test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int) -> list[dict]:
@@ -76,7 +94,7 @@ def published_rows(reference: Reference) -> list[dict]:
     """The published predictions rescored with our metrics, or one row saying they are unavailable."""
     if not reference.available:
         return [{**dict.fromkeys(COLUMNS, np.nan), "method": "published", "target": reference.target, "bands": reference.bands,
-                 "resolution": None, "variant": "unavailable", "n": 0, "paper_source": ""}]
+                 "resolution": None, "variant": "unavailable", "n": 0, "paper_source": "", "paper_figure": ""}]
     return [
         _row("published", reference.target, reference.bands, res, "published", frame["true"], frame["pred"])
         for res, frame in sorted(reference.frames.items(), reverse=True)
@@ -91,16 +109,29 @@ def summary_table(
     """The table from ``{(target, bands, res): (test, validation)}``, ``{(method, target): predictions}``
     and the published reference (None when that stage is not configured)."""
     rows = []
+    top = {}
+    for target, bands, res in cnn:
+        top[target, bands] = max(top.get((target, bands), 0), int(res))
     for (target, bands, res), (test, validation) in cnn.items():
         rows += cnn_rows(test, validation, target, bands, int(res))
     rows += [baseline_row(frame, method, target) for (method, target), frame in baselines.items()]
+    for row in rows:
+        if row["method"] == "cnn" and row["resolution"] != top[row["target"], row["bands"]]:
+            continue
+        paper = PAPER_VALUES.get((row["method"], row["target"], row["bands"], comparison_kind(row["variant"])))
+        if paper is not None:
+            row.update(paper_rmse=paper[0], paper_nmad=paper[1], paper_source=FACTS, paper_figure=paper[2])
     if reference is not None:
         published = published_rows(reference)
         by_key = {(r["target"], r["bands"], r["resolution"]): r for r in published if r["variant"] == "published"}
         for row in rows:
             match = by_key.get((row["target"], row["bands"], row["resolution"]))
-            if row["method"] == "cnn" and row["variant"] == "ensemble" and match is not None:
-                row.update(paper_rmse=match["rmse"], paper_nmad=match["nmad"], paper_source=f"published {reference.source}")
+            # The published predictions are one model's: the paper's number for each single-model row.
+            if row["method"] == "cnn" and comparison_kind(row["variant"]) == "single" and match is not None:
+                row.update(
+                    paper_rmse=match["rmse"], paper_nmad=match["nmad"], paper_source=f"published {reference.source}",
+                    paper_figure=f"published predictions: one model, {row['bands']} {row['resolution']} px (Fig. 3)",
+                )
         rows += published
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["resolution"] = table["resolution"].astype("Int64")
@@ -118,7 +149,7 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, refer
     fmt["resolution"] = fmt["resolution"].astype(object).where(fmt["resolution"].notna(), "-")
     for col in ("rmse", "nmad", "paper_rmse", "paper_nmad"):
         fmt[col] = fmt[col].astype(object).where(fmt[col].notna(), None)  # tabulate prints None as missingval
-    headline = fmt[fmt["variant"].isin(["ensemble", "published", "unavailable", "rf", "mean"])]
+    headline = fmt[fmt["variant"].isin(["ensemble", "published", "unavailable", "rf", "mean"]) | fmt["paper_figure"].astype(bool)]
     parts = [
         "# Results on the test set",
         "",
@@ -126,7 +157,7 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, refer
         "",
         f"Published reference: {reference.describe() if reference is not None else 'not configured (reference.enabled: false)'}.",
         "",
-        "## Fold ensembles and baselines",
+        "## Single models and fold ensembles beside the paper's, and the baselines",
         "",
         headline.to_markdown(index=False, floatfmt=".4f", missingval="-"),
         "",
@@ -135,7 +166,7 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, refer
         fmt.to_markdown(index=False, floatfmt=".4f", missingval="-"),
     ]
     if mmr is not None:
-        parts += ["", f"## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass (paper values: {FACTS})", ""]
+        parts += ["", "## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass (paper §5: one model's predictions)", ""]
         weighted = mmr[mmr["kind"] == "weighted"]
         for _, row in weighted.iterrows():
             paper = PAPER_MMR.get(row["comparison"])
@@ -151,12 +182,10 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, refer
 def _row(method, target, bands, resolution, variant, true, pred) -> dict:
     true = np.asarray(true, dtype=float)
     pred = np.asarray(pred, dtype=float)
-    paper = PAPER_VALUES.get((method, target, bands, resolution, variant))
     return {
         "method": method, "target": target, "bands": bands, "resolution": resolution, "variant": variant,
         "n": int(true.size), "rmse": rmse(pred, true), "nmad": nmad(pred, true),
-        "paper_rmse": paper[0] if paper else np.nan, "paper_nmad": paper[1] if paper else np.nan,
-        "paper_source": FACTS if paper else "",
+        "paper_rmse": np.nan, "paper_nmad": np.nan, "paper_source": "", "paper_figure": "",
     }
 
 

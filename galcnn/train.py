@@ -1,7 +1,9 @@
 """Training one CNN: one target, band set, resolution and fold (FACTS.md, "Model and training").
 
 RMSE loss, SGD with momentum, the two-stage schedule of :mod:`galcnn.schedule`
-and on-device dihedral + zoom augmentation. After every epoch the whole state
+and on-device augmentation (:mod:`galcnn.augment`). The regression is in dex as
+the authors' (``train.standardize_target: false``) or on the standardised
+target (see :class:`galcnn.model.ResNetRegressor`). After every epoch the whole state
 (weights, optimiser, loss scaler, random generators, history) is saved to a
 checkpoint beside the outputs; a job that is killed (a preempted SLURM job) and
 started again resumes after the last finished epoch and gives the same model
@@ -26,7 +28,7 @@ from galcnn import checkpoint as ckpts
 from galcnn import data
 from galcnn import io as gio
 from galcnn import metrics
-from galcnn.augment import augment_batch
+from galcnn.augment import augment_batch, augment_settings
 from galcnn.data import Subset
 from galcnn.divergence import EpochGuard
 from galcnn.model import ResNetRegressor
@@ -84,8 +86,9 @@ def fit(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     aug_gen = torch.Generator().manual_seed(seed)
-    model.y_mean.fill_(float(np.mean(train.y)))
-    model.y_std.fill_(float(np.std(train.y)) or 1.0)
+    standardize = bool(settings["standardize_target"])
+    model.prepare_head(float(np.mean(train.y)), float(np.std(train.y)) or 1.0, standardize, settings["head_init"])
+    augment = augment_settings(settings)
     model.to(device, memory_format=fmt)
     groups = [{"params": list(g.parameters())} for g in model.layer_groups()]
     opt = torch.optim.SGD(groups, lr=schedule.stage1_lr, momentum=float(settings["momentum"]), weight_decay=float(settings["weight_decay"]))
@@ -103,7 +106,8 @@ def fit(
         "training %s on %s: %d train / %d validation images, batch %d, %d steps per epoch, %d epochs, autocast %s",
         model.arch, device, len(train), len(val), batch_size, steps, schedule.n_epochs, dtype,
     )
-    y_std = model.y_std.item()
+    # The loss in the head's units: standard deviations of the target, or dex.
+    loss_scale = model.y_std.item()
     # Without gradients a batch needs a fraction of the memory; larger ones run faster.
     eval_batch = EVAL_BATCH_FACTOR * batch_size
     val_pred = None
@@ -123,11 +127,10 @@ def fit(
         for i, (xb, yb, _) in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)):
             for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):
                 group["lr"] = lr
-            x = augment_batch(data.to_model_input(xb, bands), float(settings["zoom"]), aug_gen).contiguous(memory_format=fmt)
+            x = augment_batch(data.to_model_input(xb, bands), generator=aug_gen, **augment).contiguous(memory_format=fmt)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 pred = model(x)
-            # RMSE in standard deviations of the target: the head's own scale (see ResNetRegressor).
-            loss = rmse_loss(pred, yb) / y_std
+            loss = rmse_loss(pred, yb) / loss_scale
             guard.check("training loss", loss.detach(), opt, step=i)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -141,7 +144,7 @@ def fit(
             "epoch": epoch,
             "stage": stage,
             "phase": schedule.phase(epoch),
-            "train_loss": float(np.sqrt(sq_err / n_seen)) * y_std,
+            "train_loss": float(np.sqrt(sq_err / n_seen)) * loss_scale,
             "val_loss": metrics.rmse(val_pred, val.y) if len(val) else float("nan"),
             "lr": lr_start,
             "seconds": time.perf_counter() - t0,

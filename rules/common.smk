@@ -89,9 +89,22 @@ def cnn_keys():
     return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in model_resolutions(t, b)]
 
 
+if config["analysis"]["fold"] >= config["folds"]:
+    raise ValueError(
+        f"config 'analysis.fold' is {config['analysis']['fold']} but there are only {config['folds']} folds (0..{config['folds'] - 1}); "
+        "pick one of them for the headline predictions"
+    )
+
+
+def headline_predictions(target, bands, res):
+    """The test predictions the figures and the MMR show: one fold's model or the fold
+    ensemble (config `analysis`), written by rule analysis_headline."""
+    return HEADLINE.format(target=target, bands=bands, res=res)
+
+
 def main_predictions(target, res=None):
-    """The fold-ensemble test predictions of the headline bands (top resolution by default)."""
-    return PREDICTIONS.format(target=target, bands=MAIN_BANDS, res=res or top_resolution())
+    """The headline test predictions of the headline bands (top resolution by default)."""
+    return headline_predictions(target, MAIN_BANDS, res or top_resolution())
 
 
 def reference_enabled():
@@ -240,7 +253,7 @@ def resolution_inputs():
 def diagnostic_inputs():
     models = {"cnn_gri": main_predictions(METALLICITY)}
     if "r" in config["bands"] and MAIN_BANDS != "r":
-        models["cnn_r"] = PREDICTIONS.format(target=METALLICITY, bands="r", res=top_resolution())
+        models["cnn_r"] = headline_predictions(METALLICITY, "r", top_resolution())
     models["rf"] = BASELINE.format(method="rf", target=METALLICITY)
     return models
 

@@ -19,6 +19,7 @@ rule export_model:
     params:
         folds=folds(),
         tta=config["predict"]["tta"],
+        tta_mode=config["predict"]["tta_mode"],
     log:
         log_path("export_model", "{target}/{bands}/{res}px"),
     conda:

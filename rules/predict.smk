@@ -14,6 +14,7 @@ rule predict_cnn:
     # from the config, so changing it reruns nothing.
     params:
         tta=config["predict"]["tta"],
+        tta_mode=config["predict"]["tta_mode"],
     log:
         log_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}"),
     benchmark:

@@ -3,7 +3,10 @@
 # a rerun of a killed job resumes from it.
 
 # What changes a trained model; anything else (resources, predict.*, rf.*) must not retrain.
-TRAIN_KEYS = ("arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp")
+TRAIN_KEYS = (
+    "arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp",
+    "standardize_target", "head_init", "rotate", "lighting",
+)
 
 
 localrules:

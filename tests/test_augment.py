@@ -1,8 +1,11 @@
-"""Dihedral transforms and zoom on device batches."""
+"""Dihedral transforms, zoom, rotation and lighting on device batches."""
 
 import torch
 
-from galcnn.augment import N_DIHEDRAL, augment_batch, dihedral, random_dihedral, random_zoom
+import pytest
+
+from galcnn.augment import N_DIHEDRAL, augment_batch, dihedral, random_dihedral, random_lighting, random_rotate, random_zoom
+from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 
 
 def asymmetric(n=1, size=5):
@@ -47,3 +50,49 @@ def test_same_generator_state_same_augmentation():
     a = augment_batch(x, 1.1, torch.Generator().manual_seed(3))
     b = augment_batch(x, 1.1, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
+
+
+def to_unit(x):
+    """A normalised batch back on the [0, 1] scale of the image."""
+    return x * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+
+
+def test_rotation_is_small_keeps_flat_images_and_is_off_at_zero():
+    x = asymmetric(64, 16)
+    assert random_rotate(x, 0) is x
+    out = random_rotate(x, 10, torch.Generator().manual_seed(0))
+    changed = [not torch.allclose(out[i], x[i], atol=1e-3) for i in range(64)]
+    assert 0.5 < sum(changed) / 64 < 1.0  # three in four rotated (fastai's p = 0.75)
+    flat = torch.full((4, 3, 16, 16), 0.3)
+    assert torch.allclose(random_rotate(flat, 10, torch.Generator().manual_seed(0)), flat, atol=1e-6)
+    # a 10 degree turn moves the image far less than a quarter turn
+    quarter = (dihedral(x, 1) - x).abs().mean()
+    assert ((out - x).abs().mean(dim=(1, 2, 3)) < 0.5 * quarter).all()
+    with pytest.raises(ValueError, match="rotation"):
+        random_rotate(x, -1)
+
+
+def test_lighting_changes_balance_and_contrast_within_the_amount():
+    g = torch.Generator().manual_seed(0)
+    unit = torch.rand(200, 3, 8, 8, generator=g) * 0.5 + 0.25  # away from the clip at 0 and 1
+    x = (unit - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert random_lighting(x, 0) is x
+    out = to_unit(random_lighting(x, 0.05, torch.Generator().manual_seed(1)))
+    mu = unit.mean(dim=(1, 2, 3), keepdim=True)
+    # out = (unit - mu) c + mu + b: recover c and b per image by least squares
+    dev, odev = unit - mu, out - out.mean(dim=(1, 2, 3), keepdim=True)
+    c = (dev * odev).sum(dim=(1, 2, 3)) / (dev * dev).sum(dim=(1, 2, 3))
+    b = out.mean(dim=(1, 2, 3)) - mu.flatten()
+    assert torch.all(c > 1 / 1.05 - 1e-4) and torch.all(c < 1.05 + 1e-4) and c.std() > 0.01
+    assert torch.all(b.abs() < 0.05 + 1e-5) and b.std() > 0.01
+    assert torch.allclose(out, dev * c.view(-1, 1, 1, 1) + mu + b.view(-1, 1, 1, 1), atol=1e-5)
+    assert to_unit(random_lighting(torch.full((2, 3, 4, 4), 10.0), 0.05, g)).max() <= 1 + 1e-5  # clipped as fastai
+
+
+def test_one_generator_per_image_makes_draws_independent_of_the_batch():
+    x = asymmetric(6, 8)
+    settings = {"max_zoom": 1.1, "rotate": 10.0, "lighting": 0.05}
+    whole = augment_batch(x, generator=[torch.Generator().manual_seed(i) for i in range(6)], **settings)
+    for i in range(6):
+        alone = augment_batch(x[i : i + 1], generator=[torch.Generator().manual_seed(i)], **settings)
+        assert torch.allclose(whole[i : i + 1], alone, atol=1e-6)

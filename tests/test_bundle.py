@@ -228,7 +228,7 @@ def test_a_bundle_url_is_fetched_with_retries_and_verified(packed, fresh):
 TINY_ARGS = ("--configfile", "tests/config/tiny.yaml")
 #: What `figures` runs from a bundle of the tiny configuration: no upstream stage at all.
 FIGURE_JOBS = {
-    "bundle_restore": 1, "analysis_mmr": 1, "figures": 1,
+    "bundle_restore": 1, "analysis_headline": 4, "analysis_mmr": 1, "figures": 1,
     **{f"figure_{name}": 1 for name in (
         "fig1_gallery", "fig2_predicted_vs_true", "fig2_published", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic")},
 }

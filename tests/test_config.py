@@ -19,7 +19,7 @@ def load(*overlays):
     return config
 
 
-@pytest.mark.parametrize("overlay", [(), ("config/demo.yaml",), ("tests/config/tiny.yaml",)])
+@pytest.mark.parametrize("overlay", [(), ("config/demo.yaml",), ("config/demo.yaml", "config/control.yaml"), ("tests/config/tiny.yaml",)])
 def test_shipped_configs_validate(overlay):
     validate(load(*overlay), SCHEMA)
 
@@ -38,12 +38,48 @@ def test_paper_config_holds_the_facts():
     t = c["train"]
     assert t["pretrained"] == "imagenet" and t["batch_size"] == 128 and t["zoom"] == pytest.approx(1.1)
     assert t["stage1"] == {"epochs": 2, "lr": 0.1}
-    assert t["stage2"] == {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 3, "cycle_len": 1, "cycle_mult": 2}
-    assert c["mmr"] == {"mass_min": 8.5, "mass_max": 11.5, "step": 0.2}
+    assert t["stage2"] == {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 3, "cycle_len": 1, "cycle_mult": 2, "warmup": 0.05}
     assert c["query"]["cuts"] == {
         "petroMag_r": [10, 18], "u_minus_r": [0, 6], "modelMag": [10, 25], "rChi2": [None, 2],
         "zErr": [0, 0.01], "z": [0.02, None], "measured": ["oh_p50"],
     }
+
+
+def test_paper_config_is_the_authors_recipe():
+    """Each point where the authors' code differs from our improvements, read back from the
+    resolved paper config (and the schema defaults, which keep earlier runs as they were)."""
+    from galcnn.mmr import mmr_edges
+
+    c = load()
+    validate(c, SCHEMA)
+    t, p, a, m = c["train"], c["predict"], c["analysis"], c["mmr"]
+    assert a == {"predictions": "single", "fold": 0}  # figures, gallery and MMR from one model
+    assert t["standardize_target"] is False  # the head outputs dex, its bias starts at the training mean
+    assert t["head_init"] == "kaiming" and t["stage2"]["warmup"] == pytest.approx(0.05)  # fastai 0.7
+    assert t["amp"] is False
+    assert t["rotate"] == 10 and t["lighting"] == pytest.approx(0.05) and t["zoom"] == pytest.approx(1.1)
+    assert p["tta"] is True and p["tta_mode"] == "fastai"
+    centres = (mmr_edges(m["mass_min"], m["mass_max"], m["step"])[:-1] + m["step"] / 2).round(6)
+    assert centres[0] == pytest.approx(8.5) and centres[-1] == pytest.approx(11.3) and len(centres) == 15
+    assert m["min_mass"] == 8.5 and m["z_true"] == [8.25, 9.15] and m["min_count"] == 1
+    assert c["mock"]["image_z_terms"] is True
+    # Without the new keys a config validates and the schema's defaults are ours
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
+    assert schema["train"]["properties"]["standardize_target"]["default"] is True
+    assert schema["predict"]["properties"]["tta_mode"]["default"] == "dihedral"
+    assert schema["analysis"]["properties"]["predictions"]["default"] == "ensemble"
+    old = copy.deepcopy(c)
+    for key in ("standardize_target", "head_init", "rotate", "lighting"):
+        del old["train"][key]
+    del old["train"]["stage2"]["warmup"], old["predict"]["tta_mode"], old["analysis"]
+    validate(old, SCHEMA, set_default=False)
+
+
+def test_demo_and_control_differ_only_in_the_metallicity_of_the_mock():
+    demo, control = load("config/demo.yaml"), load("config/demo.yaml", "config/control.yaml")
+    assert demo["mock"]["image_z_terms"] is True and control["mock"]["image_z_terms"] is False
+    control["mock"]["image_z_terms"] = True
+    assert control == demo
 
 
 @pytest.mark.parametrize(
@@ -72,6 +108,10 @@ def test_paper_config_holds_the_facts():
         (lambda c: c["reference"].update(timeout=1e9), "timeout"),
         (lambda c: c["cutouts"].update(max_failed_fraction=1.5), "max_failed_fraction"),
         (lambda c: c["query"]["casjobs"].update(url="http://skyserver.sdss.org/CasJobs/RestApi"), "url"),
+        (lambda c: c["predict"].update(tta_mode="flips"), "tta_mode"),
+        (lambda c: c["analysis"].update(predictions="median"), "predictions"),
+        (lambda c: c["train"].update(head_init="xavier"), "head_init"),
+        (lambda c: c["mmr"].update(z_true=[8.25]), "z_true"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):

@@ -36,6 +36,12 @@ def test_tiny_run_produces_every_stage(tiny_run):
         assert set(pred["objID"]) <= test_ids and len(pred) > 0
         assert {"objID", "true", "pred", "pred_notta", "pred_fold0", "pred_fold1_notta"} <= set(pred.columns)
         np.testing.assert_allclose(pred["pred"], pred[["pred_fold0", "pred_fold1"]].mean(axis=1), rtol=1e-6)
+    # The paper config's headline is one model (analysis.predictions: single, fold 0), as the paper's figures.
+    headline = pd.read_parquet(r / "predictions" / "oh_p50" / "gri" / "4px_headline.parquet")
+    ensemble = pd.read_parquet(r / "predictions" / "oh_p50" / "gri" / "4px.parquet")
+    np.testing.assert_array_equal(headline["pred"], ensemble["pred_fold0"])
+    mmr = pd.read_csv(r / "tables" / "mmr.csv")
+    assert (mmr[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1]).all().all()
     summary = pd.read_csv(r / "tables" / "summary.csv")
     assert {"cnn", "rf", "mean"} <= set(summary["method"])
     assert summary.loc[summary["variant"] != "unavailable", "rmse"].notna().all()  # offline: see below

@@ -157,9 +157,12 @@ def test_mass_figure_has_two_labelled_panels(galaxies):
     m = mock_predictions(galaxies["lgm_tot_p50"], 0.2)
     z_from_m = tremonti_metallicity(np.clip(m["pred"], 8.6, 11.4))
     fig = plot_mass(m["true"], m["pred"], galaxies["oh_p50"], z_from_m)
-    left, right = fig.axes
+    left_top, left, cax, right = fig.axes
     assert "M" in left.get_xlabel() and "Tremonti" in right.get_ylabel()
-    assert all("RMSE" in ax.texts[0].get_text() for ax in (left, right))
+    # the left panel is Fig. 2's: median and scatter curves, binned scatter above with its global values
+    assert {"median", "± RMSE", "± NMAD", "1:1"} <= {line.get_label() for line in left.get_lines()}
+    assert len(left_top.collections) == 2 and left_top.get_legend().get_texts()[0].get_text().startswith("RMSE = ")
+    assert "RMSE" in right.texts[0].get_text()
 
 
 def test_mmr_figure_shows_both_relations_and_the_ratio(galaxies, z_pred):
@@ -180,10 +183,16 @@ def test_diagnostic_compares_three_models(galaxies, z_pred):
         "rf": mock_predictions(galaxies["oh_p50"], 0.12, seed=6),
     }
     fig = plot_diagnostic(models)
-    ax_hist, ax_bar = fig.axes
-    assert len(ax_hist.patches) == 3  # one step histogram per model
-    assert len(ax_bar.patches) == 6  # RMSE and NMAD bars per model
-    assert [t.get_text() for t in ax_bar.get_xticklabels()][1].startswith("CNN")
+    # three Fig. 2 panels (binned scatter above, histogram below), r-band CNN, forest, gri CNN; one colour bar
+    axes = fig.axes
+    assert len(axes) == 7
+    tops, mains = axes[0:6:2], axes[1:6:2]
+    assert [ax.get_title() for ax in tops] == ["CNN, r band only", "random forest, g r i mags", "CNN, gri image"]
+    for ax in mains:
+        assert {"median", "± RMSE", "± NMAD", "1:1"} <= {line.get_label() for line in ax.get_lines()}
+        assert ax.get_xlim() == mains[0].get_xlim() and ax.get_ylim() == mains[0].get_ylim()
+    rmse_gri = tops[2].get_lines()[0].get_ydata()[0]
+    assert rmse_gri == pytest.approx(np.sqrt(np.mean((z_pred["pred"] - z_pred["true"]) ** 2)))
 
 
 ANALYSIS_SNAKEFILE = """

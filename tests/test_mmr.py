@@ -6,7 +6,9 @@ import pytest
 
 from galcnn.catalog import SENTINEL
 from galcnn.mmr import (
+    build_mmr_table,
     in_tremonti_range,
+    mmr_edges,
     mmr_sample,
     mmr_table,
     scatter_ratio,
@@ -83,3 +85,26 @@ def test_mmr_table_from_predictions_and_catalogue():
     assert weighted.loc["cnn_metallicity", "ratio_spread"] < 0.02
     with pytest.raises(ValueError, match="z_true"):
         mmr_table(sample.drop(columns="z_true"), [9.0, 10.0])
+
+
+def test_the_authors_selection_and_bins_are_written_beside_the_ratio(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 600
+    mass = rng.uniform(8.0, 11.5, n)
+    z = tremonti_metallicity(mass, extrapolate=True) + rng.normal(0, 0.1, n)
+    pd.DataFrame({"objID": np.arange(n), "lgm_tot_p50": mass}).to_parquet(tmp_path / "cat.parquet")
+    pd.DataFrame({"objID": np.arange(n), "true": z, "pred": z.mean() + 0.5 * (z - z.mean())}).to_parquet(tmp_path / "z.parquet")
+    edges = mmr_edges(8.4, 11.4, 0.2)
+    assert np.allclose(0.5 * (edges[:-1] + edges[1:]), np.arange(8.5, 11.31, 0.2))  # the authors' centres
+    table = build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "mmr.csv", min_mass=8.5, z_true=[8.25, 9.15], min_count=1)
+    stored = pd.read_csv(tmp_path / "mmr.csv")
+    assert (stored[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1]).all().all()
+    bins = table[table["kind"] == "bin"]
+    keep = (mass > 8.5) & (z > 8.25) & (z < 9.15)
+    assert bins["n_sdss"].sum() == int((keep & (mass < 11.4)).sum())
+    # no selection: more galaxies, and the bounds are written as empty
+    open_table = build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "all.csv", min_mass=None, z_true=[None, None], min_count=1)
+    assert open_table.loc[open_table["kind"] == "bin", "n_sdss"].sum() > bins["n_sdss"].sum()
+    assert pd.read_csv(tmp_path / "all.csv")[["min_mass", "z_true_min"]].isna().all().all()
+    with pytest.raises(ValueError, match="mmr.min_mass or mmr.z_true"):
+        build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "none.csv", min_mass=12.0)

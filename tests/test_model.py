@@ -76,3 +76,20 @@ def test_weights_url_and_unknown_arch():
     assert weights_url("resnet34").startswith("https://download.pytorch.org/models/resnet34")
     with pytest.raises(ValueError, match="train.arch must be one of"):
         ResNetRegressor("vgg16")
+
+
+def test_head_in_dex_starts_at_the_training_mean_with_kaiming_weights():
+    torch.manual_seed(0)
+    model = ResNetRegressor("resnet18")
+    model.prepare_head(9.0, 0.2, standardize=False, init="kaiming")
+    last = model.head[-1]
+    assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
+    assert torch.all(last.bias == 9.0)
+    hidden = model.head[4]
+    assert torch.all(hidden.bias == 0)
+    # Kaiming-normal (fan in, ReLU gain): std sqrt(2 / fan_in)
+    assert hidden.weight.std().item() == pytest.approx((2 / hidden.in_features) ** 0.5, rel=0.05)
+    model.prepare_head(9.0, 0.2, standardize=True, init="pytorch")
+    assert model.y_mean.item() == 9.0 and model.y_std.item() == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="head_init"):
+        model.prepare_head(9.0, 0.2, standardize=True, init="xavier")

@@ -45,7 +45,7 @@ TEST = pd.DataFrame({"objID": [1, 2, 3], "true": [8.8, 9.0, 9.1], "pred": [8.9, 
 def exported(tmp_path):
     models, configs = train_outputs(tmp_path)
     folder = tmp_path / "export"
-    portable.export_model(folder, models, configs, TEST, UNCERTAINTY, tta=True)
+    portable.export_model(folder, models, configs, TEST, UNCERTAINTY, tta=True, tta_mode="dihedral")
     return folder, models
 
 
@@ -121,7 +121,7 @@ def test_a_model_json_of_another_format_is_refused(exported):
 
 def test_without_a_factor_sigma_is_nan(tmp_path):
     models, configs = train_outputs(tmp_path, res=1)
-    portable.export_model(tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True)
+    portable.export_model(tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True, tta_mode="dihedral")
     out = portable.load(tmp_path / "e", "cpu").predict(np.full((2, 1, 1, 3), 30, dtype=np.uint8))
     # At 1 px the transforms are one image: no spread, and no factor to scale it.
     assert out["sigma"].isna().all() and (out["n_models"] == 2).all() and (out["sigma_raw"] == 0).all()

@@ -8,7 +8,7 @@ from torch import nn
 
 from galcnn import data
 from galcnn.augment import N_DIHEDRAL, dihedral
-from galcnn.ensemble import ensemble_folds
+from galcnn.ensemble import ensemble_folds, headline
 from galcnn.model import ResNetRegressor
 from galcnn.predict import PREDICTION_COLUMNS, predict_cnn, predict_rows
 from test_train import SETTINGS, synthetic_survey
@@ -90,6 +90,29 @@ def test_tta_of_one_pixel_images_runs_the_model_once():
     assert np.allclose(plain, (x * model.w).sum((1, 2, 3)).numpy(), atol=1e-6)
 
 
+def test_fastai_tta_is_the_original_and_four_augmented_copies_independent_of_the_batch_size():
+    images = random_images(n=7, res=8)
+    model = Recorder((1, 3, 8, 8))
+    augment = {"max_zoom": 1.1, "rotate": 10.0, "lighting": 0.05}
+    rows = np.arange(7)
+    pred, plain = predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=3)
+    assert len(model.seen) == 5  # one batch: the original, then 4 augmented copies
+    x = data.to_model_input(torch.from_numpy(images), "gri")
+    assert torch.equal(model.seen[0], x)
+    assert all(not torch.allclose(model.seen[k], x) for k in range(1, 5))
+    outs = torch.stack([(s * model.w).sum((1, 2, 3)) for s in model.seen]).numpy()
+    np.testing.assert_allclose(pred, outs.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(plain, outs[0], rtol=1e-5)
+    small, _ = predict_rows(model, images, rows, "gri", 3, CPU, tta_mode="fastai", augment=augment, seed=3)
+    np.testing.assert_allclose(small, pred, rtol=1e-5)
+    other, _ = predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=4)
+    assert not np.allclose(other, pred)
+    with pytest.raises(ValueError, match="tta_mode"):
+        predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="flips")
+    with pytest.raises(ValueError, match="augment"):
+        predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="fastai")
+
+
 def test_r_band_input_is_the_green_channel_everywhere():
     images = random_images(n=2)
     x = data.to_model_input(torch.from_numpy(images), "r")
@@ -133,3 +156,15 @@ def test_ensemble_is_the_mean_over_folds():
         ensemble_folds({0: folds[0], 1: fold_frame(1, [3, 1], [12], 0.0)})
     with pytest.raises(ValueError, match="more than one validation fold"):
         ensemble_folds({0: folds[0], 1: fold_frame(1, [3, 1, 2], [11], 0.0)})
+
+
+def test_headline_is_one_folds_model_or_the_ensemble():
+    test, _ = ensemble_folds({0: fold_frame(0, [3, 1, 2], [10, 11], 0.0), 1: fold_frame(1, [3, 1, 2], [12], 0.2)})
+    single = headline(test, "single", 1)
+    assert list(single.columns) == ["objID", "true", "pred", "pred_notta"]
+    assert np.allclose(single["pred"], 9.2) and np.allclose(single["pred_notta"], 9.3)
+    assert np.allclose(headline(test, "ensemble")["pred"], 9.1)
+    with pytest.raises(ValueError, match=r"analysis.fold is 2 but the predictions hold folds \[0, 1\]"):
+        headline(test, "single", 2)
+    with pytest.raises(ValueError, match="analysis.predictions"):
+        headline(test, "median")

@@ -55,6 +55,13 @@ def test_training_setting_reruns_training_and_downstream_only(finished):
     assert not set(jobs) & (UPSTREAM | {"baselines_rf", "baselines_mean"})
 
 
+def test_headline_choice_reruns_only_what_shows_the_headline(finished):
+    jobs = changed(finished, "analysis: {predictions: ensemble}")
+    assert jobs == descendants(finished, "analysis_headline")
+    assert jobs["analysis_headline"] == 4 and "analysis_mmr" in jobs and "figure_fig2_predicted_vs_true" in jobs
+    assert not set(jobs) & (UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_rf", "baselines_mean"})
+
+
 def test_prediction_setting_keeps_the_trained_models(finished):
     jobs = changed(finished, "predict: {tta: false}")
     assert jobs == descendants(finished, "predict_cnn")
@@ -76,6 +83,7 @@ def test_new_resolution_adds_only_its_jobs(finished):
         "ensemble_folds": 1,
         "calibrate_uncertainty": 1,
         "uncertainty_table": 1,
+        "analysis_headline": 1,
         "analysis_summary": 1,
         "figure_fig3_resolution": 1,
     }

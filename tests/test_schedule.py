@@ -57,3 +57,18 @@ def test_empty_schedule_is_refused():
     empty = {"stage1": {"epochs": 0, "lr": 0.1}, "stage2": {**PAPER["stage2"], "epochs": 0, "cycles": 0}}
     with pytest.raises(ValueError, match="no epochs"):
         Schedule.from_settings(empty, 5)
+
+
+def test_fastai_warmup_holds_the_first_steps_of_the_first_cycle_at_a_hundredth():
+    # fastai 0.7 CosAnneal: iteration < nb/20 -> lr/100, the cosine's clock running on.
+    warm = Schedule.from_settings({**PAPER, "stage2": {**PAPER["stage2"], "warmup": 0.05}}, 40)
+    (first, length), *later = warm.cycle_bounds()
+    assert length == 40 and warm.lrs_at(first) == pytest.approx([1e-5, 1e-4, 1e-3])
+    assert warm.lrs_at(first + 1) == pytest.approx([1e-5, 1e-4, 1e-3])
+    cosine = 0.5 * (1 + math.cos(math.pi * 2 / 40))
+    assert warm.lrs_at(first + 2) == pytest.approx([1e-3 * cosine, 1e-2 * cosine, 1e-1 * cosine])
+    for start, _ in later:  # later cycles restart at the full rates
+        assert warm.lrs_at(start) == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert warm.lrs_at(first - 1) == pytest.approx([1e-3, 1e-2, 1e-1])  # the constant epoch before
+    with pytest.raises(ValueError, match="warmup"):
+        Schedule.from_settings({**PAPER, "stage2": {**PAPER["stage2"], "warmup": 1.0}}, 40)

@@ -63,19 +63,33 @@ def test_values_are_the_metrics_of_the_right_column(table):
     assert val["n"] == 80 and val["rmse"] == pytest.approx(0.1) and val["nmad"] == pytest.approx(0.0)
 
 
-def test_paper_values_only_where_the_paper_has_them(table):
+def test_paper_values_compare_like_with_like(table):
+    """Single-model rows beside the paper's single model, the ensemble beside its ensemble,
+    at the top resolution only, each saying which part of the paper it uses."""
     with_paper = table[table["paper_rmse"].notna()]
-    assert with_paper[["method", "bands", "variant"]].values.tolist() == [["cnn", "gri", "ensemble"], ["rf", "gri", "rf"]]
-    assert with_paper["resolution"].iloc[0] == 128 and pd.isna(with_paper["resolution"].iloc[1])
-    assert with_paper["paper_rmse"].tolist() == [0.0835, 0.1296]
-    assert with_paper["paper_nmad"].tolist() == [0.0668, 0.1059]
-    assert PAPER_VALUES[("cnn", "oh_p50", "gri", 128, "ensemble")] == (0.0835, 0.0668)
+    assert with_paper[["method", "bands", "resolution", "variant"]].astype(object).values.tolist() == [
+        ["cnn", "gri", 128, "ensemble"], ["cnn", "gri", 128, "fold0"], ["cnn", "gri", 128, "fold1"], ["rf", "gri", pd.NA, "rf"]]
+    ensemble, fold0, _, rf = (with_paper.iloc[i] for i in range(4))
+    assert (ensemble["paper_rmse"], np.isnan(ensemble["paper_nmad"])) == (0.0835, True)
+    assert (fold0["paper_rmse"], fold0["paper_nmad"]) == (0.085, 0.0668)
+    assert (rf["paper_rmse"], rf["paper_nmad"]) == (0.1296, 0.1059)
+    assert "ensemble" in ensemble["paper_figure"] and fold0["paper_figure"].startswith("Fig. 2") and "Fig. 3" in rf["paper_figure"]
+    assert (table["paper_figure"] != "").sum() == 4 and set(with_paper["paper_source"]) == {"FACTS.md"}
+
+
+def test_mass_rows_get_the_papers_cnn_mass_scatter():
+    table = summary_table({("lgm_tot_p50", "gri", 32): (predictions(seed=4), None)}, {})
+    single = table[table["variant"].str.startswith("fold")]
+    assert (single["paper_rmse"] == PAPER_VALUES[("cnn", "lgm_tot_p50", "gri", "single")][0]).all()
+    assert single["paper_figure"].str.contains("Fig. 4").all() and single["paper_figure"].str.contains("0.19-0.22").all()
+    assert table.loc[table["variant"] == "ensemble", "paper_rmse"].isna().all()
 
 
 def test_markdown_and_files(table, tmp_path):
     mmr = pd.DataFrame([{"comparison": "cnn_metallicity", "kind": "weighted", "ratio": 0.8, "ratio_spread": 0.07, "n_cnn": 500}])
     md = summary_markdown(table, mmr)
     assert "| method" in md and "0.800 ± 0.070" in md and "paper: 0.821 ± 0.077" in md
+    assert "| paper_figure" in md and "Fig. 2 and §4: one model" in md
 
     paths = {}
     for name, frame in (("t", predictions()), ("v", validation()), ("rf", baseline()), ("mean", baseline())):

@@ -23,6 +23,10 @@ SETTINGS = {
     "stage1": {"epochs": 1, "lr": 0.1},
     "stage2": {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 2, "cycle_len": 1, "cycle_mult": 1},
     "zoom": 1.1,
+    "rotate": 0,
+    "lighting": 0.0,
+    "standardize_target": True,
+    "head_init": "pytorch",
     "amp": True,
 }
 CPU = torch.device("cpu")
@@ -173,6 +177,29 @@ def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     assert list(history["phase"]) == ["stage2", "stage2", "sgdr", "sgdr", "sgdr"] and list(history["epoch"]) == [0, 1, 2, 3, 4]
     assert list(history["lr"]) == pytest.approx([0.001, 0.001, 0.001, 0.00075, 0.00025])
     assert not (out["model"].parent / CHECKPOINT_NAME).exists()
+
+
+def test_the_authors_recipe_regresses_in_dex_from_the_training_mean(tmp_path):
+    """standardize_target false: the head outputs dex (no rescaling buffers) from a last bias at
+    the training mean, with Kaiming head weights, fastai warm-up, rotation and lighting; at a
+    negligible rate nothing moves, so what is measured is the starting point itself."""
+    paths = synthetic_survey(tmp_path, n=200)
+    images, subsets = load_fold(paths, 1)
+    settings = {
+        **SETTINGS, "batch_size": 16, "standardize_target": False, "head_init": "kaiming", "rotate": 10, "lighting": 0.05, "amp": False,
+        "stage1": {"epochs": 0, "lr": 1e-12},
+        "stage2": {"lrs": [1e-12, 1e-12, 1e-12], "epochs": 0, "cycles": 1, "cycle_len": 1, "cycle_mult": 1, "warmup": 0.05},
+    }
+    torch.manual_seed(0)
+    model = ResNetRegressor("resnet18")
+    hist, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
+    mean = subsets["train"].y.mean()
+    assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
+    assert model.head[-1].bias.item() == pytest.approx(mean, abs=1e-6)
+    assert model.head[4].bias.abs().max() < 1e-9  # zero, moved by 1e-12-sized steps
+    val = subsets["validation"]
+    assert abs(np.median(pred) - mean) < 0.5  # dex about the training mean, not standard deviations about 0
+    assert hist["val_loss"].iloc[-1] == pytest.approx(metrics.rmse(pred, val.y), rel=1e-5)
 
 
 def test_wrong_resolution_and_missing_weights_are_refused(tmp_path):

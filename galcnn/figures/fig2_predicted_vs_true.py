@@ -14,23 +14,27 @@ from .style import COLORS, SCATTER, Z_PRED, Z_TRUE, density, new_figure, notice_
 log = logging.getLogger(__name__)
 
 
-def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED, title: str | None = None) -> Figure:
-    """2-D histogram of (true, pred) with the running median (red), ±RMSE (blue) and
-    ±NMAD (orange) in bins of ``true`` and the 1:1 line; the upper panel shows the
-    binned RMSE and NMAD (marker area ∝ bin count) and their global values."""
+def draw_predicted_vs_true(
+    fig: Figure, cell, true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED,
+    limits: tuple[float, float] | None = None, title: str | None = None, colorbar: bool = True,
+):
+    """Figure 2's panel in grid cell ``cell`` of ``fig``: 2-D histogram of (true, pred) with
+    the running median (red), ±RMSE (blue) and ±NMAD (orange) in bins of ``true`` and the
+    1:1 line; above it the binned RMSE and NMAD (marker area ∝ bin count) and their global
+    values. ``limits`` fixes both axes (panels to compare); returns (top, main) axes."""
     global_rmse, global_nmad = rmse(pred, true), nmad(pred, true)
-    lo, hi = padded_range(true, pred, step=step)
+    lo, hi = limits if limits is not None else padded_range(true, pred, step=step)
     stats = binned_stats(true, pred, bin_edges(lo, hi, step))
     stats = stats[stats["count"] > 0]
 
-    fig = new_figure(5.0, 6.0)
-    grid = fig.add_gridspec(2, 2, height_ratios=[1, 3.2], width_ratios=[24, 1], hspace=0.05, wspace=0.05)
+    widths = [24, 1] if colorbar else [1]
+    grid = cell.subgridspec(2, len(widths), height_ratios=[1, 3.2], width_ratios=widths, hspace=0.05, wspace=0.05)
     ax_top = fig.add_subplot(grid[0, 0])
     ax = fig.add_subplot(grid[1, 0], sharex=ax_top)
-    cax = fig.add_subplot(grid[1, 1])
 
     image = density(ax, true, pred, lo, hi)
-    fig.colorbar(image, cax=cax, label="galaxies per pixel")
+    if colorbar:
+        fig.colorbar(image, cax=fig.add_subplot(grid[1, 1]), label="galaxies per pixel")
     c, m = stats["center"], stats["median"]
     ax.plot(c, m, color=COLORS["median"], lw=2, label="median", zorder=4)
     for metric, label in (("rmse", "± RMSE"), ("nmad", "± NMAD")):
@@ -52,6 +56,15 @@ def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, 
     ax_top.set_ylabel(SCATTER)
     ax_top.tick_params(labelbottom=False)
     ax_top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncols=2)
+    if title:
+        ax_top.set_title(title, pad=22, fontsize=8)
+    return ax_top, ax
+
+
+def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED, title: str | None = None) -> Figure:
+    """Figure 2: :func:`draw_predicted_vs_true` on a figure of its own."""
+    fig = new_figure(5.0, 6.0)
+    draw_predicted_vs_true(fig, fig.add_gridspec(1, 1)[0], true, pred, step, xlabel, ylabel)
     if title:
         fig.suptitle(title, y=0.98, fontsize=8)
     return fig

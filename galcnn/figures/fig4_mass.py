@@ -9,31 +9,29 @@ from matplotlib.figure import Figure
 
 from ..metrics import nmad, rmse
 from ..mmr import in_tremonti_range, tremonti_metallicity
+from .predicted_vs_true import draw_predicted_vs_true
 from .style import M_PRED, M_TRUE, Z_TRUE, density, new_figure, one_to_one, padded_range, save_figure
 
 log = logging.getLogger(__name__)
 
 
 def plot_mass(mass_true, mass_pred, z_true, z_from_mass) -> Figure:
-    """Left: CNN-predicted against true stellar mass. Right: metallicity from the CNN
-    mass through Tremonti et al. (2004) eq. 3 against true metallicity."""
-    fig = new_figure(8.0, 3.9)
-    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.3})
-    panels = (
-        (axes[0], mass_true, mass_pred, M_TRUE, M_PRED, 0.2),
-        (axes[1], z_true, z_from_mass, Z_TRUE, r"$Z$ from CNN mass (Tremonti+04 eq. 3) [dex]", 0.1),
-    )
-    for ax, x, y, xlabel, ylabel, step in panels:
-        lo, hi = padded_range(x, y, step=step)
-        density(ax, x, y, lo, hi)
-        one_to_one(ax, lo, hi)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.text(0.04, 0.96, f"RMSE = {rmse(y, x):.3f} dex\nNMAD = {nmad(y, x):.3f} dex\nN = {len(x)}",
-                transform=ax.transAxes, ha="left", va="top")
-        ax.legend(loc="lower right", frameon=False)
+    """Left: CNN-predicted against true stellar mass in the style of Fig. 2. Right: metallicity
+    from the CNN mass through Tremonti et al. (2004) eq. 3 against true metallicity."""
+    fig = new_figure(9.0, 5.6)
+    cells = fig.add_gridspec(1, 2, wspace=0.5)
+    draw_predicted_vs_true(fig, cells[0], mass_true, mass_pred, step=0.2, xlabel=M_TRUE, ylabel=M_PRED)
+    ax = fig.add_subplot(cells[1].subgridspec(2, 1, height_ratios=[1, 3.2])[1, 0])
+    lo, hi = padded_range(z_true, z_from_mass, step=0.1)
+    density(ax, z_true, z_from_mass, lo, hi)
+    one_to_one(ax, lo, hi)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(Z_TRUE)
+    ax.set_ylabel(r"$Z$ from CNN mass (Tremonti+04 eq. 3) [dex]")
+    ax.text(0.04, 0.96, f"RMSE = {rmse(z_from_mass, z_true):.3f} dex\nNMAD = {nmad(z_from_mass, z_true):.3f} dex\nN = {len(z_true)}",
+            transform=ax.transAxes, ha="left", va="top")
+    ax.legend(loc="lower right", frameon=False)
     return fig
 
 

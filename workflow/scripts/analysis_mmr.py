@@ -12,4 +12,7 @@ build_mmr_table(
     mass_predictions_path=snakemake.input.mass[0] if snakemake.input.mass else None,
     edges=mmr_edges(mmr["mass_min"], mmr["mass_max"], mmr["step"]),
     out_path=snakemake.output[0],
+    min_mass=mmr["min_mass"],
+    z_true=mmr["z_true"],
+    min_count=mmr["min_count"],
 )

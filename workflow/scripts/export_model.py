@@ -6,19 +6,16 @@ from pathlib import Path
 import pandas as pd
 
 from galcnn import io as gio
-from galcnn.portable import export_model, weight_name
+from galcnn.portable import export_model
 
 gio.setup_logging(snakemake.log[0])
 folds = snakemake.params.folds
-out_dir = Path(snakemake.output.model).parent
-expected = [str(out_dir / weight_name(k)) for k in folds]
-if list(snakemake.output.weights) != expected:
-    raise ValueError(f"weight outputs {list(snakemake.output.weights)} differ from the export layout's {expected}")
 export_model(
-    out_dir,
+    Path(snakemake.output.model).parent,
     dict(zip(folds, snakemake.input.models)),
     {k: json.loads(Path(p).read_text()) for k, p in zip(folds, snakemake.input.configs)},
     pd.read_parquet(snakemake.input.test),
     json.loads(Path(snakemake.input.calibration).read_text()),
     tta=snakemake.params.tta,
+    tta_mode=snakemake.params.tta_mode,
 )

@@ -13,5 +13,6 @@ predict_cnn(
     snakemake.output[0],
     batch_size=snakemake.config["predict"]["batch_size"],
     tta=snakemake.params.tta,
+    tta_mode=snakemake.params.tta_mode,
     threads=snakemake.threads,
 )
