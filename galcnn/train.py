@@ -122,7 +122,7 @@ def fit(
         perm = rng.permutation(len(train))
         sq_err, n_seen = 0.0, 0
         lr_start = schedule.lrs_at(epoch * steps)[-1]
-        guard = EpochGuard(epoch, stage, schedule.phase(epoch), fp16=scaler.is_enabled(), checkpoint=ckpt)
+        guard = EpochGuard(epoch, stage, schedule.phase(epoch), fp16=scaler.is_enabled(), checkpoint=ckpt.path if ckpt else None)
         batches = data.iterate_batches(images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True)
         for i, (xb, yb, _) in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)):
             for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):

@@ -54,7 +54,7 @@ def test_model_json_describes_the_folder(exported):
     meta = json.loads((folder / "model.json").read_text())
     assert (meta["target"], meta["bands"], meta["resolution"]) == ("oh_p50", "gri", 4)
     assert meta["architecture"]["arch"] == "resnet18" and meta["input"]["dtype"] == "uint8"
-    assert meta["calibration"]["factor"] == 2.5 and meta["tta"] == {"enabled": True, "transforms": "dihedral", "n": 8}
+    assert meta["calibration"]["factor"] == 2.5 and meta["tta"] == {"enabled": True, "mode": "dihedral", "n": 8}
     assert meta["target_scaling"]["folds"]["1"] == {"y_mean": pytest.approx(8.91), "y_std": pytest.approx(0.2)}
     assert meta["test_metrics"]["n"] == 3 and meta["test_metrics"]["rmse"] == pytest.approx(np.sqrt(0.02 / 3))
     assert meta["training"]["settings"] == SETTINGS and "torch" in meta["versions"]

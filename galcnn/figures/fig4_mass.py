@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ..metrics import nmad, rmse
 from ..mmr import in_tremonti_range, tremonti_metallicity
-from .predicted_vs_true import draw_predicted_vs_true
+from .fig2_predicted_vs_true import draw_predicted_vs_true
 from .style import M_PRED, M_TRUE, Z_TRUE, density, new_figure, one_to_one, padded_range, save_figure
 
 log = logging.getLogger(__name__)

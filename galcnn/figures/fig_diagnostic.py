@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .predicted_vs_true import draw_predicted_vs_true
+from .fig2_predicted_vs_true import draw_predicted_vs_true
 from .style import new_figure, padded_range, save_figure
 
 log = logging.getLogger(__name__)
