@@ -3,7 +3,7 @@
 Both learn from the non-test rows of the split (``split == "train"``: the union
 of the CNN's k folds, training and validation parts alike), so they see exactly
 the galaxies the CNN ensemble saw, and predict the same test galaxies.
-FACTS.md: the forest on g, r, i modelMags (40 trees, min_samples_leaf 8) reaches
+docs/paper.md: the forest on g, r, i modelMags (40 trees, min_samples_leaf 8) reaches
 RMSE 0.1296, NMAD 0.1059 dex on the real test set.
 """
 

@@ -3,7 +3,7 @@
 The cuts are data (:class:`Cut`), rendered both as the SQL ``WHERE`` clause sent
 to SkyServer (:func:`sql_where`) and as a filter on a data frame
 (:func:`apply_cuts`), so the mock survey and the real query pass through the
-same selection (FACTS.md, "cuts"; draft 002, section 3).
+same selection (docs/paper.md, "Data"; the query is galcnn/query.sql).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-#: MPA-JHU marks a missing measurement with this value (FACTS.md, "sentinel").
+#: MPA-JHU marks a missing measurement with this value (docs/paper.md, "missing values").
 SENTINEL = -9999.0
 
 #: The catalogue columns a CNN can be trained on (config ``targets``; the schema's ``target``).
@@ -153,7 +153,7 @@ def apply_cuts(frame: pd.DataFrame, cuts: list[Cut | Measured]) -> pd.DataFrame:
 
 
 def target_mask(frame: pd.DataFrame, target: str) -> pd.Series:
-    """Rows with a measured, finite ``target`` (FACTS.md: missing targets are dropped per target)."""
+    """Rows with a measured, finite ``target`` (docs/paper.md: missing targets are dropped per target)."""
     values = frame[target]
     return (values != SENTINEL) & np.isfinite(values)
 

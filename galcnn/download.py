@@ -1,7 +1,7 @@
 """SkyServer ImgCutout downloads: one shard of the catalogue per job, politely and resumably.
 
 ``{url}/dr{N}/SkyServerWS/ImgCutout/getjpeg?ra=&dec=&scale=&width=&height=&opt=``
-returns the gri colour JPEG the paper used (FACTS.md: DR14, 128 px, 0.296"/px).
+returns the gri colour JPEG the paper used (docs/paper.md: DR14, 128 px, 0.296"/px).
 
 * A thread pool (``concurrency``) shares one token bucket, so the job never sends
   more than ``rate_limit`` requests per second, retries included; a 429/503 pauses

@@ -1,4 +1,4 @@
-"""The k-fold ensemble: the mean of the fold models' test predictions (FACTS.md, "k-fold").
+"""The k-fold ensemble: the mean of the fold models' test predictions (docs/paper.md, "k-fold").
 
 Every fold's model predicts the same test galaxies; the ensemble prediction is
 the mean over folds (of the TTA predictions, and separately of the plain

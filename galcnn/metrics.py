@@ -1,6 +1,6 @@
 """Scatter statistics of predictions: RMSE, NMAD and their values in bins.
 
-Definitions follow the paper (FACTS.md, "Metrics"): with ΔZ = Z_pred − Z_true,
+Definitions follow the paper (docs/paper.md, "Formulae"): with ΔZ = Z_pred − Z_true,
 RMSE = sqrt(mean(ΔZ²)) and NMAD = 1.4826 × median(|ΔZ − median(ΔZ)|). NMAD is
 kept alongside RMSE because it ignores the outliers that dominate RMSE.
 """

@@ -125,7 +125,7 @@ def weighted_ratio(ratios, counts) -> dict:
 
 
 def mmr_edges(mass_min: float, mass_max: float, step: float) -> np.ndarray:
-    """The config's ``mmr`` bins: width = step (FACTS.md: 0.2 dex over 8.5–11.5)."""
+    """The config's ``mmr`` bins: width = step (docs/paper.md: 0.2 dex over 8.5–11.5)."""
     return bin_edges(mass_min, mass_max, step)
 
 

@@ -34,7 +34,7 @@ metallicity relation; the Shen et al. (2003) mass-size relations; the Bell et al
 (2003) colour-M/L relation; the Charlot & Fall (2000) attenuation curve with the
 inclination dependence of Masters et al. (2010); the Kennicutt & Evans (2012)
 Hα SFR calibration; the Pettini & Pagel (2004) strong-line relations; flat ΛCDM,
-H0 = 70, Ωm = 0.3, AB magnitudes (FACTS.md).
+H0 = 70, Ωm = 0.3, AB magnitudes (docs/paper.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The paper's network: a torchvision ResNet body and the fastai regression head.
 
-FACTS.md, "Model and training": ResNet-34 pretrained on ImageNet; head =
+docs/paper.md, "Model and training": ResNet-34 pretrained on ImageNet; head =
 concat(average, max) pooling → BatchNorm → Dropout 0.25 → Linear(2C, 512) → ReLU
 → BatchNorm → Dropout 0.5 → Linear(512, 1); layer groups (1) stem + layer1 +
 layer2, (2) layer3 + layer4, (3) the head.
@@ -114,7 +114,7 @@ class ResNetRegressor(nn.Module):
                 self.head[-1].bias.fill_(y_mean)
 
     def layer_groups(self) -> list[nn.Module]:
-        """(1) stem + layer1 + layer2, (2) layer3 + layer4, (3) head (FACTS.md)."""
+        """(1) stem + layer1 + layer2, (2) layer3 + layer4, (3) head (docs/paper.md)."""
         return [self.body[:6], self.body[6:], self.head]
 
     def set_body_frozen(self, frozen: bool) -> None:

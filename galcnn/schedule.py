@@ -1,4 +1,4 @@
-"""The paper's two-stage learning-rate schedule, step by step (FACTS.md, "Model and training").
+"""The paper's two-stage learning-rate schedule, step by step (docs/paper.md, "Model and training").
 
 Stage 1: body frozen, the head trained ``stage1.epochs`` at a constant
 ``stage1.lr`` (fastai 0.7 ``fit`` without ``cycle_len``). Stage 2: everything

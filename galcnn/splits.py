@@ -1,6 +1,6 @@
 """Train/test split and k folds, seeded and independent of row order.
 
-FACTS.md: a random held-out test set (20 %) and 5 folds over the rest. Each
+docs/paper.md: a random held-out test set (20 %) and 5 folds over the rest. Each
 fold serves once as the validation set of one model, so with the paper's
 settings a model trains on 64 % and validates on 16 % of the sample, and the
 fold ensemble has seen all 80 % (the drafts' "60/20/20" describes a single

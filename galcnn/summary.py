@@ -14,7 +14,7 @@ with like: a single model's rows (``fold{k}``) with the paper's single-model
 numbers (its figures, MMR and published predictions come from one model), the
 ``ensemble`` row with its 5-fold ensemble. ``paper_source`` says where they come
 from: the published predictions, rescored here, wherever they cover the row;
-FACTS.md (numbers typed from the paper) otherwise. ``paper_figure`` says which
+the paper's text (docs/paper.md) otherwise. ``paper_figure`` says which
 figure or section of the paper the comparison uses. The text's values are for
 gri images at 128 px; they are set beside the top resolution of each trained
 configuration (``paper_figure`` names the paper's).
@@ -35,7 +35,7 @@ from .reference import Reference, load_reference
 log = logging.getLogger(__name__)
 
 COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad", "paper_source", "paper_figure")
-FACTS = "FACTS.md"
+PAPER = "paper"
 METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
 #: The paper's test-set numbers on real SDSS, keyed by (method, target, bands, kind) ->
@@ -50,7 +50,7 @@ PAPER_VALUES: dict[tuple, tuple[float, float, str]] = {
     ("rf", "oh_p50", "gri", "rf"): (0.1296, 0.1059, "§4.1 and Fig. 3: random forest on g, r, i (40 trees, min_samples_leaf 8)"),
 }
 
-#: NMAD(CNN)/NMAD(SDSS) of metallicity at fixed mass, mean ± spread (FACTS.md, "MMR scatter ratio").
+#: NMAD(CNN)/NMAD(SDSS) of metallicity at fixed mass, mean ± spread (docs/paper.md, "MMR scatter ratio").
 PAPER_MMR: dict[str, tuple[float, float]] = {
     "cnn_metallicity": (0.821, 0.077),
     "cnn_mass": (0.811, 0.057),
@@ -120,7 +120,7 @@ def summary_table(
             continue
         paper = PAPER_VALUES.get((row["method"], row["target"], row["bands"], comparison_kind(row["variant"])))
         if paper is not None:
-            row.update(paper_rmse=paper[0], paper_nmad=paper[1], paper_source=FACTS, paper_figure=paper[2])
+            row.update(paper_rmse=paper[0], paper_nmad=paper[1], paper_source=PAPER, paper_figure=paper[2])
     if reference is not None:
         published = published_rows(reference)
         by_key = {(r["target"], r["bands"], r["resolution"]): r for r in published if r["variant"] == "published"}

@@ -1,4 +1,4 @@
-"""Training one CNN: one target, band set, resolution and fold (FACTS.md, "Model and training").
+"""Training one CNN: one target, band set, resolution and fold (docs/paper.md, "Model and training").
 
 RMSE loss, SGD with momentum, the two-stage schedule of :mod:`galcnn.schedule`
 and on-device augmentation (:mod:`galcnn.augment`). The regression is in dex as

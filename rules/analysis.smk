@@ -1,5 +1,5 @@
 # Scores of every model on the test set (summary table) and the scatter of the
-# mass-metallicity relation (FACTS.md, "MMR"), from the stored predictions.
+# mass-metallicity relation (docs/paper.md, "MMR"), from the stored predictions.
 
 localrules:
     analysis_headline,

@@ -1,4 +1,4 @@
-# Baselines the CNN is judged against (FACTS.md): a random forest on the g, r, i
+# Baselines the CNN is judged against (docs/paper.md): a random forest on the g, r, i
 # model magnitudes and the training mean. Both learn from every non-test galaxy
 # (split == "train": all k folds, training and validation parts together), the
 # rows the CNN fold ensemble saw, and predict the same test galaxies.

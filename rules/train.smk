@@ -1,4 +1,4 @@
-# CNN training: one job per target x bands x resolution x fold (FACTS.md, "Model and training").
+# CNN training: one job per target x bands x resolution x fold (docs/paper.md, "Model and training").
 # A job checkpoints after every epoch (checkpoint.pt beside its outputs, not an output itself);
 # a rerun of a killed job resumes from it.
 

@@ -32,7 +32,7 @@ def test_paper_config_holds_the_facts():
     assert c["targets"] == ["oh_p50", "lgm_tot_p50"] and c["train"]["arch"] == "resnet34"
     # Fig. 3's resolution study is metallicity from the colour images; mass and r-band models at 128 px.
     assert c["resolution_study"] == {"targets": ["oh_p50"], "bands": ["gri"]}
-    assert c["query"]["cuts"]["z"] == [0.02, None]  # FACTS.md: "z > 0.2" in the text is a typo
+    assert c["query"]["cuts"]["z"] == [0.02, None]  # docs/paper.md: "z > 0.2" in the text is a typo
     assert c["rf"] == {"n_estimators": 40, "min_samples_leaf": 8}
     assert c["test_fraction"] == 0.2 and c["predict"]["tta"] is True
     t = c["train"]

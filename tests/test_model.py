@@ -31,7 +31,7 @@ def test_layer_groups_partition_the_parameters():
     model = ResNetRegressor("resnet18")
     groups = [set(map(id, g.parameters())) for g in model.layer_groups()]
     assert sum(map(len, groups)) == len(set().union(*groups)) == len(list(model.parameters()))
-    # FACTS.md: (1) stem + layer1 + layer2, (2) layer3 + layer4, (3) the head.
+    # docs/paper.md: (1) stem + layer1 + layer2, (2) layer3 + layer4, (3) the head.
     resnet = torchvision.models.resnet18()
     names = [n for n, _ in resnet.named_children()][:8]  # conv1, bn1, relu, maxpool, layer1..layer4
     for i, (name, group) in enumerate(zip(names, (0, 0, 0, 0, 0, 0, 1, 1))):

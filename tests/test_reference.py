@@ -194,15 +194,15 @@ def test_summary_rescores_the_published_predictions_and_takes_paper_values_from_
     assert (cnn128["paper_rmse"], cnn128["paper_nmad"]) == (published.loc[128, "rmse"], published.loc[128, "nmad"])
     assert cnn128["paper_source"] == "published owner/repo@0123456" and "one model" in cnn128["paper_figure"]
     ensemble128 = table[(table["method"] == "cnn") & (table["resolution"] == 128) & (table["variant"] == "ensemble")].iloc[0]
-    assert (ensemble128["paper_rmse"], ensemble128["paper_source"]) == (0.0835, "FACTS.md")
+    assert (ensemble128["paper_rmse"], ensemble128["paper_source"]) == (0.0835, "paper")
     cnn8 = table[(table["method"] == "cnn") & (table["resolution"] == 8) & (table["variant"] == "fold0")].iloc[0]
     assert np.isnan(cnn8["paper_rmse"]) and cnn8["paper_source"] == ""
     rf = table[table["method"] == "rf"].iloc[0]
-    assert (rf["paper_rmse"], rf["paper_source"]) == (0.1296, "FACTS.md")
+    assert (rf["paper_rmse"], rf["paper_source"]) == (0.1296, "paper")
     # Without the reference the 128 px single model keeps the paper's text value (Fig. 2).
     facts = summary_table(cnn, baselines, None)
     row = facts[(facts["method"] == "cnn") & (facts["resolution"] == 128) & (facts["variant"] == "fold0")].iloc[0]
-    assert (row["paper_rmse"], row["paper_nmad"], row["paper_source"]) == (0.085, 0.0668, "FACTS.md")
+    assert (row["paper_rmse"], row["paper_nmad"], row["paper_source"]) == (0.085, 0.0668, "paper")
 
 
 def test_summary_says_when_the_reference_is_unavailable():

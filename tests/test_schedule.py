@@ -1,4 +1,4 @@
-"""The learning-rate schedule at known steps (FACTS.md: 2 + 1 + (1 + 2 + 4) epochs)."""
+"""The learning-rate schedule at known steps (docs/paper.md: 2 + 1 + (1 + 2 + 4) epochs)."""
 
 import math
 

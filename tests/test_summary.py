@@ -74,7 +74,7 @@ def test_paper_values_compare_like_with_like(table):
     assert (fold0["paper_rmse"], fold0["paper_nmad"]) == (0.085, 0.0668)
     assert (rf["paper_rmse"], rf["paper_nmad"]) == (0.1296, 0.1059)
     assert "ensemble" in ensemble["paper_figure"] and fold0["paper_figure"].startswith("Fig. 2") and "Fig. 3" in rf["paper_figure"]
-    assert (table["paper_figure"] != "").sum() == 4 and set(with_paper["paper_source"]) == {"FACTS.md"}
+    assert (table["paper_figure"] != "").sum() == 4 and set(with_paper["paper_source"]) == {"paper"}
 
 
 def test_mass_rows_get_the_papers_cnn_mass_scatter():

@@ -30,7 +30,7 @@ from conftest import copy_workflow  # noqa: E402
 from galcnn import io  # noqa: E402
 from galcnn.catalog import CATALOG_COLUMNS, INTEGER_COLUMNS  # noqa: E402
 
-N_GALAXIES = 142_176  # the paper's sample (FACTS.md)
+N_GALAXIES = 142_176  # the paper's sample (docs/paper.md)
 MAX_JOBS = 1000  # far below one job per image: a job per image would be > 142,176
 
 
