@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: venv demo report test
+.PHONY: venv demo report lint test
 
 venv: $(VENV)/.installed
 
@@ -22,5 +22,13 @@ demo: venv
 report: venv
 	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/config.yaml) --report results/report.html
 
-test: venv
+# Style and workflow checks (configured in pyproject.toml); part of `make test`, so of CI.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check .
+	$(SNAKEMAKE) --lint
+	$(SNAKEMAKE) --lint --configfile config/demo.yaml
+
+test: lint
 	$(PY) -m pytest
