@@ -46,7 +46,6 @@ if not config["bundle"]["source"]:
 
         include: "rules/query.smk"
         include: "rules/cutouts.smk"
-
     include: "rules/images.smk"
     include: "rules/splits.smk"
     include: "rules/train.smk"
@@ -90,6 +89,7 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         rules.figures.input,
         SUMMARY_CSV,
@@ -97,4 +97,3 @@ rule all:
         rules.figure_fig_calibration.output,
         [REFERENCE_COMPARISON] if reference_enabled() else [],
         casjobs_targets(),
-    default_target: True

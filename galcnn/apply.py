@@ -58,17 +58,24 @@ def stable_ids(ra, dec) -> np.ndarray:
 
 def _load_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"apply catalogue {path} does not exist; set apply.catalog to a .csv or .parquet file with ra and dec columns")
+        raise FileNotFoundError(
+            f"apply catalogue {path} does not exist; set apply.catalog "
+            "to a .csv or .parquet file with ra and dec columns"
+        )
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
     reader = readers.get(path.suffix.lower())
     if reader is None:
-        raise ValueError(f"apply catalogue {path}: unknown format {path.suffix!r}; give a .csv or .parquet file")
+        raise ValueError(
+            f"apply catalogue {path}: unknown format {path.suffix!r}; give a .csv or .parquet file"
+        )
     try:
         return reader(path)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except Exception as exc:  # every reader error means the same to the user: not a readable table
-        raise ValueError(f"apply catalogue {path} cannot be read as {path.suffix[1:]}: {exc}") from exc
+        raise ValueError(
+            f"apply catalogue {path} cannot be read as {path.suffix[1:]}: {exc}"
+        ) from exc
 
 
 def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
@@ -80,22 +87,35 @@ def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
     path = Path(path)
     cat = _load_table(path)
     if cat.empty:
-        raise ValueError(f"apply catalogue {path} has no rows; it needs one row per galaxy with ra and dec in degrees")
+        raise ValueError(
+            f"apply catalogue {path} has no rows; it needs one row per galaxy with ra and dec in degrees"
+        )
     missing = [c for c in ("ra", "dec") if c not in cat.columns]
     if missing:
-        raise ValueError(f"apply catalogue {path} lacks column(s) {missing} (it has {list(cat.columns)}); give ra and dec in degrees")
-    reserved = [c for c in cat.columns if c in STATUS_COLUMNS or any(c in target_columns(t) for t in targets)]
+        raise ValueError(
+            f"apply catalogue {path} lacks column(s) {missing} (it has {list(cat.columns)}); give ra and dec in degrees"
+        )
+    reserved = [
+        c
+        for c in cat.columns
+        if c in STATUS_COLUMNS or any(c in target_columns(t) for t in targets)
+    ]
     if reserved:
-        raise ValueError(f"apply catalogue {path} has column(s) {reserved}, which the results use; rename them")
+        raise ValueError(
+            f"apply catalogue {path} has column(s) {reserved}, which the results use; rename them"
+        )
     for col, lo, hi, hi_open in (("ra", 0.0, 360.0, True), ("dec", -90.0, 90.0, False)):
         values = pd.to_numeric(cat[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
-            raise ValueError(f"apply catalogue {path}: column {col!r} is missing or not a number in {_rows(bad)}; fix or remove them")
+            raise ValueError(
+                f"apply catalogue {path}: column {col!r} is missing or not a number in {_rows(bad)}; fix or remove them"
+            )
         bad = (values < lo) | ((values >= hi) if hi_open else (values > hi))
         if bad.any():
             raise ValueError(
-                f"apply catalogue {path}: column {col!r} is outside [{lo:g}, {hi:g}{')' if hi_open else ']'} degrees in {_rows(bad)}, "
+                f"apply catalogue {path}: column {col!r} is outside [{lo:g}, "
+                f"{hi:g}{')' if hi_open else ']'} degrees in {_rows(bad)}, "
                 f"e.g. {values[bad][0]!r}; give {col} in degrees"
             )
         cat[col] = values
@@ -104,14 +124,20 @@ def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
         ids = pd.to_numeric(cat["objID"], errors="coerce")
         bad = ids.isna().to_numpy() | ~np.isclose(ids.fillna(0).to_numpy(dtype=float) % 1, 0)
         if bad.any():
-            raise ValueError(f"apply catalogue {path}: column 'objID' is missing or not an integer in {_rows(bad)}; give integer ids or drop the column")
+            raise ValueError(
+                f"apply catalogue {path}: column 'objID' is missing or not an "
+                f"integer in {_rows(bad)}; give integer ids or drop the column"
+            )
         cat["objID"] = ids.astype(np.int64)
     else:
         cat.insert(0, "objID", stable_ids(cat["ra"], cat["dec"]))
     dup = cat["objID"].duplicated(keep=False).to_numpy()
     if dup.any():
         what = "objID" if had_ids else "position (ids are made from ra, dec)"
-        raise ValueError(f"apply catalogue {path}: duplicated {what} in {_rows(dup)}, e.g. objID {cat.loc[dup, 'objID'].iloc[0]}; keep one row per galaxy")
+        raise ValueError(
+            f"apply catalogue {path}: duplicated {what} in {_rows(dup)}, e.g. "
+            f"objID {cat.loc[dup, 'objID'].iloc[0]}; keep one row per galaxy"
+        )
     return cat[["objID", *[c for c in cat.columns if c != "objID"]]].reset_index(drop=True)
 
 
@@ -127,7 +153,9 @@ def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
     not the catalogue's and are not carried.
     """
     ids = np.sort(catalog["objID"].to_numpy(np.int64))
-    draw_seed = int(np.random.SeedSequence([int(seed), zlib.crc32(ids.tobytes())]).generate_state(1)[0])
+    draw_seed = int(
+        np.random.SeedSequence([int(seed), zlib.crc32(ids.tobytes())]).generate_state(1)[0]
+    )
     # The cuts keep about a quarter of the drawn galaxies; draw more until enough pass.
     n_draw = 5 * len(ids) + 100
     while True:
@@ -145,7 +173,11 @@ def training_ranges(catalog: pd.DataFrame, splits: pd.DataFrame) -> dict[str, tu
     (every non-test galaxy of the splits)."""
     train_ids = splits.loc[splits["split"] != "test", "objID"]
     sample = catalog.loc[catalog["objID"].isin(train_ids)]
-    return {c: (float(sample[c].min()), float(sample[c].max())) for c in DOMAIN_COLUMNS if c in sample.columns}
+    return {
+        c: (float(sample[c].min()), float(sample[c].max()))
+        for c in DOMAIN_COLUMNS
+        if c in sample.columns
+    }
 
 
 def domain_flags(catalog: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.Series:
@@ -162,9 +194,17 @@ def domain_flags(catalog: pd.DataFrame, ranges: dict[str, tuple[float, float]]) 
     return flags
 
 
-def cutout_status(catalog: pd.DataFrame, manifests: pd.DataFrame, index: pd.DataFrame, excluded: pd.DataFrame) -> pd.DataFrame:
+def cutout_status(
+    catalog: pd.DataFrame, manifests: pd.DataFrame, index: pd.DataFrame, excluded: pd.DataFrame
+) -> pd.DataFrame:
     """objID, status (ok/blank/failed) and reason of each catalogue galaxy's cutout."""
-    out = pd.DataFrame({"objID": catalog["objID"].to_numpy(np.int64), "status": cutouts.FAILED, "reason": "no cutout made"})
+    out = pd.DataFrame(
+        {
+            "objID": catalog["objID"].to_numpy(np.int64),
+            "status": cutouts.FAILED,
+            "reason": "no cutout made",
+        }
+    )
     out = out.set_index("objID")
     last = manifests.drop_duplicates("objID", keep="last").set_index("objID")
     known = out.index.intersection(last.index)
@@ -173,7 +213,10 @@ def cutout_status(catalog: pd.DataFrame, manifests: pd.DataFrame, index: pd.Data
     known = out.index.intersection(ex.index)
     # Anything the packing refused (unreadable now, missing) is a failure with the packer's reason.
     out.loc[known, "reason"] = ex.loc[known, "reason"].to_numpy()
-    out.loc[known, "status"] = [s if s in (cutouts.BLANK, cutouts.FAILED) else cutouts.FAILED for s in ex.loc[known, "status"]]
+    out.loc[known, "status"] = [
+        s if s in (cutouts.BLANK, cutouts.FAILED) else cutouts.FAILED
+        for s in ex.loc[known, "status"]
+    ]
     packed = out.index.isin(index["objID"])
     out.loc[packed, ["status", "reason"]] = [cutouts.OK, ""]
     return out.reset_index()
@@ -196,7 +239,9 @@ def assemble(
         pred = frame.set_index("objID").reindex(out["objID"])
         for suffix in TARGET_SUFFIXES:
             values = pred[suffix].to_numpy()
-            out[f"{target}_{suffix}"] = np.nan_to_num(values, nan=0).astype(np.int64) if suffix == "n_models" else values
+            out[f"{target}_{suffix}"] = (
+                np.nan_to_num(values, nan=0).astype(np.int64) if suffix == "n_models" else values
+            )
     out["status"] = st["status"].to_numpy()
     out["reason"] = st["reason"].to_numpy()
     flags = domain_flags(out, ranges)

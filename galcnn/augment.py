@@ -31,7 +31,11 @@ def _uniform(n: int, k: int, generator: Generators, device) -> torch.Tensor:
     """(n, k) uniforms on ``device``: from one generator for the batch, or from one
     generator per image (then an image's draws do not depend on its batch)."""
     if isinstance(generator, Sequence):
-        u = torch.stack([torch.rand(k, generator=g) for g in generator]) if n else torch.empty((0, k))
+        u = (
+            torch.stack([torch.rand(k, generator=g) for g in generator])
+            if n
+            else torch.empty((0, k))
+        )
     else:
         u = torch.rand((n, k), generator=generator, device="cpu")
     return u.to(device=device, dtype=torch.float32)
@@ -49,9 +53,13 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 def random_dihedral(x: torch.Tensor, generator: Generators = None) -> torch.Tensor:
     """Each image of the batch under its own random dihedral transform."""
     if isinstance(generator, Sequence):
-        ks = torch.cat([torch.randint(N_DIHEDRAL, (1,), generator=g) for g in generator]).to(x.device)
+        ks = torch.cat([torch.randint(N_DIHEDRAL, (1,), generator=g) for g in generator]).to(
+            x.device
+        )
     else:
-        ks = torch.randint(N_DIHEDRAL, (x.shape[0],), generator=generator, device="cpu").to(x.device)
+        ks = torch.randint(N_DIHEDRAL, (x.shape[0],), generator=generator, device="cpu").to(
+            x.device
+        )
     out = torch.empty_like(x)
     for k in range(N_DIHEDRAL):
         sel = (ks == k).nonzero().squeeze(1)
@@ -76,14 +84,18 @@ def random_zoom(x: torch.Tensor, max_zoom: float, generator: Generators = None) 
     theta[:, 1, 1] = inv
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False).to(x.dtype)
+    return F.grid_sample(
+        x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False
+    ).to(x.dtype)
 
 
 #: fastai 0.7's RandomRotate rotates three images in four.
 ROTATE_PROBABILITY = 0.75
 
 
-def random_rotate(x: torch.Tensor, max_degrees: float, generator: Generators = None) -> torch.Tensor:
+def random_rotate(
+    x: torch.Tensor, max_degrees: float, generator: Generators = None
+) -> torch.Tensor:
     """Each image, with probability 3/4, rotated by a uniform angle in ±``max_degrees``
     about its centre, corners filled by reflection (fastai 0.7's RandomRotate, BORDER_REFLECT)."""
     if max_degrees < 0:
@@ -97,7 +109,9 @@ def random_rotate(x: torch.Tensor, max_degrees: float, generator: Generators = N
     theta = torch.zeros((n, 2, 3), device=x.device, dtype=torch.float32)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False).to(x.dtype)
+    return F.grid_sample(
+        x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    ).to(x.dtype)
 
 
 def random_lighting(x: torch.Tensor, amount: float, generator: Generators = None) -> torch.Tensor:
@@ -139,4 +153,8 @@ def augment_batch(
 
 def augment_settings(train: dict) -> dict:
     """The augmentation keywords of the config's ``train`` mapping (rotate and lighting 0 when absent)."""
-    return {"max_zoom": float(train["zoom"]), "rotate": float(train.get("rotate", 0.0)), "lighting": float(train.get("lighting", 0.0))}
+    return {
+        "max_zoom": float(train["zoom"]),
+        "rotate": float(train.get("rotate", 0.0)),
+        "lighting": float(train.get("lighting", 0.0)),
+    }

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from .catalog import target_mask
+from galcnn.catalog import target_mask
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 MAGNITUDE_COLUMNS = ("modelMag_g", "modelMag_r", "modelMag_i")
 
 
-def baseline_rows(catalog: pd.DataFrame, splits: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def baseline_rows(
+    catalog: pd.DataFrame, splits: pd.DataFrame, target: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) catalogue rows for ``target``: split membership joined on objID,
     galaxies with a missing target dropped (and counted in the log)."""
     for name, frame, cols in (
@@ -35,14 +37,21 @@ def baseline_rows(catalog: pd.DataFrame, splits: pd.DataFrame, target: str) -> t
             raise ValueError(f"{name} lacks columns {missing}")
     unknown = set(splits["split"].unique()) - {"train", "test"}
     if unknown:
-        raise ValueError(f"splits has unknown split labels {sorted(unknown)}; expected 'train' and 'test'")
+        raise ValueError(
+            f"splits has unknown split labels {sorted(unknown)}; expected 'train' and 'test'"
+        )
     orphans = ~splits["objID"].isin(catalog["objID"])
     if orphans.any():
-        raise ValueError(f"{int(orphans.sum())} objIDs in the splits are not in the catalogue (e.g. {splits.loc[orphans, 'objID'].iloc[0]}); rebuild the splits from this catalogue")
+        raise ValueError(
+            f"{int(orphans.sum())} objIDs in the splits are not in the catalogue (e.g. "
+            f"{splits.loc[orphans, 'objID'].iloc[0]}); rebuild the splits from this catalogue"
+        )
     rows = catalog.merge(splits[["objID", "split"]], on="objID", how="inner")
     unsplit = len(catalog) - len(rows)
     if unsplit:
-        log.info("%d catalogue galaxies are in no split (no usable image) and are left out", unsplit)
+        log.info(
+            "%d catalogue galaxies are in no split (no usable image) and are left out", unsplit
+        )
     measured = target_mask(rows, target)
     if (~measured).any():
         log.info("%d galaxies have no measured %s and are dropped", int((~measured).sum()), target)
@@ -50,8 +59,12 @@ def baseline_rows(catalog: pd.DataFrame, splits: pd.DataFrame, target: str) -> t
     train = rows.loc[rows["split"] == "train"].reset_index(drop=True)
     test = rows.loc[rows["split"] == "test"].reset_index(drop=True)
     if train.empty or test.empty:
-        raise ValueError(f"{target}: {len(train)} training and {len(test)} test galaxies; both must be non-empty")
-    log.info("%s: %d training galaxies (all folds), %d test galaxies", target, len(train), len(test))
+        raise ValueError(
+            f"{target}: {len(train)} training and {len(test)} test galaxies; both must be non-empty"
+        )
+    log.info(
+        "%s: %d training galaxies (all folds), %d test galaxies", target, len(train), len(test)
+    )
     return train, test
 
 
@@ -67,7 +80,10 @@ def random_forest_baseline(
     """Random-forest predictions of ``target`` for the test galaxies (objID, true, pred)."""
     train, test = baseline_rows(catalog, splits, target)
     forest = RandomForestRegressor(
-        n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, random_state=seed, n_jobs=n_jobs
+        n_estimators=n_estimators,
+        min_samples_leaf=min_samples_leaf,
+        random_state=seed,
+        n_jobs=n_jobs,
     )
     forest.fit(train.loc[:, MAGNITUDE_COLUMNS].to_numpy(), train[target].to_numpy())
     pred = forest.predict(test.loc[:, MAGNITUDE_COLUMNS].to_numpy())
@@ -83,4 +99,6 @@ def mean_baseline(catalog: pd.DataFrame, splits: pd.DataFrame, target: str) -> p
 
 
 def _prediction_frame(test: pd.DataFrame, target: str, pred: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"objID": test["objID"].to_numpy(), "true": test[target].to_numpy(), "pred": pred})
+    return pd.DataFrame(
+        {"objID": test["objID"].to_numpy(), "true": test[target].to_numpy(), "pred": pred}
+    )

@@ -28,9 +28,10 @@ import subprocess
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterable, Mapping, Sequence
+from typing import IO
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -75,17 +76,28 @@ def layout(config: Mapping) -> dict:
 
 def results_digest(files: Mapping[str, Mapping]) -> str:
     """sha256 over the format version and the names and hashes of the result files."""
-    listing = {name: entry["sha256"] for name, entry in files.items() if name.startswith("results/")}
-    return hashlib.sha256(json.dumps([FORMAT_VERSION, listing], sort_keys=True).encode()).hexdigest()
+    listing = {
+        name: entry["sha256"] for name, entry in files.items() if name.startswith("results/")
+    }
+    return hashlib.sha256(
+        json.dumps([FORMAT_VERSION, listing], sort_keys=True).encode()
+    ).hexdigest()
 
 
 def provenance(repo_dir: str | Path) -> dict:
     """Where the results came from: ``git describe`` of the workflow ("unknown" outside git),
     the Python and library versions, and the date the bundle was made."""
     try:
-        version = subprocess.run(
-            ["git", "describe", "--always", "--tags", "--dirty"], cwd=repo_dir, capture_output=True, text=True, check=True
-        ).stdout.strip() or "unknown"
+        version = (
+            subprocess.run(
+                ["git", "describe", "--always", "--tags", "--dirty"],
+                cwd=repo_dir,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.CalledProcessError):
         version = "unknown"
     packages = {}
@@ -98,7 +110,7 @@ def provenance(repo_dir: str | Path) -> dict:
         "workflow_version": version,
         "python": platform.python_version(),
         **packages,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -148,12 +160,20 @@ def make_bundle(
                 size, sha = gio.sha256_stream(stream)
             entries[name] = {"size": size, "sha256": sha}
     digest = results_digest(entries)
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "digest": digest,
-                "layout": layout(config), "files": entries}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digest": digest,
+        "layout": layout(config),
+        "files": entries,
+    }
     out = Path(out_dir) / f"galcnn-results-{digest[:SHORT_DIGEST]}.tar.gz"
-    with gio.atomic_path(out) as tmp, open(tmp, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        gio.atomic_path(out) as tmp,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         _add(tar, MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         for name, data in meta.items():
             _add(tar, name, data)
@@ -163,7 +183,13 @@ def make_bundle(
             else:
                 with open(data, "rb") as stream:
                     tar.addfile(_member(name, entries[name]["size"]), stream)
-    log.info("bundle %s: %d result files, %.1f MB (layout %s)", out, len(payload), out.stat().st_size / 1e6, manifest["layout"])
+    log.info(
+        "bundle %s: %d result files, %.1f MB (layout %s)",
+        out,
+        len(payload),
+        out.stat().st_size / 1e6,
+        manifest["layout"],
+    )
     return out
 
 
@@ -180,8 +206,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def _check_name(name: str) -> None:
     """Relative POSIX names below the workflow's folder only: no absolute path, no '..'."""
     path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or "\\" in name or path.as_posix() != name:
-        raise BundleError(f"{name!r}: not a plain relative path; the bundle would write outside the workflow's folder")
+    if (
+        not name
+        or path.is_absolute()
+        or ".." in path.parts
+        or "\\" in name
+        or path.as_posix() != name
+    ):
+        raise BundleError(
+            f"{name!r}: not a plain relative path; the bundle would write outside the workflow's folder"
+        )
 
 
 def restore_bundle(source: str, outputs: Sequence[str], expected_layout: Mapping) -> dict:
@@ -198,16 +232,25 @@ def restore_bundle(source: str, outputs: Sequence[str], expected_layout: Mapping
             archive = http.download_file(source, staging / "bundle.tar.gz", retries=5)
         else:
             archive = Path(source)
-        manifest = _verified_extract(archive, source, set(outputs), staging / "files", expected_layout)
+        manifest = _verified_extract(
+            archive, source, set(outputs), staging / "files", expected_layout
+        )
         for name in outputs:
             with gio.atomic_path(name) as tmp:
                 shutil.move(staging / "files" / name, tmp)
-    log.info("restored %d files from %s (digest %s, %d files verified)", len(outputs), source,
-             manifest["digest"][:SHORT_DIGEST], len(manifest["files"]))
+    log.info(
+        "restored %d files from %s (digest %s, %d files verified)",
+        len(outputs),
+        source,
+        manifest["digest"][:SHORT_DIGEST],
+        len(manifest["files"]),
+    )
     return manifest
 
 
-def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, expected_layout: Mapping) -> dict:
+def _verified_extract(
+    archive: Path, source: str, wanted: set[str], dest: Path, expected_layout: Mapping
+) -> dict:
     """Stream ``archive`` once: check the manifest, then each member; stage ``wanted`` under ``dest``."""
     seen: set[str] = set()
     manifest = None
@@ -216,7 +259,10 @@ def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, 
             for member in tar:
                 if manifest is None:
                     if member.name != MANIFEST or not member.isfile():
-                        raise BundleError(f"{source}: the first member is {member.name!r}, not {MANIFEST}; not a galcnn results bundle")
+                        raise BundleError(
+                            f"{source}: the first member is {member.name!r}, "
+                            f"not {MANIFEST}; not a galcnn results bundle"
+                        )
                     manifest = _read_manifest(tar.extractfile(member).read(), source)
                     _check_layout(manifest["layout"], expected_layout, source)
                     continue
@@ -224,7 +270,9 @@ def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, 
                 _check_name(name)
                 if not member.isfile():
                     kind = "a link" if member.issym() or member.islnk() else "not a regular file"
-                    raise BundleError(f"{source}: member {name!r} is {kind}; a bundle holds plain files only")
+                    raise BundleError(
+                        f"{source}: member {name!r} is {kind}; a bundle holds plain files only"
+                    )
                 entry = manifest["files"].get(name)
                 if entry is None:
                     raise BundleError(f"{source}: member {name!r} is not listed in {MANIFEST}")
@@ -245,12 +293,16 @@ def _verified_extract(archive: Path, source: str, wanted: set[str], dest: Path, 
                         f"listed {entry['size']} bytes, sha256 {entry['sha256'][:16]}…): the file was altered"
                     )
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise BundleError(f"{source}: truncated or not a .tar.gz archive ({err}); download it again") from err
+        raise BundleError(
+            f"{source}: truncated or not a .tar.gz archive ({err}); download it again"
+        ) from err
     if manifest is None:
         raise BundleError(f"{source}: empty archive, no {MANIFEST}")
     missing = sorted(set(manifest["files"]) - seen)
     if missing:
-        raise BundleError(f"{source}: {MANIFEST} lists {missing[:5]} ({len(missing)} files) that the archive does not hold")
+        raise BundleError(
+            f"{source}: {MANIFEST} lists {missing[:5]} ({len(missing)} files) that the archive does not hold"
+        )
     lacking = sorted(wanted - seen)
     if lacking:
         raise BundleError(
@@ -277,11 +329,17 @@ def _read_manifest(data: bytes, source: str) -> dict:
         manifest = json.loads(data)
         files = manifest["files"]
         kind, version, digest = manifest["format"], manifest["format_version"], manifest["digest"]
-        bad = [n for n, e in files.items() if not (isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str))]
+        bad = [
+            n
+            for n, e in files.items()
+            if not (isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str))
+        ]
         if not isinstance(manifest["layout"], dict) or bad:
             raise TypeError(f"entries without size and sha256: {bad[:5]}")
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise BundleError(f"{source}: {MANIFEST} is not a galcnn results manifest ({type(err).__name__}: {err})") from err
+        raise BundleError(
+            f"{source}: {MANIFEST} is not a galcnn results manifest ({type(err).__name__}: {err})"
+        ) from err
     if kind != FORMAT:
         raise BundleError(f"{source}: {MANIFEST} format is {kind!r}, not {FORMAT!r}")
     if version != FORMAT_VERSION:
@@ -292,10 +350,15 @@ def _read_manifest(data: bytes, source: str) -> dict:
     for name in files:
         _check_name(name)
     if results_digest(files) != digest:
-        raise BundleError(f"{source}: {MANIFEST} digest {digest[:SHORT_DIGEST]} does not match its own file list; the manifest was altered")
+        raise BundleError(
+            f"{source}: {MANIFEST} digest {digest[:SHORT_DIGEST]} does "
+            "not match its own file list; the manifest was altered"
+        )
     named = NAME_PATTERN.fullmatch(PurePosixPath(urlsplit(source).path).name)
     if named and not digest.startswith(named.group(1)):
-        raise BundleError(f"{source}: the name says digest {named.group(1)} but {MANIFEST} has {digest[:SHORT_DIGEST]}")
+        raise BundleError(
+            f"{source}: the name says digest {named.group(1)} but {MANIFEST} has {digest[:SHORT_DIGEST]}"
+        )
     return manifest
 
 
@@ -303,4 +366,6 @@ def _check_layout(found: Mapping, expected: Mapping, source: str) -> None:
     for key, want in expected.items():
         have = found.get(key, "(absent)")
         if have != want:
-            raise BundleError(f"{source}: the bundle was made with {key} = {have}, the configuration asks for {want}")
+            raise BundleError(
+                f"{source}: the bundle was made with {key} = {have}, the configuration asks for {want}"
+            )

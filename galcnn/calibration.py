@@ -68,9 +68,15 @@ def coverage(residual, sigma, k: float = 1.0) -> float:
 
 def fold_columns(test: pd.DataFrame) -> list[int]:
     """The folds of a test-ensemble table (columns pred_fold{k})."""
-    folds = sorted(int(c[len("pred_fold") :]) for c in test.columns if c.startswith("pred_fold") and c[len("pred_fold") :].isdigit())
+    folds = sorted(
+        int(c[len("pred_fold") :])
+        for c in test.columns
+        if c.startswith("pred_fold") and c[len("pred_fold") :].isdigit()
+    )
     if not folds:
-        raise ValueError(f"the test predictions have no per-fold columns pred_fold<k> (columns: {list(test.columns)})")
+        raise ValueError(
+            f"the test predictions have no per-fold columns pred_fold<k> (columns: {list(test.columns)})"
+        )
     return folds
 
 
@@ -79,11 +85,18 @@ def test_spread(test: pd.DataFrame, source: str = "test predictions") -> np.ndar
     folds = fold_columns(test)
     missing = [f"spread_fold{k}" for k in folds if f"spread_fold{k}" not in test.columns]
     if missing:
-        raise ValueError(f"{source} lack the TTA spread columns {missing}: they were made before predictions kept it; rerun with --forcerun predict_cnn")
+        raise ValueError(
+            f"{source} lack the TTA spread columns {missing}: they were made "
+            "before predictions kept it; rerun with --forcerun predict_cnn"
+        )
     return model_spread(test[[f"spread_fold{k}" for k in folds]].to_numpy().T)
 
 
-def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, str] = ("test predictions", "validation predictions")) -> dict:
+def calibrate(
+    test: pd.DataFrame,
+    validation: pd.DataFrame,
+    names: tuple[str, str] = ("test predictions", "validation predictions"),
+) -> dict:
     """Fit the factor on the validation predictions; coverages before and after scaling.
 
     Returns factor, n_validation, n_test, validation coverage at 1σ after scaling, test
@@ -92,7 +105,10 @@ def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, st
     transforms are one, or no TTA) the factor is None and what depends on it None.
     """
     if "spread" not in validation.columns:
-        raise ValueError(f"{names[1]} lack the TTA spread column spread: they were made before predictions kept it; rerun with --forcerun predict_cnn")
+        raise ValueError(
+            f"{names[1]} lack the TTA spread column spread: they were made "
+            "before predictions kept it; rerun with --forcerun predict_cnn"
+        )
     raw = test_spread(test, names[0])
     val_res = metrics.residuals(validation["pred"], validation["true"])
     res = metrics.residuals(test["pred"], test["true"])
@@ -100,9 +116,13 @@ def calibrate(test: pd.DataFrame, validation: pd.DataFrame, names: tuple[str, st
     if (validation["spread"] > 0).any():
         out["factor"] = fit_factor(val_res, validation["spread"])
     else:
-        log.warning("no validation galaxy has a positive prediction spread (1 px images or no TTA): no uncertainty scale")
+        log.warning(
+            "no validation galaxy has a positive prediction spread (1 px images or no TTA): no uncertainty scale"
+        )
     factor = out["factor"]
-    out["validation_coverage_1sigma"] = None if factor is None else coverage(val_res, factor * validation["spread"].to_numpy())
+    out["validation_coverage_1sigma"] = (
+        None if factor is None else coverage(val_res, factor * validation["spread"].to_numpy())
+    )
     for k in (1, 2):
         out[f"test_coverage_{k}sigma_raw"] = coverage(res, raw, k)
         out[f"test_coverage_{k}sigma"] = None if factor is None else coverage(res, factor * raw, k)
@@ -115,4 +135,6 @@ def coverage_curve(residual, sigma, levels=CURVE_LEVELS) -> pd.DataFrame:
     the interval of ±kσ that holds p of a Gaussian (a calibrated σ gives the diagonal)."""
     levels = np.asarray(levels, dtype=float)
     k = norm.ppf(0.5 + levels / 2)
-    return pd.DataFrame({"expected": levels, "observed": [coverage(residual, sigma, kk) for kk in k]})
+    return pd.DataFrame(
+        {"expected": levels, "observed": [coverage(residual, sigma, kk) for kk in k]}
+    )

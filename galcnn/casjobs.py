@@ -54,14 +54,19 @@ def redact(text: str, token: str | None) -> str:
 def read_token(token_env: str) -> str:
     token = os.environ.get(token_env, "").strip()
     if not token:
-        raise CasJobsError(f"query.casjobs is enabled but the environment variable {token_env} holding the CasJobs token is unset or empty")
+        raise CasJobsError(
+            "query.casjobs is enabled but the environment variable "
+            f"{token_env} holding the CasJobs token is unset or empty"
+        )
     return token
 
 
 def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
-        raise CasJobsError(f"query.casjobs.url {url!r} is not an https:// URL; the token must not travel in clear text")
+        raise CasJobsError(
+            f"query.casjobs.url {url!r} is not an https:// URL; the token must not travel in clear text"
+        )
 
 
 def submit_job(
@@ -91,20 +96,39 @@ def submit_job(
     check_url(url)
     headers = {"X-Auth-Token": token, "Content-Type": "application/json", "Accept": "text/plain"}
     base = url.rstrip("/")
-    stamp = {"url": base, "context": context, "sql_sha256": hashlib.sha256(sql.encode()).hexdigest()}
+    stamp = {
+        "url": base,
+        "context": context,
+        "sql_sha256": hashlib.sha256(sql.encode()).hexdigest(),
+    }
     job_file = Path(job_file) if job_file else None
 
     def call(session, method, path, **kwargs) -> http.Reply:
-        return http.request(session, method, f"{base}{path}", timeout=timeout, max_bytes=MAX_BODY,
-                            follow_redirects=False, headers=headers, **kwargs)
+        return http.request(
+            session,
+            method,
+            f"{base}{path}",
+            timeout=timeout,
+            max_bytes=MAX_BODY,
+            follow_redirects=False,
+            headers=headers,
+            **kwargs,
+        )
 
     try:
         with requests.Session() as session:
             job_id = _recorded_job(job_file, stamp)
             if job_id is None:
-                reply = call(session, "PUT", f"/contexts/{context}/jobs", json={"Query": sql, "TaskName": task_name})
+                reply = call(
+                    session,
+                    "PUT",
+                    f"/contexts/{context}/jobs",
+                    json={"Query": sql, "TaskName": task_name},
+                )
                 if reply.status != 200:
-                    raise CasJobsError(f"CasJobs refused the job: HTTP {reply.status}: {_text(reply)}")
+                    raise CasJobsError(
+                        f"CasJobs refused the job: HTTP {reply.status}: {_text(reply)}"
+                    )
                 job_id = int(reply.body.decode().strip().strip('"'))
                 if job_file is not None:
                     gio.write_json(job_file, {"JobID": job_id, **stamp})
@@ -113,26 +137,42 @@ def submit_job(
                 log.info("resuming CasJobs job %d (recorded in %s)", job_id, job_file)
             deadline = time.monotonic() + max_wait
             while True:
-                job = _poll(lambda: call(session, "GET", f"/jobs/{job_id}"), job_id, retries, backoff, max_backoff)
+                job = _poll(
+                    lambda: call(session, "GET", f"/jobs/{job_id}"),
+                    job_id,
+                    retries,
+                    backoff,
+                    max_backoff,
+                )
                 status = int(job.get("Status", -1))
                 if status == FINISHED:
                     log.info("CasJobs job %d finished", job_id)
                     _forget(job_file)
-                    return {"JobID": job_id, "Status": status, "Message": str(job.get("Message", ""))}
+                    return {
+                        "JobID": job_id,
+                        "Status": status,
+                        "Message": str(job.get("Message", "")),
+                    }
                 if status in FAILED_STATES:
                     _forget(job_file)
-                    raise CasJobsError(f"CasJobs job {job_id} {FAILED_STATES[status]}: {job.get('Message', '')}")
+                    raise CasJobsError(
+                        f"CasJobs job {job_id} {FAILED_STATES[status]}: {job.get('Message', '')}"
+                    )
                 if time.monotonic() > deadline:
                     reply = call(session, "DELETE", f"/jobs/{job_id}")
                     _forget(job_file)
-                    raise CasJobsError(f"CasJobs job {job_id} still running after {max_wait:.0f} s (status {status}); "
-                                       f"cancelled (HTTP {reply.status})")
+                    raise CasJobsError(
+                        f"CasJobs job {job_id} still running after {max_wait:.0f} s (status {status}); "
+                        f"cancelled (HTTP {reply.status})"
+                    )
                 time.sleep(poll)
     except CasJobsError as exc:
         raise CasJobsError(redact(str(exc), token) + f"\nSQL:\n{sql}") from None
     except (requests.RequestException, http.Redirected, http.TooLarge, ValueError) as exc:
         # requests messages can quote the request; keep the token out of them too.
-        raise CasJobsError(f"CasJobs request failed: {redact(str(exc), token)}\nSQL:\n{sql}") from None
+        raise CasJobsError(
+            f"CasJobs request failed: {redact(str(exc), token)}\nSQL:\n{sql}"
+        ) from None
 
 
 def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) -> dict:
@@ -152,9 +192,18 @@ def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) ->
                 break
         if attempt < retries:
             wait = http.retry_wait(attempt, backoff, max_backoff, reply)
-            log.warning("polling CasJobs job %d: attempt %d/%d failed (%s); retrying in %.1f s", job_id, attempt, retries, reason, wait)
+            log.warning(
+                "polling CasJobs job %d: attempt %d/%d failed (%s); retrying in %.1f s",
+                job_id,
+                attempt,
+                retries,
+                reason,
+                wait,
+            )
             time.sleep(wait)
-    raise CasJobsError(f"polling CasJobs job {job_id} failed ({reason}); the job id is kept, so a rerun resumes this job")
+    raise CasJobsError(
+        f"polling CasJobs job {job_id} failed ({reason}); the job id is kept, so a rerun resumes this job"
+    )
 
 
 def _recorded_job(job_file: Path | None, stamp: dict) -> int | None:

@@ -43,7 +43,10 @@ SQL_COLUMNS: dict[str, str] = {
     **{
         name: expr
         for b in BANDS
-        for name, expr in ((f"modelMag_{b}", f"G.modelMag_{b}"), (f"modelMagErr_{b}", f"G.modelMagErr_{b}"))
+        for name, expr in (
+            (f"modelMag_{b}", f"G.modelMag_{b}"),
+            (f"modelMagErr_{b}", f"G.modelMagErr_{b}"),
+        )
     },
     "petroMag_r": "G.petroMag_r",
     "petroR50_r": "G.petroR50_r",
@@ -83,11 +86,17 @@ class Cut:
         # Checked here, not only by the schema: it cannot compare two bounds or refuse NaN.
         bounds = [self.lo, self.hi]
         if self.lo is None and self.hi is None:
-            raise ValueError(f"cut on {self.column} is [null, null]: give at least one bound, or remove the cut")
+            raise ValueError(
+                f"cut on {self.column} is [null, null]: give at least one bound, or remove the cut"
+            )
         if any(b is not None and not math.isfinite(float(b)) for b in bounds):
-            raise ValueError(f"cut on {self.column} has bounds {bounds}; each must be a finite number or null")
+            raise ValueError(
+                f"cut on {self.column} has bounds {bounds}; each must be a finite number or null"
+            )
         if self.lo is not None and self.hi is not None and self.lo >= self.hi:
-            raise ValueError(f"cut on {self.column} is [{self.lo}, {self.hi}]: the lower bound must be below the upper one")
+            raise ValueError(
+                f"cut on {self.column} is [{self.lo}, {self.hi}]: the lower bound must be below the upper one"
+            )
 
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         values = _column_values(frame, self.column)
@@ -167,7 +176,9 @@ def check_catalog(frame: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in CATALOG_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"catalogue lacks columns {missing}; it must have the query's columns {list(CATALOG_COLUMNS)}")
+        raise ValueError(
+            f"catalogue lacks columns {missing}; it must have the query's columns {list(CATALOG_COLUMNS)}"
+        )
     frame = frame.loc[:, list(CATALOG_COLUMNS)].copy()
     for col in CATALOG_COLUMNS:
         if col in INTEGER_COLUMNS:
@@ -177,10 +188,14 @@ def check_catalog(frame: pd.DataFrame) -> pd.DataFrame:
     nan_cols = [c for c in CATALOG_COLUMNS if frame[c].isna().any()]
     if nan_cols:
         counts = {c: int(frame[c].isna().sum()) for c in nan_cols}
-        raise ValueError(f"catalogue has NaN values in {counts}; missing values must be {SENTINEL:g} (MPA-JHU) or the rows removed")
+        raise ValueError(
+            f"catalogue has NaN values in {counts}; missing values must be {SENTINEL:g} (MPA-JHU) or the rows removed"
+        )
     dup = frame["objID"].duplicated()
     if dup.any():
-        raise ValueError(f"catalogue has {int(dup.sum())} duplicate objIDs, e.g. {frame.loc[dup, 'objID'].iloc[0]}")
+        raise ValueError(
+            f"catalogue has {int(dup.sum())} duplicate objIDs, e.g. {frame.loc[dup, 'objID'].iloc[0]}"
+        )
     return frame
 
 

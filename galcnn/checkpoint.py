@@ -40,7 +40,11 @@ def images_digest(images: np.ndarray) -> str:
     each start.
     """
     digest = hashlib.sha256(f"{images.shape}{images.dtype}".encode())
-    for row in np.unique(np.linspace(0, len(images) - 1, IMAGE_SAMPLE).astype(np.int64)) if len(images) else []:
+    for row in (
+        np.unique(np.linspace(0, len(images) - 1, IMAGE_SAMPLE).astype(np.int64))
+        if len(images)
+        else []
+    ):
         digest.update(np.ascontiguousarray(images[row]).tobytes())
     return digest.hexdigest()
 
@@ -52,11 +56,17 @@ def _crc(*arrays: np.ndarray) -> int:
     return crc
 
 
-def fingerprint(settings: dict, *, bands: str, seed: int, arch: str, train, val, images: np.ndarray) -> dict:
+def fingerprint(
+    settings: dict, *, bands: str, seed: int, arch: str, train, val, images: np.ndarray
+) -> dict:
     """What makes two runs the same: settings, and which galaxies and pixels, not only how many."""
     return {
-        "settings": settings, "bands": bands, "seed": seed, "arch": arch,
-        "train": _crc(train.objid, train.rows, train.y), "validation": _crc(val.objid, val.rows, val.y),
+        "settings": settings,
+        "bands": bands,
+        "seed": seed,
+        "arch": arch,
+        "train": _crc(train.objid, train.rows, train.y),
+        "validation": _crc(val.objid, val.rows, val.y),
         "images": images_digest(images),
     }
 
@@ -67,7 +77,15 @@ class Checkpoint:
     def __init__(self, path: str | Path, fingerprint: dict):
         self.path, self.fingerprint = Path(path), fingerprint
 
-    def restore(self, model, opt, scaler, rng: np.random.Generator, aug_gen: torch.Generator, device: torch.device) -> tuple[int, list[dict]]:
+    def restore(
+        self,
+        model,
+        opt,
+        scaler,
+        rng: np.random.Generator,
+        aug_gen: torch.Generator,
+        device: torch.device,
+    ) -> tuple[int, list[dict]]:
         """Load the state into the given objects; returns (epochs done, history), (0, []) to start over."""
         if not self.path.exists():
             return 0, []
@@ -91,11 +109,22 @@ class Checkpoint:
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             # The model may be half loaded now: set the file aside and let the retry start over.
             self.set_aside(f"could not be loaded ({exc})")
-            raise RuntimeError(f"checkpoint {self.path} could not be loaded ({exc}); it was moved aside, rerun to start over") from exc
+            raise RuntimeError(
+                f"checkpoint {self.path} could not be loaded ({exc}); it was moved aside, rerun to start over"
+            ) from exc
         return int(state["epoch"]), list(state["history"])
 
-    def save(self, epoch: int, history: list[dict], model, opt, scaler, rng: np.random.Generator,
-             aug_gen: torch.Generator, device: torch.device) -> None:
+    def save(
+        self,
+        epoch: int,
+        history: list[dict],
+        model,
+        opt,
+        scaler,
+        rng: np.random.Generator,
+        aug_gen: torch.Generator,
+        device: torch.device,
+    ) -> None:
         """Write the state after ``epoch`` epochs, atomically and flushed to disk."""
         state = {
             "fingerprint": self.fingerprint,

@@ -39,7 +39,9 @@ def check_config(config: dict) -> None:
     if not all(math.isfinite(float(mmr[k])) for k in ("mass_min", "mass_max", "step")):
         raise ValueError(f"mmr {mmr} has a bound that is not a finite number")
     if mmr["mass_min"] >= mmr["mass_max"]:
-        raise ValueError(f"mmr.mass_min ({mmr['mass_min']}) must be below mmr.mass_max ({mmr['mass_max']})")
+        raise ValueError(
+            f"mmr.mass_min ({mmr['mass_min']}) must be below mmr.mass_max ({mmr['mass_max']})"
+        )
 
 
 def bundle_settings(value) -> dict:

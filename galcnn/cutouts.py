@@ -89,7 +89,12 @@ def open_shard(root: str | Path, shard: int, settings: dict) -> Path:
     if not stamp.exists() or stamp.read_text() != wanted:
         stale = list(folder.glob("*.jpg"))
         if stale:
-            log.warning("shard %03d: removing %d cutouts made with other settings than %s", shard, len(stale), wanted)
+            log.warning(
+                "shard %03d: removing %d cutouts made with other settings than %s",
+                shard,
+                len(stale),
+                wanted,
+            )
             for path in stale:
                 path.unlink()
         gio.write_text(stamp, wanted)
@@ -119,13 +124,21 @@ def read_jpeg(data: bytes, size: int) -> tuple[str, str, np.ndarray | None]:
         return FAILED, "empty body", None
     if not data.startswith(b"\xff\xd8"):
         head = data[:64].lstrip().lower()
-        kind = "HTML page" if head.startswith((b"<!doctype", b"<html")) or b"<html" in data[:512].lower() else "not a JPEG"
+        kind = (
+            "HTML page"
+            if head.startswith((b"<!doctype", b"<html")) or b"<html" in data[:512].lower()
+            else "not a JPEG"
+        )
         return FAILED, f"{kind} ({len(data)} bytes) instead of a JPEG", None
     try:
         with Image.open(io.BytesIO(data)) as img:
             # Image.open reads only the header: a wrong (or huge) size is refused before decoding.
             if img.size != (size, size):
-                return FAILED, f"image is {img.size[0]}x{img.size[1]} px, expected {size}x{size}", None
+                return (
+                    FAILED,
+                    f"image is {img.size[0]}x{img.size[1]} px, expected {size}x{size}",
+                    None,
+                )
             img.load()
             pixels = np.asarray(img.convert("RGB"))
     except Image.DecompressionBombError as exc:
@@ -144,7 +157,10 @@ def _blank_reason(pixels: np.ndarray) -> tuple[str, str]:
         return BLANK, f"{zero:.0%} of the image is zero-valued (off the imaging footprint)"
     centre, border = centre_and_border(pixels)
     if centre - border <= CENTRE_MARGIN:
-        return BLANK, f"no source at the centre (median grey level {centre:.1f} at the centre, {border:.1f} on the border)"
+        return (
+            BLANK,
+            f"no source at the centre (median grey level {centre:.1f} at the centre, {border:.1f} on the border)",
+        )
     return OK, ""
 
 
@@ -153,12 +169,17 @@ def zero_valued_share(pixels: np.ndarray) -> float:
     px that are black throughout."""
     black = brightest_channel(pixels) <= ZERO_LEVEL
     # Squares reaching past the image's edge are padded with non-black, so they never count.
-    whole = uniform_filter(black.astype(np.float32), ZERO_WINDOW, mode="constant") > 1 - 0.5 / ZERO_WINDOW**2
+    whole = (
+        uniform_filter(black.astype(np.float32), ZERO_WINDOW, mode="constant")
+        > 1 - 0.5 / ZERO_WINDOW**2
+    )
     if not whole.any():
         return 0.0
     # Every pixel of a whole square: a box dilation. The separable maximum filter (origin -1 puts the
     # even square where binary_dilation's structuring element puts it) takes 0.1 ms, binary_dilation 30.
-    return float((maximum_filter(whole, ZERO_WINDOW, mode="constant", cval=False, origin=-1) & black).mean())
+    return float(
+        (maximum_filter(whole, ZERO_WINDOW, mode="constant", cval=False, origin=-1) & black).mean()
+    )
 
 
 def brightest_channel(pixels: np.ndarray) -> np.ndarray:
@@ -214,7 +235,9 @@ def read_file(path: Path, size: int) -> tuple[str, str, np.ndarray | None]:
 
 def write_manifest(path: str | Path, records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=list(MANIFEST_COLUMNS))
-    frame = frame.astype({"objID": "int64", "status": "string", "reason": "string", "path": "string"})
+    frame = frame.astype(
+        {"objID": "int64", "status": "string", "reason": "string", "path": "string"}
+    )
     gio.write_parquet(path, frame)
     return frame
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,9 @@ class Subset:
         return len(self.rows)
 
 
-def fold_subsets(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str, fold: int) -> dict[str, Subset]:
+def fold_subsets(
+    index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str, fold: int
+) -> dict[str, Subset]:
     """Train / validation / test galaxies for ``fold`` and ``target``.
 
     Validation = rows of fold ``fold``; train = the other non-test rows; test =
@@ -47,7 +49,9 @@ def fold_subsets(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFram
     table = labelled(index, splits, catalog, target)
     folds = sorted(int(f) for f in splits.loc[splits["split"] == "train", "fold"].unique())
     if fold not in folds:
-        raise ValueError(f"fold {fold} is not in the splits (folds {folds}); the fold wildcard must be below config 'folds'")
+        raise ValueError(
+            f"fold {fold} is not in the splits (folds {folds}); the fold wildcard must be below config 'folds'"
+        )
     masks = subset_masks(table, fold)
     out = {
         name: Subset(
@@ -61,13 +65,17 @@ def fold_subsets(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFram
     return out
 
 
-def load_fold(images_path, index_path, splits_path, catalog_path, *, target: str, res: int, fold: int) -> tuple[np.ndarray, dict[str, Subset]]:
+def load_fold(
+    images_path, index_path, splits_path, catalog_path, *, target: str, res: int, fold: int
+) -> tuple[np.ndarray, dict[str, Subset]]:
     """The memory-mapped ``res`` px images, checked against the index, and the
     train / validation / test subsets of ``fold`` for ``target``."""
     index = pd.read_parquet(index_path)
     images = load_images(images_path)
     check_images(images, res, len(index))
-    return images, fold_subsets(index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), target, fold)
+    return images, fold_subsets(
+        index, pd.read_parquet(splits_path), pd.read_parquet(catalog_path), target, fold
+    )
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -92,9 +100,13 @@ def amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
 def check_images(images: np.ndarray, res: int, n_index: int) -> None:
     """The packed array must be N × res × res × 3 uint8 with one row per index row."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (res, res, 3):
-        raise ValueError(f"image array has shape {images.shape} and dtype {images.dtype}; expected (N, {res}, {res}, 3) uint8")
+        raise ValueError(
+            f"image array has shape {images.shape} and dtype {images.dtype}; expected (N, {res}, {res}, 3) uint8"
+        )
     if images.shape[0] != n_index:
-        raise ValueError(f"image array has {images.shape[0]} rows but the index has {n_index}; rebuild results/images")
+        raise ValueError(
+            f"image array has {images.shape[0]} rows but the index has {n_index}; rebuild results/images"
+        )
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
@@ -168,7 +180,11 @@ def iterate_batches(
                 idx = rows[sl]
                 order = np.argsort(idx, kind="stable")
                 xb = torch.from_numpy(np.ascontiguousarray(images[idx[order]]))
-                yb = None if y is None else torch.from_numpy(np.asarray(y[sl], dtype=np.float32)[order])
+                yb = (
+                    None
+                    if y is None
+                    else torch.from_numpy(np.asarray(y[sl], dtype=np.float32)[order])
+                )
                 if pin:
                     xb = xb.pin_memory()
                     yb = None if yb is None else yb.pin_memory()
@@ -188,7 +204,11 @@ def iterate_batches(
             if isinstance(item, BaseException):
                 raise item
             positions, xb, yb = item
-            yield xb.to(device, non_blocking=pin), None if yb is None else yb.to(device, non_blocking=pin), positions
+            yield (
+                xb.to(device, non_blocking=pin),
+                None if yb is None else yb.to(device, non_blocking=pin),
+                positions,
+            )
     finally:
         stop.set()
         worker.join()

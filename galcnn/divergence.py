@@ -31,21 +31,38 @@ class EpochGuard:
     fp16: bool
     checkpoint: Path | None
 
-    def check(self, what: str, values: torch.Tensor | np.ndarray, optimizer: torch.optim.Optimizer, step: int | None = None) -> None:
+    def check(
+        self,
+        what: str,
+        values: torch.Tensor | np.ndarray,
+        optimizer: torch.optim.Optimizer,
+        step: int | None = None,
+    ) -> None:
         """Raise :class:`TrainingDiverged` unless every value of ``values`` is finite."""
-        finite = torch.isfinite(values).all() if isinstance(values, torch.Tensor) else np.isfinite(values).all()
+        finite = (
+            torch.isfinite(values).all()
+            if isinstance(values, torch.Tensor)
+            else np.isfinite(values).all()
+        )
         if not bool(finite):
-            raise TrainingDiverged(self.message(what, [group["lr"] for group in optimizer.param_groups], step))
+            raise TrainingDiverged(
+                self.message(what, [group["lr"] for group in optimizer.param_groups], step)
+            )
 
     def message(self, what: str, lrs: list[float], step: int | None) -> str:
         where = f"epoch {self.epoch}" + (f", step {step}" if step is not None else "")
         # Stage 1 trains the head alone at stage1.lr; stage 2 every layer group at stage2.lrs.
         rate_key = "train.stage1.lr" if self.stage == 1 else "train.stage2.lrs"
-        fixes = [f"lower the learning rate ({rate_key})", "a larger train.batch_size (less noisy steps)"]
+        fixes = [
+            f"lower the learning rate ({rate_key})",
+            "a larger train.batch_size (less noisy steps)",
+        ]
         if self.fp16:
             fixes.append("train.amp: false (fp16 overflow; bf16 or fp32 instead)")
         if self.checkpoint is not None and self.checkpoint.exists():
-            kept = f"the checkpoint of the last finite epoch is kept for inspection: {self.checkpoint}"
+            kept = (
+                f"the checkpoint of the last finite epoch is kept for inspection: {self.checkpoint}"
+            )
         else:
             kept = "no epoch finished with finite values, so there is no checkpoint"
         rates = ", ".join(f"{lr:.3g}" for lr in lrs)

@@ -32,9 +32,8 @@ import pandas as pd
 import requests
 from tqdm import tqdm
 
-from galcnn import cutouts
+from galcnn import cutouts, http
 from galcnn import io as gio
-from galcnn import http
 from galcnn.http import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,14 @@ class CutoutService:
         return f"{self.url.rstrip('/')}/dr{self.data_release}/SkyServerWS/ImgCutout/getjpeg"
 
     def params(self, ra: float, dec: float) -> dict:
-        return {"ra": repr(float(ra)), "dec": repr(float(dec)), "scale": repr(float(self.scale)),
-                "width": self.size, "height": self.size, "opt": self.opt}
+        return {
+            "ra": repr(float(ra)),
+            "dec": repr(float(dec)),
+            "scale": repr(float(self.scale)),
+            "width": self.size,
+            "height": self.size,
+            "opt": self.opt,
+        }
 
 
 @dataclass
@@ -98,8 +103,14 @@ def fetch_cutout(
             return Outcome(cutouts.FAILED, "interrupted", attempt - 1)
         reply = None
         try:
-            reply = http.request(session, "GET", service.endpoint, params=service.params(ra, dec),
-                                 timeout=timeout, max_bytes=max_bytes)
+            reply = http.request(
+                session,
+                "GET",
+                service.endpoint,
+                params=service.params(ra, dec),
+                timeout=timeout,
+                max_bytes=max_bytes,
+            )
         except http.TooLarge as exc:
             return Outcome(cutouts.FAILED, str(exc), attempt)
         except requests.RequestException as exc:
@@ -117,7 +128,9 @@ def fetch_cutout(
         if attempt == retries:
             break
         wait = http.retry_wait(attempt, backoff, max_backoff, reply, bucket)
-        log.debug("ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait)
+        log.debug(
+            "ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait
+        )
         if stop is not None and stop.wait(wait):
             return Outcome(cutouts.FAILED, "interrupted", attempt)
         if stop is None:
@@ -165,8 +178,14 @@ def download_shard(
                 continue
             log.info("refetching %s: %s", path, reason)
         todo.append((int(objid), float(ra), float(dec), path))
-    log.info("shard %d: %d galaxies, %d already on disk, %d to download from %s",
-             shard, len(members), len(records), len(todo), service.endpoint)
+    log.info(
+        "shard %d: %d galaxies, %d already on disk, %d to download from %s",
+        shard,
+        len(members),
+        len(records),
+        len(todo),
+        service.endpoint,
+    )
 
     bucket = TokenBucket(rate_limit)
     stop = threading.Event()
@@ -181,8 +200,22 @@ def download_shard(
 
     def work(item):
         objid, ra, dec, path = item
-        return objid, path, fetch_cutout(session(), service, ra, dec, path, bucket=bucket, retries=retries,
-                                         timeout=timeout, backoff=backoff, stop=stop)
+        return (
+            objid,
+            path,
+            fetch_cutout(
+                session(),
+                service,
+                ra,
+                dec,
+                path,
+                bucket=bucket,
+                retries=retries,
+                timeout=timeout,
+                backoff=backoff,
+                stop=stop,
+            ),
+        )
 
     attempts, exhausted, in_a_row, last = 0, 0, 0, ""
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cutout")
@@ -199,16 +232,39 @@ def download_shard(
                 in_a_row = in_a_row + 1 if outcome.exhausted else 0
                 last = outcome.reason if outcome.exhausted else last
                 if in_a_row >= max_consecutive_failures:
-                    raise ServiceOutage(_outage_message(shard, f"{in_a_row} downloads in a row", exhausted, len(todo), last, service))
+                    raise ServiceOutage(
+                        _outage_message(
+                            shard,
+                            f"{in_a_row} downloads in a row",
+                            exhausted,
+                            len(todo),
+                            last,
+                            service,
+                        )
+                    )
                 bar.update()
         if exhausted > max_failed_fraction * len(todo):
-            raise ServiceOutage(_outage_message(shard, f"more than {max_failed_fraction:.0%} of the downloads", exhausted, len(todo), last, service))
+            raise ServiceOutage(
+                _outage_message(
+                    shard,
+                    f"more than {max_failed_fraction:.0%} of the downloads",
+                    exhausted,
+                    len(todo),
+                    last,
+                    service,
+                )
+            )
     except BaseException as exc:
         # Ctrl-C or an error: let in-flight requests finish their atomic writes, start no new ones.
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
-        log.warning("shard %d stopped (%s) after %d of %d downloads; the files on disk are kept and a rerun resumes",
-                    shard, type(exc).__name__, len(records) - (len(members) - len(todo)), len(todo))
+        log.warning(
+            "shard %d stopped (%s) after %d of %d downloads; the files on disk are kept and a rerun resumes",
+            shard,
+            type(exc).__name__,
+            len(records) - (len(members) - len(todo)),
+            len(todo),
+        )
         raise
     finally:
         pool.shutdown(wait=True)
@@ -222,16 +278,24 @@ def download_shard(
     return manifest
 
 
-def _outage_message(shard: int, what: str, failed: int, todo: int, last: str, service: CutoutService) -> str:
-    return (f"shard {shard}: {what} failed after every retry ({failed} of {todo} failed, last: {last}): "
-            f"{service.endpoint} looks unavailable, so the shard is not declared done (no manifest). "
-            "The files already fetched are kept; rerun later (Snakemake's --retries does) and only the rest is fetched. "
-            "cutouts.max_failed_fraction and cutouts.max_consecutive_failures set these limits.")
+def _outage_message(
+    shard: int, what: str, failed: int, todo: int, last: str, service: CutoutService
+) -> str:
+    return (
+        f"shard {shard}: {what} failed after every retry ({failed} of {todo} failed, last: {last}): "
+        f"{service.endpoint} looks unavailable, so the shard is not declared done (no manifest). "
+        "The files already fetched are kept; rerun later (Snakemake's --retries does) and only the rest is fetched. "
+        "cutouts.max_failed_fraction and cutouts.max_consecutive_failures set these limits."
+    )
 
 
 def _record(objid, status: str, reason: str, path: Path) -> dict:
-    return {"objID": int(objid), "status": status, "reason": reason,
-            "path": str(path) if status != cutouts.FAILED else ""}
+    return {
+        "objID": int(objid),
+        "status": status,
+        "reason": reason,
+        "path": str(path) if status != cutouts.FAILED else "",
+    }
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

@@ -42,14 +42,25 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
         if missing:
             raise ValueError(f"fold {k} predictions lack columns {sorted(missing)}")
         t = frame.loc[frame["set"] == "test", ["objID", "true", *cols]].sort_values("objID")
-        t = t.rename(columns={"pred": f"pred_fold{k}", "pred_notta": f"pred_fold{k}_notta", "spread": f"spread_fold{k}"}).reset_index(drop=True)
+        t = t.rename(
+            columns={
+                "pred": f"pred_fold{k}",
+                "pred_notta": f"pred_fold{k}_notta",
+                "spread": f"spread_fold{k}",
+            }
+        ).reset_index(drop=True)
         if test is None:
             test = t
         else:
             if not np.array_equal(test["objID"].to_numpy(), t["objID"].to_numpy()):
-                raise ValueError(f"fold {k} predicts a different test set ({len(t)} galaxies) than fold {folds[0]} ({len(test)}); rerun its predict_cnn job")
+                raise ValueError(
+                    f"fold {k} predicts a different test set ({len(t)} galaxies) "
+                    f"than fold {folds[0]} ({len(test)}); rerun its predict_cnn job"
+                )
             if not np.allclose(test["true"].to_numpy(), t["true"].to_numpy()):
-                raise ValueError(f"fold {k} has different true values for the test galaxies than fold {folds[0]}")
+                raise ValueError(
+                    f"fold {k} has different true values for the test galaxies than fold {folds[0]}"
+                )
             test = pd.concat([test, t.drop(columns=["objID", "true"])], axis=1)
         v = frame.loc[frame["set"] == "validation", ["objID", "true", *cols]].assign(fold=k)
         val_parts.append(v)
@@ -58,7 +69,10 @@ def ensemble_folds(fold_predictions: dict[int, pd.DataFrame]) -> tuple[pd.DataFr
     val = pd.concat(val_parts, ignore_index=True)[["objID", "true", "fold", *cols]]
     dup = val["objID"].duplicated()
     if dup.any():
-        raise ValueError(f"{int(dup.sum())} galaxies are in more than one validation fold, e.g. objID {val.loc[dup, 'objID'].iloc[0]}")
+        raise ValueError(
+            f"{int(dup.sum())} galaxies are in more than one validation "
+            f"fold, e.g. objID {val.loc[dup, 'objID'].iloc[0]}"
+        )
     return test, val.sort_values("objID").reset_index(drop=True)
 
 
@@ -74,26 +88,48 @@ def headline(test: pd.DataFrame, predictions: str, fold: int = 0) -> pd.DataFram
     if predictions == "ensemble":
         return test[list(HEADLINE_COLUMNS)].copy()
     if predictions != "single":
-        raise ValueError(f"analysis.predictions is {predictions!r}; use 'single' (one fold's model) or 'ensemble'")
+        raise ValueError(
+            f"analysis.predictions is {predictions!r}; use 'single' (one fold's model) or 'ensemble'"
+        )
     col = f"pred_fold{fold}"
     if col not in test.columns:
-        have = sorted(int(c[9:]) for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta"))
-        raise ValueError(f"analysis.fold is {fold} but the predictions hold folds {have}; set analysis.fold to one of them")
+        have = sorted(
+            int(c[9:])
+            for c in test.columns
+            if c.startswith("pred_fold") and not c.endswith("_notta")
+        )
+        raise ValueError(
+            f"analysis.fold is {fold} but the predictions hold folds {have}; set analysis.fold to one of them"
+        )
     return test[["objID", "true", col, f"{col}_notta"]].set_axis(list(HEADLINE_COLUMNS), axis=1)
 
 
-def headline_file(test_path: str | Path, out_path: str | Path, predictions: str, fold: int = 0) -> pd.DataFrame:
+def headline_file(
+    test_path: str | Path, out_path: str | Path, predictions: str, fold: int = 0
+) -> pd.DataFrame:
     """Read the fold-ensemble test file, write :func:`headline`'s frame."""
     frame = headline(pd.read_parquet(test_path), predictions, fold)
     gio.write_parquet(out_path, frame)
-    log.info("headline predictions: %s%s, %d test galaxies", predictions, f" (fold {fold})" if predictions == "single" else "", len(frame))
+    log.info(
+        "headline predictions: %s%s, %d test galaxies",
+        predictions,
+        f" (fold {fold})" if predictions == "single" else "",
+        len(frame),
+    )
     return frame
 
 
-def ensemble_files(paths: dict[int, str | Path], test_out: str | Path, val_out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ensemble_files(
+    paths: dict[int, str | Path], test_out: str | Path, val_out: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read each fold's predictions.parquet, write the test ensemble and the out-of-fold file."""
     test, val = ensemble_folds({int(k): pd.read_parquet(p) for k, p in paths.items()})
     gio.write_parquet(test_out, test)
     gio.write_parquet(val_out, val)
-    log.info("ensembled %d folds: %d test galaxies, %d out-of-fold validation galaxies", len(paths), len(test), len(val))
+    log.info(
+        "ensembled %d folds: %d test galaxies, %d out-of-fold validation galaxies",
+        len(paths),
+        len(test),
+        len(val),
+    )
     return test, val

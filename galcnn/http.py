@@ -129,7 +129,11 @@ def backoff_delay(attempt: int, backoff: float, max_backoff: float) -> float:
 
 
 def retry_wait(
-    attempt: int, backoff: float, max_backoff: float, reply: Reply | None = None, bucket: TokenBucket | None = None
+    attempt: int,
+    backoff: float,
+    max_backoff: float,
+    reply: Reply | None = None,
+    bucket: TokenBucket | None = None,
 ) -> float:
     """Seconds before the attempt after ``attempt``: the back-off, at least the reply's Retry-After.
 
@@ -148,11 +152,15 @@ def iter_body(resp: requests.Response, *, max_bytes: int, deadline: float) -> It
     """The body of a streamed response, refused past ``max_bytes`` or after ``deadline`` (monotonic)."""
     announced = resp.headers.get("Content-Length", "")
     if announced.isdigit() and int(announced) > max_bytes:
-        raise TooLarge(f"{resp.url}: body of {int(announced)} bytes exceeds the {max_bytes} bytes accepted")
+        raise TooLarge(
+            f"{resp.url}: body of {int(announced)} bytes exceeds the {max_bytes} bytes accepted"
+        )
     total = 0
     while True:
         if time.monotonic() > deadline:
-            raise DeadlineExceeded(f"{resp.url}: response not complete within its deadline ({total} bytes received)")
+            raise DeadlineExceeded(
+                f"{resp.url}: response not complete within its deadline ({total} bytes received)"
+            )
         try:
             # read1 returns what has arrived (waiting at most the read timeout), unlike
             # iter_content, which blocks until a whole chunk is in.
@@ -186,11 +194,15 @@ def request(
     (default :data:`DEADLINE_FACTOR` × ``timeout``). With ``follow_redirects=False`` a 3xx
     raises :class:`Redirected`. Transport errors are ``requests``' own exceptions."""
     until = time.monotonic() + (deadline if deadline is not None else DEADLINE_FACTOR * timeout)
-    with session.request(method, url, timeout=timeout, stream=True, allow_redirects=follow_redirects, **kwargs) as resp:
+    with session.request(
+        method, url, timeout=timeout, stream=True, allow_redirects=follow_redirects, **kwargs
+    ) as resp:
         if not follow_redirects and 300 <= resp.status_code < 400:
             target = urlsplit(resp.headers.get("Location", "")).netloc or "an unnamed location"
-            raise Redirected(f"{method} {_without_query(url)}: HTTP {resp.status_code} redirect to {target} refused; "
-                             "a request carrying credentials is never redirected: use the service's final https:// URL")
+            raise Redirected(
+                f"{method} {_without_query(url)}: HTTP {resp.status_code} redirect to {target} refused; "
+                "a request carrying credentials is never redirected: use the service's final https:// URL"
+            )
         body = b"".join(iter_body(resp, max_bytes=max_bytes, deadline=until))
         return Reply(resp.status_code, resp.headers, body)
 
@@ -228,7 +240,9 @@ def download_file(
                     if resp.status_code == 200:
                         with gio.atomic_path(dest) as tmp:
                             with open(tmp, "wb") as fh:
-                                for block in iter_body(resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline):
+                                for block in iter_body(
+                                    resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline
+                                ):
                                     fh.write(block)
                             if check is not None:
                                 check(tmp)
@@ -244,9 +258,18 @@ def download_file(
                 reason, broken = f"body cut off before its announced length ({exc})", True
             if attempt < retries:
                 wait = retry_wait(attempt, backoff, max_backoff, reply)
-                log.warning("%s: attempt %d/%d failed (%s); retrying in %.1f s", url, attempt, retries, reason, wait)
+                log.warning(
+                    "%s: attempt %d/%d failed (%s); retrying in %.1f s",
+                    url,
+                    attempt,
+                    retries,
+                    reason,
+                    wait,
+                )
                 time.sleep(wait)
-        raise (BrokenTransfer if broken else Unreachable)(f"{url}: {reason} after {retries} attempts")
+        raise (BrokenTransfer if broken else Unreachable)(
+            f"{url}: {reason} after {retries} attempts"
+        )
     finally:
         if own:
             session.close()
@@ -255,7 +278,11 @@ def download_file(
 def describe(exc: requests.RequestException) -> str:
     """``ConnectionError (NameResolutionError)`` rather than urllib3's paragraph-long message."""
     cause = re.search(r"Caused by (\w+)\(", str(exc))
-    return f"{type(exc).__name__} ({cause.group(1)})" if cause else f"{type(exc).__name__}: {str(exc)[:200]}"
+    return (
+        f"{type(exc).__name__} ({cause.group(1)})"
+        if cause
+        else f"{type(exc).__name__}: {str(exc)[:200]}"
+    )
 
 
 def _without_query(url: str) -> str:

@@ -15,8 +15,9 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,9 @@ _UMASK = _current_umask()
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None, *, durable: bool = False) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, suffix: str | None = None, *, durable: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary name keeps the final suffix (or ``suffix``) so libraries that
@@ -82,8 +85,11 @@ def open_memmap(path: str | os.PathLike, dtype, shape: tuple[int, ...]) -> np.me
             _reserve(fh.fileno(), array.offset, size)
     except OSError as exc:
         del array
-        raise OSError(exc.errno, f"cannot reserve {size / 1e9:.2f} GB for {Path(path).name} in {Path(path).parent} "
-                                 f"({exc.strerror}); free disk space and rerun") from exc
+        raise OSError(
+            exc.errno,
+            f"cannot reserve {size / 1e9:.2f} GB for {Path(path).name} in {Path(path).parent} "
+            f"({exc.strerror}); free disk space and rerun",
+        ) from exc
     return array
 
 
@@ -146,7 +152,9 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def setup_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> logging.Logger:
+def setup_logging(
+    log_path: str | os.PathLike | None = None, level: int = logging.INFO
+) -> logging.Logger:
     """Log to the job's ``log:`` file (and stderr), the way every script starts."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:

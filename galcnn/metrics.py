@@ -23,7 +23,9 @@ def as_values(values, name: str = "values") -> np.ndarray:
         raise ValueError(f"{name} is empty; there is nothing to measure")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"{name} has {int(bad.sum())} non-finite values (NaN/inf) of {arr.size}; drop those rows first")
+        raise ValueError(
+            f"{name} has {int(bad.sum())} non-finite values (NaN/inf) of {arr.size}; drop those rows first"
+        )
     return arr
 
 
@@ -32,7 +34,9 @@ def residuals(pred, true) -> np.ndarray:
     pred = as_values(pred, "pred")
     true = as_values(true, "true")
     if pred.shape != true.shape:
-        raise ValueError(f"pred has {pred.size} values but true has {true.size}; they must be paired row by row")
+        raise ValueError(
+            f"pred has {pred.size} values but true has {true.size}; they must be paired row by row"
+        )
     return pred - true
 
 
@@ -75,7 +79,9 @@ def binned_stats(true, pred, edges) -> pd.DataFrame:
     pred = np.asarray(pred, dtype=float)
     edges = np.asarray(edges, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"bin edges must be increasing with at least two values, got {edges.tolist()}")
+        raise ValueError(
+            f"bin edges must be increasing with at least two values, got {edges.tolist()}"
+        )
     idx = bin_index(true, edges)
     rows = []
     for b in range(edges.size - 1):

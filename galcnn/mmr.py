@@ -15,9 +15,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .catalog import MASS, target_mask
-from .io import write_csv
-from .metrics import as_values, bin_edges, bin_index, scatter_nmad
+from galcnn.catalog import MASS, target_mask
+from galcnn.io import write_csv
+from galcnn.metrics import as_values, bin_edges, bin_index, scatter_nmad
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ def binned_scatter(mass, metallicity, edges) -> pd.DataFrame:
     mass = as_values(mass, "mass")
     metallicity = as_values(metallicity, "metallicity")
     if mass.shape != metallicity.shape:
-        raise ValueError(f"mass has {mass.size} values but metallicity has {metallicity.size}; they must be paired")
+        raise ValueError(
+            f"mass has {mass.size} values but metallicity has {metallicity.size}; they must be paired"
+        )
     idx = bin_index(mass, np.asarray(edges, dtype=float))
     rows = []
     for b in range(len(edges) - 1):
@@ -95,16 +97,27 @@ def scatter_ratio(
     edges = np.asarray(edges, dtype=float)
     sdss = binned_scatter(sdss_mass, sdss_z, edges)
     cnn = binned_scatter(cnn_mass, cnn_z, edges)
-    table = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "center": 0.5 * (edges[:-1] + edges[1:])})
+    table = pd.DataFrame(
+        {"lo": edges[:-1], "hi": edges[1:], "center": 0.5 * (edges[:-1] + edges[1:])}
+    )
     for name, part in (("sdss", sdss), ("cnn", cnn)):
         table[f"n_{name}"] = part["count"]
         table[f"median_{name}"] = part["median"]
         table[f"nmad_{name}"] = part["nmad"]
-    table["used"] = (table["n_sdss"] >= min_count) & (table["n_cnn"] >= min_count) & (table["nmad_sdss"] > 0)
-    table["ratio"] = np.where(table["used"], table["nmad_cnn"] / table["nmad_sdss"].where(table["used"]), np.nan)
+    table["used"] = (
+        (table["n_sdss"] >= min_count) & (table["n_cnn"] >= min_count) & (table["nmad_sdss"] > 0)
+    )
+    table["ratio"] = np.where(
+        table["used"], table["nmad_cnn"] / table["nmad_sdss"].where(table["used"]), np.nan
+    )
     skipped = int((~table["used"]).sum())
     if skipped:
-        log.info("%d of %d mass bins have fewer than %d galaxies (or no SDSS scatter) and get no ratio", skipped, len(table), min_count)
+        log.info(
+            "%d of %d mass bins have fewer than %d galaxies (or no SDSS scatter) and get no ratio",
+            skipped,
+            len(table),
+            min_count,
+        )
     return table, weighted_ratio(table["ratio"][table["used"]], table["n_cnn"][table["used"]])
 
 
@@ -144,34 +157,56 @@ def mmr_table(test: pd.DataFrame, edges, min_count: int = MIN_BIN_COUNT) -> pd.D
     """
     missing = [c for c in ("z_true", "z_pred", "mass_true") if c not in test.columns]
     if missing:
-        raise ValueError(f"MMR input lacks columns {missing}; it needs z_true, z_pred, mass_true (and optionally mass_pred)")
+        raise ValueError(
+            f"MMR input lacks columns {missing}; it needs z_true, z_pred, mass_true (and optionally mass_pred)"
+        )
     comparisons = {"cnn_metallicity": ("mass_true", "z_pred")}
     if "mass_pred" in test.columns:
         comparisons["cnn_mass"] = ("mass_pred", "z_true")
     parts = []
     for name, (mass_col, z_col) in comparisons.items():
-        bins, summary = scatter_ratio(test["mass_true"], test["z_true"], test[mass_col], test[z_col], edges, min_count)
-        log.info("MMR scatter ratio (%s): %.3f ± %.3f over %d bins, %d galaxies", name, summary["ratio"], summary["spread"], summary["bins"], summary["n"])
+        bins, summary = scatter_ratio(
+            test["mass_true"], test["z_true"], test[mass_col], test[z_col], edges, min_count
+        )
+        log.info(
+            "MMR scatter ratio (%s): %.3f ± %.3f over %d bins, %d galaxies",
+            name,
+            summary["ratio"],
+            summary["spread"],
+            summary["bins"],
+            summary["n"],
+        )
         bins.insert(0, "kind", "bin")
         bins.insert(0, "comparison", name)
         bins["ratio_spread"] = np.nan
         total = {
-            "comparison": name, "kind": "weighted", "lo": edges[0], "hi": edges[-1],
-            "center": np.nan, "n_sdss": int(bins.loc[bins["used"], "n_sdss"].sum()), "n_cnn": summary["n"],
-            "used": summary["bins"] > 0, "ratio": summary["ratio"], "ratio_spread": summary["spread"],
+            "comparison": name,
+            "kind": "weighted",
+            "lo": edges[0],
+            "hi": edges[-1],
+            "center": np.nan,
+            "n_sdss": int(bins.loc[bins["used"], "n_sdss"].sum()),
+            "n_cnn": summary["n"],
+            "used": summary["bins"] > 0,
+            "ratio": summary["ratio"],
+            "ratio_spread": summary["spread"],
         }
         parts += [bins, pd.DataFrame([total])]
     return pd.concat(parts, ignore_index=True)
 
 
-def mmr_sample(z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predictions: pd.DataFrame | None = None) -> pd.DataFrame:
+def mmr_sample(
+    z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predictions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Test galaxies with ``z_true``, ``z_pred``, ``mass_true`` (and ``mass_pred``).
 
     ``z_predictions`` and ``mass_predictions`` are the ensemble prediction
     tables (``objID``, ``true``, ``pred``) for metallicity and stellar mass;
     galaxies without a measured mass (−9999) are dropped and counted in the log.
     """
-    test = z_predictions[["objID", "true", "pred"]].rename(columns={"true": "z_true", "pred": "z_pred"})
+    test = z_predictions[["objID", "true", "pred"]].rename(
+        columns={"true": "z_true", "pred": "z_pred"}
+    )
     masses = catalog.loc[target_mask(catalog, MASS), ["objID", MASS]]
     sample = test.merge(masses.rename(columns={MASS: "mass_true"}), on="objID", how="inner")
     if mass_predictions is not None:
@@ -179,13 +214,21 @@ def mmr_sample(z_predictions: pd.DataFrame, catalog: pd.DataFrame, mass_predicti
         sample = sample.merge(cnn, on="objID", how="inner")
     dropped = len(test) - len(sample)
     if dropped:
-        log.info("MMR: %d of %d test galaxies lack a measured (or predicted) stellar mass and are left out", dropped, len(test))
+        log.info(
+            "MMR: %d of %d test galaxies lack a measured (or predicted) stellar mass and are left out",
+            dropped,
+            len(test),
+        )
     if sample.empty:
-        raise ValueError(f"no test galaxy has both a metallicity prediction and a stellar mass; check the catalogue's {MASS}")
+        raise ValueError(
+            f"no test galaxy has both a metallicity prediction and a stellar mass; check the catalogue's {MASS}"
+        )
     return sample
 
 
-def select_sample(sample: pd.DataFrame, min_mass: float | None = None, z_true: tuple | list | None = None) -> pd.DataFrame:
+def select_sample(
+    sample: pd.DataFrame, min_mass: float | None = None, z_true: tuple | list | None = None
+) -> pd.DataFrame:
     """The galaxies with mass_true > ``min_mass`` and lo < z_true < hi (None: no bound)."""
     keep = np.ones(len(sample), dtype=bool)
     if min_mass is not None:
@@ -195,9 +238,18 @@ def select_sample(sample: pd.DataFrame, min_mass: float | None = None, z_true: t
         keep &= sample["z_true"].to_numpy() > lo
     if hi is not None:
         keep &= sample["z_true"].to_numpy() < hi
-    log.info("MMR sample: %d of %d test galaxies with log M* > %s and %s < Z_true < %s", keep.sum(), len(sample), min_mass, lo, hi)
+    log.info(
+        "MMR sample: %d of %d test galaxies with log M* > %s and %s < Z_true < %s",
+        keep.sum(),
+        len(sample),
+        min_mass,
+        lo,
+        hi,
+    )
     if not keep.any():
-        raise ValueError(f"no test galaxy has log M* > {min_mass} and {lo} < Z_true < {hi}; widen mmr.min_mass or mmr.z_true")
+        raise ValueError(
+            f"no test galaxy has log M* > {min_mass} and {lo} < Z_true < {hi}; widen mmr.min_mass or mmr.z_true"
+        )
     return sample[keep].reset_index(drop=True)
 
 
@@ -214,7 +266,11 @@ def build_mmr_table(
     """Read the stored predictions and catalogue, select the sample, write the scatter-ratio
     table (CSV) with the selection and ``min_count`` in :data:`SETTING_COLUMNS`, return it."""
     mass = pd.read_parquet(mass_predictions_path) if mass_predictions_path else None
-    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)), mass)
+    sample = mmr_sample(
+        pd.read_parquet(z_predictions_path),
+        pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)),
+        mass,
+    )
     table = mmr_table(select_sample(sample, min_mass, z_true), edges, min_count)
     lo, hi = z_true if z_true is not None else (None, None)
     for col, value in zip(SETTING_COLUMNS, (min_mass, lo, hi, min_count), strict=True):

@@ -67,17 +67,28 @@ FIBRE_RADIUS = 1.5
 
 #: Columns of the truth table (besides objID), with what the renderer does with them.
 TRUTH_COLUMNS = (
-    "z", "logm", "logsfr", "quenched", "oh_true",
-    "bulge_frac",           # r-band bulge-to-total flux ratio (after dust)
-    "bulge_n", "bulge_hlr", "bulge_q",   # Sersic index, half-light radius (arcsec), axis ratio
-    "disk_hlr", "disk_q",   # exponential disk: r-band half-light radius (arcsec), axis ratio
-    "inclination", "beta",  # disk inclination and position angle, degrees
-    "av_faceon", "av_disk", # V-band attenuation of the disk: face-on, and at this inclination
-    "colour_gradient",      # d ln(hlr_disk) / d ln(1/λ): bluer light more extended (central dust)
-    "hlr", "size_resid",    # composite r-band half-light radius (arcsec); log size offset at fixed mass (dex)
+    "z",
+    "logm",
+    "logsfr",
+    "quenched",
+    "oh_true",
+    "bulge_frac",  # r-band bulge-to-total flux ratio (after dust)
+    "bulge_n",
+    "bulge_hlr",
+    "bulge_q",  # Sersic index, half-light radius (arcsec), axis ratio
+    "disk_hlr",
+    "disk_q",  # exponential disk: r-band half-light radius (arcsec), axis ratio
+    "inclination",
+    "beta",  # disk inclination and position angle, degrees
+    "av_faceon",
+    "av_disk",  # V-band attenuation of the disk: face-on, and at this inclination
+    "colour_gradient",  # d ln(hlr_disk) / d ln(1/λ): bluer light more extended (central dust)
+    "hlr",
+    "size_resid",  # composite r-band half-light radius (arcsec); log size offset at fixed mass (dex)
     *(f"flux_{c}_{b}" for c in ("bulge", "disk") for b in RENDER_BANDS),  # nanomaggies
-    "psf_fwhm",             # seeing FWHM in r, arcsec
-    "n_neighbours", "n_stars",
+    "psf_fwhm",  # seeing FWHM in r, arcsec
+    "n_neighbours",
+    "n_stars",
 )
 
 #: Truth columns an image shows directly, for the image-information check; bulge_gr and
@@ -214,7 +225,9 @@ def _band_offsets(colours):
 
 def _k_correction(band, z, g_minus_r):
     """Linear-in-z K-corrections, close to Chilingarian et al. (2010) for z < 0.3."""
-    a, c = {"u": (0.4, 2.5), "g": (0.15, 3.0), "r": (0.0, 1.0), "i": (0.0, 0.5), "z": (0.0, 0.3)}[band]
+    a, c = {"u": (0.4, 2.5), "g": (0.15, 3.0), "r": (0.0, 1.0), "i": (0.0, 0.5), "z": (0.0, 0.3)}[
+        band
+    ]
     return z * (a + c * g_minus_r)
 
 
@@ -244,7 +257,13 @@ def _specobjids(rng, n):
     fiber = rng.integers(1, 1001, n, dtype=np.int64)
     mjd = rng.integers(51578, 58000, n, dtype=np.int64)
     # run2d (26) in bits 10-23; the low bits keep ids of the same plate/fibre/mjd distinct
-    return (plate << 50) | (fiber << 38) | ((mjd - 50000) << 24) | (26 << 10) | (np.arange(n, dtype=np.int64) % 1024)
+    return (
+        (plate << 50)
+        | (fiber << 38)
+        | ((mjd - 50000) << 24)
+        | (26 << 10)
+        | (np.arange(n, dtype=np.int64) % 1024)
+    )
 
 
 def _petrosian(bt, hlr_b, n_b, hlr_d, psf_fwhm):
@@ -275,7 +294,9 @@ def _petrosian(bt, hlr_b, n_b, hlr_d, psf_fwhm):
     r50 = _radius_at(radii[0], inside, 0.5 * petro_frac)
     r90 = _radius_at(radii[0], inside, 0.9 * petro_frac)
     fibre = light(np.full((1, 1), FIBRE_RADIUS))[:, 0]
-    intrinsic = bt_ * enclosed_fraction(radii, hlr_b[:, None], nb) + (1 - bt_) * enclosed_fraction(radii, hlr_d[:, None], 1.0)
+    intrinsic = bt_ * enclosed_fraction(radii, hlr_b[:, None], nb) + (1 - bt_) * enclosed_fraction(
+        radii, hlr_d[:, None], 1.0
+    )
     hlr = _radius_at(radii[0], intrinsic, np.full(len(bt), 0.5))
     return petro_frac, r50, r90, fibre, hlr
 
@@ -289,7 +310,9 @@ def _radius_at(radii, enclosed, level):
     return np.exp(np.log(radii[idx - 1]) + t * (np.log(radii[idx]) - np.log(radii[idx - 1])))
 
 
-def simulate_catalog(n_galaxies: int, seed: int, cuts: dict, image_z_terms: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_catalog(
+    n_galaxies: int, seed: int, cuts: dict, image_z_terms: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw ``n_galaxies`` galaxies and apply the paper's quality cuts.
 
     ``cuts`` is the config's ``query.cuts`` mapping (see
@@ -322,27 +345,48 @@ def simulate_catalog(n_galaxies: int, seed: int, cuts: dict, image_z_terms: bool
     disk_hlr = r_kpc / (COSMO.kpc_proper_per_arcmin(z).value / 60.0)
     bulge_hlr = disk_hlr * np.clip(rng.normal(0.3, 0.07, n), 0.12, 0.6)
     psf_fwhm = np.clip(rng.lognormal(np.log(1.35), 0.15, n), 0.9, 2.2)
-    petro_frac, r50, r90, fibre, hlr = _petrosian(bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm)
+    petro_frac, r50, r90, fibre, hlr = _petrosian(
+        bulge_frac, bulge_hlr, bulge_n, disk_hlr, psf_fwhm
+    )
 
     cat = _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90)
     if not image_z_terms:
         oh = control_metallicity(cat, oh, seed)
     _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre)
-    truth = pd.DataFrame({
-        "objID": cat["objID"], "z": z, "logm": logm, "logsfr": logsfr, "quenched": quenched, "oh_true": oh,
-        "bulge_frac": bulge_frac, "bulge_n": bulge_n, "bulge_hlr": bulge_hlr, "bulge_q": bulge_q,
-        "disk_hlr": disk_hlr, "disk_q": disk_q, "inclination": np.degrees(np.arccos(cos_i)), "beta": beta,
-        "av_faceon": av_faceon, "av_disk": av_disk, "colour_gradient": colour_gradient,
-        "hlr": hlr, "size_resid": size_resid,
-        **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
-        "psf_fwhm": psf_fwhm,
-        "n_neighbours": rng.poisson(0.4, n), "n_stars": rng.poisson(0.3, n),
-    })
+    truth = pd.DataFrame(
+        {
+            "objID": cat["objID"],
+            "z": z,
+            "logm": logm,
+            "logsfr": logsfr,
+            "quenched": quenched,
+            "oh_true": oh,
+            "bulge_frac": bulge_frac,
+            "bulge_n": bulge_n,
+            "bulge_hlr": bulge_hlr,
+            "bulge_q": bulge_q,
+            "disk_hlr": disk_hlr,
+            "disk_q": disk_q,
+            "inclination": np.degrees(np.arccos(cos_i)),
+            "beta": beta,
+            "av_faceon": av_faceon,
+            "av_disk": av_disk,
+            "colour_gradient": colour_gradient,
+            "hlr": hlr,
+            "size_resid": size_resid,
+            **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
+            "psf_fwhm": psf_fwhm,
+            "n_neighbours": rng.poisson(0.4, n),
+            "n_stars": rng.poisson(0.3, n),
+        }
+    )
 
     cat = gcat.check_catalog(cat)
     log.info("simulated %d galaxies (seed %d); applying the quality cuts", n, seed)
     kept = gcat.apply_cuts(cat, gcat.quality_cuts(cuts))
-    log.info("mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept))
+    log.info(
+        "mock catalogue: %d of %d galaxies pass the cuts (%d removed)", len(kept), n, n - len(kept)
+    )
     truth = truth.set_index("objID").loc[kept["objID"]].reset_index()
     return kept, truth
 
@@ -379,7 +423,8 @@ def _metallicity(rng, logm, logsfr, ms, size_resid):
     return (
         # Extrapolated beyond 8.5 < log M < 11.5; the cuts keep few galaxies out there.
         tremonti_metallicity(logm, extrapolate=True)
-        + curti_fmr(logm, logsfr) - curti_fmr(logm, ms)
+        + curti_fmr(logm, logsfr)
+        - curti_fmr(logm, ms)
         - 0.3 * size_resid
         + rng.normal(0, 1, len(logm)) * np.interp(logm, [8.5, 11.0], [0.11, 0.05])
     )
@@ -389,7 +434,9 @@ def _bulges(rng, logm, quenched):
     """Bulge fraction (stellar mass) rising with mass, higher for quenched galaxies
     (e.g. Bluck et al. 2014; Lang et al. 2014), and its Sérsic index. Returns (bt_mass, n)."""
     n = len(logm)
-    bt_mass = np.clip(expit((logm - 10.4) / 0.45) * 0.6 + 0.3 * quenched + rng.normal(0, 0.1, n), 0.02, 0.95)
+    bt_mass = np.clip(
+        expit((logm - 10.4) / 0.45) * 0.6 + 0.3 * quenched + rng.normal(0, 0.1, n), 0.02, 0.95
+    )
     bulge_n = np.clip(np.round(2 * (2.5 + 1.5 * bt_mass + rng.normal(0, 0.5, n))) / 2, 1.5, 5.0)
     return bt_mass, bulge_n
 
@@ -420,7 +467,9 @@ def _dust(rng, oh, logsfr, ms, quenched, disk_q):
     Returns (A_V face-on, A_V of the disk, colour gradient).
     """
     n = len(oh)
-    av_faceon = np.clip(0.3 + 1.0 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.3, n), 0.03, 1.5)
+    av_faceon = np.clip(
+        0.3 + 1.0 * (oh - 8.9) + 0.15 * (logsfr - ms) + rng.normal(0, 0.3, n), 0.03, 1.5
+    )
     av_faceon = np.where(quenched, np.clip(rng.normal(0.1, 0.05, n), 0.0, None), av_faceon)
     av_disk = av_faceon * (1 + 1.0 * np.log10(1 / disk_q))
     age_gradient = rng.normal(0.12, 0.12, n)
@@ -448,7 +497,10 @@ def _component_fluxes(rng, z, logm, logsfr, bt_mass, oh, av_disk):
     dm = COSMO.distmod(z).value
 
     flux = {}
-    for comp, lum, cols, a_v in (("bulge", lum_b, bulge_col, 0.5 * av_disk), ("disk", lum_d, disk_col, av_disk)):
+    for comp, lum, cols, a_v in (
+        ("bulge", lum_b, bulge_col, 0.5 * av_disk),
+        ("disk", lum_d, disk_col, av_disk),
+    ):
         offsets = _band_offsets(cols)
         abs_r = M_SUN_R - 2.5 * np.log10(lum)
         for b in gcat.BANDS:
@@ -463,12 +515,16 @@ def _photometry(rng, z, logm, bt_mass, flux, petro_frac, r50, r90):
     n = len(z)
     cat = pd.DataFrame({"objID": _objids(rng, n), "specObjID": _specobjids(rng, n)})
     cat["ra"] = rng.uniform(120.0, 250.0, n)
-    cat["dec"] = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-5.0)), np.sin(np.radians(65.0)), n)))
+    cat["dec"] = np.degrees(
+        np.arcsin(rng.uniform(np.sin(np.radians(-5.0)), np.sin(np.radians(65.0)), n))
+    )
     zerr = 10 ** rng.normal(-4.8, 0.3, n)
     zerr[rng.random(n) < 0.003] = -1.0  # failed redshift errors, as SpecObj flags them
     cat["z"] = z + rng.normal(0, 1, n) * np.abs(zerr) * (zerr > 0)
     cat["zErr"] = zerr
-    veldisp = 10 ** (2.0 + 0.28 * (logm - 10.0) + 0.1 * bt_mass + rng.normal(0, 0.06, n))  # Faber-Jackson-like
+    veldisp = 10 ** (
+        2.0 + 0.28 * (logm - 10.0) + 0.1 * bt_mass + rng.normal(0, 0.06, n)
+    )  # Faber-Jackson-like
     cat["velDisp"] = veldisp
     cat["velDispErr"] = veldisp * rng.uniform(0.04, 0.15, n)
     for b in gcat.BANDS:
@@ -494,7 +550,9 @@ def _spectroscopy(cat, rng, z, logm, logsfr, ms, oh, quenched, av_disk, fibre):
     cat["d4000_err"] = rng.uniform(0.01, 0.05, n)
     cat["lgm_tot_p50"] = logm + rng.normal(0, 0.08, n)
     cat.loc[rng.random(n) < 0.001, "lgm_tot_p50"] = gcat.SENTINEL  # failed SED fits
-    cat["sfr_tot_p50"] = logsfr + rng.normal(0, 0.15, n) + np.where(quenched, rng.normal(0, 0.4, n), 0)
+    cat["sfr_tot_p50"] = (
+        logsfr + rng.normal(0, 0.15, n) + np.where(quenched, rng.normal(0, 0.4, n), 0)
+    )
     cat["rChi2"] = np.exp(rng.normal(0.0, 0.3, n))
 
 
@@ -533,7 +591,9 @@ def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
     dl_cm = COSMO.luminosity_distance(z).to("cm").value
     a_neb = a_v / 0.44
     l_ha = 10 ** (logsfr + 41.27)
-    ha = l_ha / (4 * np.pi * dl_cm**2) * fibre * 10 ** (-0.4 * a_neb * (6563 / 5500) ** -0.7) / 1e-17
+    ha = (
+        l_ha / (4 * np.pi * dl_cm**2) * fibre * 10 ** (-0.4 * a_neb * (6563 / 5500) ** -0.7) / 1e-17
+    )
     hb = ha / 2.86 * 10 ** (-0.4 * a_neb * ((4861 / 5500) ** -0.7 - (6563 / 5500) ** -0.7))
     agn = ~quenched & (rng.random(n) < 0.5 * expit((logm - 10.5) / 0.25))
     oh_pp04 = oh - 0.25
@@ -542,7 +602,10 @@ def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
     n2 = np.where(agn | quenched, rng.normal(0.0, 0.15, n), n2)
     o3hb = np.where(agn | quenched, rng.normal(0.4, 0.25, n), o3n2 + n2)
     lines = {
-        "h_alpha": ha, "h_beta": hb, "nii_6584": ha * 10**n2, "oiii_5007": hb * 10**o3hb,
+        "h_alpha": ha,
+        "h_beta": hb,
+        "nii_6584": ha * 10**n2,
+        "oiii_5007": hb * 10**o3hb,
         "h_delta": hb * 0.26,
     }
     snr = {}
@@ -562,7 +625,13 @@ def _emission_lines(cat, rng, logm, logsfr, ms, oh, quenched, a_v, fibre, z):
     skew = rng.uniform(0.8, 1.25, n)
     p50 = oh + rng.normal(0, 0.3, n) * sigma
     has_oh = np.isin(bpt, (1, 2))
-    for col, k in (("oh_p2p5", -1.96), ("oh_p16", -1.0), ("oh_p50", 0.0), ("oh_p84", 1.0), ("oh_p97p5", 1.96)):
+    for col, k in (
+        ("oh_p2p5", -1.96),
+        ("oh_p16", -1.0),
+        ("oh_p50", 0.0),
+        ("oh_p84", 1.0),
+        ("oh_p97p5", 1.96),
+    ):
         width = sigma * np.where(k < 0, skew, 1 / skew)
         cat[col] = np.where(has_oh, p50 + k * width, gcat.SENTINEL)
 
@@ -573,7 +642,9 @@ def visible_features(catalog: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame
     ``bulge_gr`` and ``disk_gr`` are the observed g - r of the two components (the
     colours of the centre and the outskirts of a resolved galaxy).
     """
-    merged = catalog[["objID", "modelMag_g", "modelMag_r", "modelMag_i"]].merge(truth, on="objID", validate="1:1")
+    merged = catalog[["objID", "modelMag_g", "modelMag_r", "modelMag_i"]].merge(
+        truth, on="objID", validate="1:1"
+    )
     for comp in ("bulge", "disk"):
         merged[f"{comp}_gr"] = -2.5 * np.log10(merged[f"flux_{comp}_g"] / merged[f"flux_{comp}_r"])
     return merged[["modelMag_g", "modelMag_r", "modelMag_i", *IMAGE_VISIBLE]]

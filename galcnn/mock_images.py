@@ -81,15 +81,24 @@ def _galaxy(row, band: str) -> galsim.GSObject:
     beta = float(row["beta"]) * galsim.degrees
     # Central dust reddens the disk centre: bluer bands have more extended disk light.
     grow = (WAVELENGTH["r"] / WAVELENGTH[band]) ** float(row["colour_gradient"])
-    disk = galsim.Exponential(half_light_radius=float(row["disk_hlr"]) * grow, flux=float(row[f"flux_disk_{band}"]), gsparams=GSPARAMS)
+    disk = galsim.Exponential(
+        half_light_radius=float(row["disk_hlr"]) * grow,
+        flux=float(row[f"flux_disk_{band}"]),
+        gsparams=GSPARAMS,
+    )
     disk = disk.shear(q=float(row["disk_q"]), beta=beta)
     bulge = galsim.Sersic(
-        n=float(row["bulge_n"]), half_light_radius=float(row["bulge_hlr"]), flux=float(row[f"flux_bulge_{band}"]), gsparams=GSPARAMS
+        n=float(row["bulge_n"]),
+        half_light_radius=float(row["bulge_hlr"]),
+        flux=float(row[f"flux_bulge_{band}"]),
+        gsparams=GSPARAMS,
     )
     return disk + bulge.shear(q=float(row["bulge_q"]), beta=beta)
 
 
-def _contaminants(row, rng: np.random.Generator, field: float) -> list[tuple[galsim.GSObject, dict[str, float], tuple[float, float]]]:
+def _contaminants(
+    row, rng: np.random.Generator, field: float
+) -> list[tuple[galsim.GSObject, dict[str, float], tuple[float, float]]]:
     """Neighbouring galaxies and stars: (profile with unit flux, flux per band, offset in arcsec)."""
     out = []
     half = field / 2
@@ -97,14 +106,22 @@ def _contaminants(row, rng: np.random.Generator, field: float) -> list[tuple[gal
         # Faint field galaxies (number counts rise steeply with magnitude).
         r_mag = 22.0 - 4.0 * rng.random() ** 2
         colour = rng.uniform(0.2, 1.0)
-        fluxes = {b: 10 ** (-0.4 * (r_mag + off - 22.5)) for b, off in (("g", colour), ("r", 0.0), ("i", -0.4 * colour))}
-        prof = galsim.Sersic(n=rng.choice([1.0, 4.0]), half_light_radius=rng.uniform(0.4, 2.5), gsparams=GSPARAMS)
+        fluxes = {
+            b: 10 ** (-0.4 * (r_mag + off - 22.5))
+            for b, off in (("g", colour), ("r", 0.0), ("i", -0.4 * colour))
+        }
+        prof = galsim.Sersic(
+            n=rng.choice([1.0, 4.0]), half_light_radius=rng.uniform(0.4, 2.5), gsparams=GSPARAMS
+        )
         prof = prof.shear(q=rng.uniform(0.3, 1.0), beta=rng.uniform(0, 180) * galsim.degrees)
         out.append((prof, fluxes, _offset(rng, half)))
     for _ in range(int(row["n_stars"])):
         r_mag = rng.uniform(15.0, 22.0)
         g_r = rng.uniform(0.3, 1.4)
-        fluxes = {b: 10 ** (-0.4 * (r_mag + off - 22.5)) for b, off in (("g", g_r), ("r", 0.0), ("i", -0.45 * g_r))}
+        fluxes = {
+            b: 10 ** (-0.4 * (r_mag + off - 22.5))
+            for b, off in (("g", g_r), ("r", 0.0), ("i", -0.45 * g_r))
+        }
         out.append((galsim.DeltaFunction(gsparams=GSPARAMS), fluxes, _offset(rng, half)))
     return out
 
@@ -117,7 +134,9 @@ def _offset(rng: np.random.Generator, half: float) -> tuple[float, float]:
             return float(dx), float(dy)
 
 
-def render_bands(row, size: int = 128, scale: float = 0.296, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+def render_bands(
+    row, size: int = 128, scale: float = 0.296, rng: np.random.Generator | None = None
+) -> dict[str, np.ndarray]:
     """Noisy g, r, i images in nanomaggies per native pixel (float32, size × size)."""
     rng = rng if rng is not None else np.random.default_rng()
     contaminants = _contaminants(row, rng, size * scale)
@@ -128,8 +147,12 @@ def render_bands(row, size: int = 128, scale: float = 0.296, rng: np.random.Gene
         scene = [_galaxy(row, band)]
         scene += [prof.withFlux(fluxes[band]).shift(*off) for prof, fluxes, off in contaminants]
         psf = galsim.Kolmogorov(fwhm=fwhm, gsparams=GSPARAMS)
-        image = galsim.Convolve(galsim.Add(scene), psf).drawImage(nx=size, ny=size, scale=scale).array
-        noise = zoom(rng.normal(0.0, sky_sigma(band, fwhm), (native, native)), size / native * 1.0, order=1)[:size, :size]
+        image = (
+            galsim.Convolve(galsim.Add(scene), psf).drawImage(nx=size, ny=size, scale=scale).array
+        )
+        noise = zoom(
+            rng.normal(0.0, sky_sigma(band, fwhm), (native, native)), size / native * 1.0, order=1
+        )[:size, :size]
         # Express everything per native pixel, the unit the stretch is defined in.
         images[band] = (image * (NATIVE_SCALE / scale) ** 2 + noise).astype(np.float32)
     return images
@@ -143,7 +166,9 @@ def to_rgb(images: dict[str, np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(rgb[::-1])
 
 
-def render_cutout(row, size: int = 128, scale: float = 0.296, rng: np.random.Generator | None = None) -> np.ndarray:
+def render_cutout(
+    row, size: int = 128, scale: float = 0.296, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """One galaxy of the truth table as a size × size × 3 uint8 RGB image."""
     return to_rgb(render_bands(row, size, scale, rng))
 
@@ -160,7 +185,13 @@ def galaxy_rng(seed: int, objid: int) -> np.random.Generator:
 
 
 def render_shard(
-    truth: pd.DataFrame, root: str | Path, shard: int, n_shards: int, size: int, scale: float, seed: int
+    truth: pd.DataFrame,
+    root: str | Path,
+    shard: int,
+    n_shards: int,
+    size: int,
+    scale: float,
+    seed: int,
 ) -> pd.DataFrame:
     """Render the shard's galaxies to JPEGs in the store at ``root`` and write its manifest there;
     returns the manifest. The arguments are :func:`galcnn.download.download_shard`'s.
@@ -169,11 +200,17 @@ def render_shard(
     (an interrupted job resumes); anything else is (re)rendered.
     """
     if not 0 <= int(shard) < int(n_shards):
-        raise ValueError(f"shard {shard} is outside 0..{int(n_shards) - 1}; check cutouts.shards in the config")
+        raise ValueError(
+            f"shard {shard} is outside 0..{int(n_shards) - 1}; check cutouts.shards in the config"
+        )
     members = cutouts.shard_members(truth, int(shard), int(n_shards))
-    cutouts.open_shard(root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)})
+    cutouts.open_shard(
+        root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)}
+    )
     records, counts = [], {"kept": 0, "rendered": 0}
-    for _, row in tqdm(members.iterrows(), total=len(members), desc=f"rendering shard {int(shard):03d}", unit="img"):
+    for _, row in tqdm(
+        members.iterrows(), total=len(members), desc=f"rendering shard {int(shard):03d}", unit="img"
+    ):
         objid = int(row["objID"])
         path = cutouts.cutout_path(root, int(shard), objid)
         status, reason = cutouts.check_file(path, size)
@@ -187,5 +224,12 @@ def render_shard(
         records.append({"objID": objid, "status": status, "reason": reason, "path": str(path)})
     manifest = cutouts.write_manifest(cutouts.manifest_path(root, int(shard)), records)
     by_status = manifest["status"].value_counts().to_dict()
-    log.info("shard %03d: %d galaxies, %d rendered, %d already there; status %s", int(shard), len(members), counts["rendered"], counts["kept"], by_status)
+    log.info(
+        "shard %03d: %d galaxies, %d rendered, %d already there; status %s",
+        int(shard),
+        len(members),
+        counts["rendered"],
+        counts["kept"],
+        by_status,
+    )
     return manifest

@@ -44,7 +44,10 @@ class AdaptiveConcatPool2d(nn.Module):
     """Average and max pooling to 1 × 1, concatenated along channels (fastai)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([nn.functional.adaptive_max_pool2d(x, 1), nn.functional.adaptive_avg_pool2d(x, 1)], dim=1)
+        return torch.cat(
+            [nn.functional.adaptive_max_pool2d(x, 1), nn.functional.adaptive_avg_pool2d(x, 1)],
+            dim=1,
+        )
 
 
 class ResNetRegressor(nn.Module):
@@ -61,7 +64,9 @@ class ResNetRegressor(nn.Module):
       each SGD step then moves the prediction σ_y times further than above.
     """
 
-    def __init__(self, arch: str = "resnet34", hidden: int = 512, weights: str | Path | None = None):
+    def __init__(
+        self, arch: str = "resnet34", hidden: int = 512, weights: str | Path | None = None
+    ):
         super().__init__()
         net = _torchvision_resnet(arch)
         if weights is not None:
@@ -69,7 +74,14 @@ class ResNetRegressor(nn.Module):
         n_features = net.fc.in_features
         self.arch = arch
         self.body = nn.Sequential(
-            net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
+            net.conv1,
+            net.bn1,
+            net.relu,
+            net.maxpool,
+            net.layer1,
+            net.layer2,
+            net.layer3,
+            net.layer4,
         )
         self.head = nn.Sequential(
             AdaptiveConcatPool2d(),
@@ -103,7 +115,9 @@ class ResNetRegressor(nn.Module):
                     nn.init.kaiming_normal_(layer.weight)
                     nn.init.zeros_(layer.bias)
         elif init != "pytorch":
-            raise ValueError(f"unknown head initialisation {init!r}; train.head_init must be 'kaiming' or 'pytorch'")
+            raise ValueError(
+                f"unknown head initialisation {init!r}; train.head_init must be 'kaiming' or 'pytorch'"
+            )
         if standardize:
             self.y_mean.fill_(y_mean)
             self.y_std.fill_(y_std)
@@ -150,7 +164,9 @@ def load_weights(path: str | Path, arch: str) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ValueError(f"{path} is not a readable PyTorch weights file ({err}); get {weights_url(arch)}") from err
+        raise ValueError(
+            f"{path} is not a readable PyTorch weights file ({err}); get {weights_url(arch)}"
+        ) from err
     try:
         _torchvision_resnet(arch).load_state_dict(state)
     except (RuntimeError, AttributeError, TypeError) as err:
@@ -169,7 +185,9 @@ def fetch_weights(arch: str, dest: str | Path, weights_file: str | Path | None =
     if weights_file:
         src = Path(weights_file)
         if not src.is_file():
-            raise FileNotFoundError(f"train.weights_file {src} does not exist; download {url} and point train.weights_file at it")
+            raise FileNotFoundError(
+                f"train.weights_file {src} does not exist; download {url} and point train.weights_file at it"
+            )
         load_weights(src, arch)
         with gio.atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)

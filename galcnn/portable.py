@@ -90,14 +90,23 @@ def export_model(
     first = train_configs[folds[0]]
     for k in folds:
         cfg = train_configs[k]
-        if (cfg["target"], cfg["bands"], cfg["res"]) != (first["target"], first["bands"], first["res"]):
-            raise ValueError(f"fold {k}'s model is of {cfg['target']}/{cfg['bands']}/{cfg['res']}px, fold {folds[0]}'s of {first['target']}/{first['bands']}/{first['res']}px")
+        if (cfg["target"], cfg["bands"], cfg["res"]) != (
+            first["target"],
+            first["bands"],
+            first["res"],
+        ):
+            raise ValueError(
+                f"fold {k}'s model is of {cfg['target']}/{cfg['bands']}/{cfg['res']}px, "
+                f"fold {folds[0]}'s of {first['target']}/{first['bands']}/{first['res']}px"
+            )
     files, scaling = {}, {}
     for k in folds:
         raw = Path(model_paths[k]).read_bytes()
         gio.write_bytes(out / weight_name(k), raw)
         files[weight_name(k)] = _file_entry(out / weight_name(k))
-        state = torch.load(out / weight_name(k), map_location="cpu", weights_only=True)["state_dict"]
+        state = torch.load(out / weight_name(k), map_location="cpu", weights_only=True)[
+            "state_dict"
+        ]
         scaling[str(k)] = {"y_mean": float(state["y_mean"]), "y_std": float(state["y_std"])}
     meta = {
         "format": FORMAT,
@@ -105,7 +114,10 @@ def export_model(
         "target": first["target"],
         "bands": first["bands"],
         "resolution": int(first["res"]),
-        "architecture": {"arch": first["train"]["arch"], "head": "fastai: concat pool, BN, dropout 0.25, 512, ReLU, BN, dropout 0.5, 1"},
+        "architecture": {
+            "arch": first["train"]["arch"],
+            "head": "fastai: concat pool, BN, dropout 0.25, 512, ReLU, BN, dropout 0.5, 1",
+        },
         "input": {
             "dtype": "uint8",
             "channels": "RGB = i, r, g (SkyServer colour JPEG)",
@@ -115,10 +127,21 @@ def export_model(
             "std": list(IMAGENET_STD),
             "r_only": first["bands"] == "r",
         },
-        "target_scaling": {"description": "prediction = head output * y_std + y_mean, per fold", "folds": scaling},
+        "target_scaling": {
+            "description": "prediction = head output * y_std + y_mean, per fold",
+            "folds": scaling,
+        },
         "tta": {"enabled": bool(tta), "mode": tta_mode, "n": tta_copies(tta_mode) if tta else 1},
-        "calibration": {"sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms", **uncertainty},
-        "training": {"seed": first["seed"], "settings": first["train"], "n_train": first["n_train"], "n_validation": first["n_validation"]},
+        "calibration": {
+            "sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms",
+            **uncertainty,
+        },
+        "training": {
+            "seed": first["seed"],
+            "settings": first["train"],
+            "n_train": first["n_train"],
+            "n_validation": first["n_validation"],
+        },
         "test_metrics": {
             "n": len(test_predictions),
             "rmse": metrics.rmse(test_predictions["pred"], test_predictions["true"]),
@@ -128,7 +151,14 @@ def export_model(
         "files": files,
     }
     gio.write_json(out / MODEL_JSON, meta)
-    log.info("exported %s/%s/%d px (%d folds) to %s", meta["target"], meta["bands"], meta["resolution"], len(folds), out)
+    log.info(
+        "exported %s/%s/%d px (%d folds) to %s",
+        meta["target"],
+        meta["bands"],
+        meta["resolution"],
+        len(folds),
+        out,
+    )
     return meta
 
 
@@ -137,24 +167,31 @@ def read_meta(folder: str | Path) -> dict:
     folder = Path(folder)
     path = folder / MODEL_JSON
     if not path.is_file():
-        raise ModelFolderError(f"{folder} has no {MODEL_JSON}: not an exported model folder (make one with `snakemake export`)")
+        raise ModelFolderError(
+            f"{folder} has no {MODEL_JSON}: not an exported model folder (make one with `snakemake export`)"
+        )
     try:
         meta = json.loads(path.read_text())
         kind, version, files = meta["format"], meta["format_version"], meta["files"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"{path} is not a galcnn model description: {exc!r}") from exc
     if kind != FORMAT or version != FORMAT_VERSION:
-        raise ModelFolderError(f"{path} is format {kind!r} version {version!r}; this galcnn reads {FORMAT!r} version {FORMAT_VERSION}")
+        raise ModelFolderError(
+            f"{path} is format {kind!r} version {version!r}; this galcnn reads {FORMAT!r} version {FORMAT_VERSION}"
+        )
     if not files:
         raise ModelFolderError(f"{path} lists no weight files")
     for name, entry in files.items():
         file = folder / name
         if not file.is_file():
-            raise ModelFolderError(f"{file} is listed in {path} but missing; export the model again")
+            raise ModelFolderError(
+                f"{file} is listed in {path} but missing; export the model again"
+            )
         found = _file_entry(file)
         if found != {"bytes": entry["bytes"], "sha256": entry["sha256"]}:
             raise ModelFolderError(
-                f"{file} does not match {path}: {found['bytes']} bytes, sha256 {found['sha256']}; expected {entry['bytes']} bytes, "
+                f"{file} does not match {path}: {found['bytes']} bytes, "
+                f"sha256 {found['sha256']}; expected {entry['bytes']} bytes, "
                 f"sha256 {entry['sha256']}. The file was changed or damaged; export the model again"
             )
     return meta
@@ -163,7 +200,9 @@ def read_meta(folder: str | Path) -> dict:
 class PortableModel:
     """Every fold's model of one configuration, its calibration and its input format."""
 
-    def __init__(self, meta: dict, models: list[torch.nn.Module], trainings: list[dict], device: torch.device):
+    def __init__(
+        self, meta: dict, models: list[torch.nn.Module], trainings: list[dict], device: torch.device
+    ):
         self.meta = meta
         self.models = models
         #: Each fold's saved metadata: its training augmentation and fold, which fastai TTA repeats.
@@ -182,10 +221,21 @@ class PortableModel:
         if arr.ndim == 3:
             arr = arr[None]
         res = int(self.meta["resolution"])
-        if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[1] != arr.shape[2]:
-            raise ValueError(f"images must be uint8 RGB arrays N x S x S x 3 (or S x S x 3), got shape {arr.shape} and dtype {arr.dtype}")
+        if (
+            arr.dtype != np.uint8
+            or arr.ndim != 4
+            or arr.shape[-1] != 3
+            or arr.shape[1] != arr.shape[2]
+        ):
+            raise ValueError(
+                "images must be uint8 RGB arrays N x S x S x 3 (or S x "
+                f"S x 3), got shape {arr.shape} and dtype {arr.dtype}"
+            )
         if arr.shape[1] % res:
-            raise ValueError(f"images of {arr.shape[1]} px cannot be area-averaged to the model's {res} px; give a multiple of {res} px")
+            raise ValueError(
+                f"images of {arr.shape[1]} px cannot be area-averaged "
+                f"to the model's {res} px; give a multiple of {res} px"
+            )
         return arr if arr.shape[1] == res else images.area_average(arr, res)
 
     def predict(self, rgb, batch_size: int = 256) -> pd.DataFrame:
@@ -195,8 +245,18 @@ class PortableModel:
         rows = np.arange(len(arr))
         tta, mode = bool(self.meta["tta"]["enabled"]), self.meta["tta"]["mode"]
         per_fold = [
-            predict_transforms(m, arr, rows, self.meta["bands"], batch_size, self.device, tta=tta, tta_mode=mode,
-                               augment=augment_settings(saved["train"]), seed=int(saved["fold"]))
+            predict_transforms(
+                m,
+                arr,
+                rows,
+                self.meta["bands"],
+                batch_size,
+                self.device,
+                tta=tta,
+                tta_mode=mode,
+                augment=augment_settings(saved["train"]),
+                seed=int(saved["fold"]),
+            )
             for m, saved in zip(self.models, self.trainings)
         ]
         raw = calibration.model_spread([p.std(axis=0) for p in per_fold])
@@ -218,20 +278,36 @@ def load(folder: str | Path, device: str | torch.device | None = None) -> Portab
     models, trainings = [], []
     for name in sorted(meta["files"]):
         model, saved = load_model(Path(folder) / name, dev)
-        if (saved["target"], saved["bands"], int(saved["res"])) != (meta["target"], meta["bands"], int(meta["resolution"])):
-            raise ModelFolderError(f"{Path(folder) / name} holds a model of {saved['target']}/{saved['bands']}/{saved['res']}px, not the {MODEL_JSON}'s")
+        if (saved["target"], saved["bands"], int(saved["res"])) != (
+            meta["target"],
+            meta["bands"],
+            int(meta["resolution"]),
+        ):
+            raise ModelFolderError(
+                f"{Path(folder) / name} holds a model of "
+                f"{saved['target']}/{saved['bands']}/{saved['res']}px, not the {MODEL_JSON}'s"
+            )
         models.append(model)
         trainings.append(saved)
     return PortableModel(meta, models, trainings, dev)
 
 
-def predict_packed(model: PortableModel, images_path: str | Path, index_path: str | Path, batch_size: int = 256) -> pd.DataFrame:
+def predict_packed(
+    model: PortableModel, images_path: str | Path, index_path: str | Path, batch_size: int = 256
+) -> pd.DataFrame:
     """objID and :meth:`PortableModel.predict`'s columns for a packed image array and its
     index (:mod:`galcnn.images`), read block by block."""
     arr = images.load_images(images_path)
     index = pd.read_parquet(index_path)
     data.check_images(arr, arr.shape[1], len(index))
-    parts = [model.predict(np.asarray(arr[s : s + images.BLOCK]), batch_size) for s in range(0, len(arr), images.BLOCK)]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["pred", "sigma", "sigma_raw", "n_models"])
+    parts = [
+        model.predict(np.asarray(arr[s : s + images.BLOCK]), batch_size)
+        for s in range(0, len(arr), images.BLOCK)
+    ]
+    out = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["pred", "sigma", "sigma_raw", "n_models"])
+    )
     out.insert(0, "objID", index.sort_values("row")["objID"].to_numpy(np.int64))
     return out

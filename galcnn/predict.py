@@ -44,12 +44,19 @@ def tta_copies(mode: str) -> int:
     return N_DIHEDRAL if mode == "dihedral" else 1 + N_FASTAI_AUGMENTED
 
 
-def _tta_copies(x: torch.Tensor, positions: np.ndarray, mode: str, augment: dict | None, seed: int) -> list[torch.Tensor]:
+def _tta_copies(
+    x: torch.Tensor, positions: np.ndarray, mode: str, augment: dict | None, seed: int
+) -> list[torch.Tensor]:
     """The transformed copies of batch ``x`` to average, the original first."""
     if mode == "dihedral":
         # 1 x 1 images are unchanged by every symmetry: the model runs once.
         return [dihedral(x, k) for k in range(N_DIHEDRAL if min(x.shape[2:]) > 1 else 1)]
-    gens = [torch.Generator().manual_seed(int(np.random.SeedSequence([seed, int(p)]).generate_state(1)[0])) for p in positions]
+    gens = [
+        torch.Generator().manual_seed(
+            int(np.random.SeedSequence([seed, int(p)]).generate_state(1)[0])
+        )
+        for p in positions
+    ]
     return [x] + [augment_batch(x, generator=gens, **augment) for _ in range(N_FASTAI_AUGMENTED)]
 
 
@@ -75,15 +82,21 @@ def predict_transforms(
     of the model's training) and ``seed``.
     """
     if tta_mode not in TTA_MODES:
-        raise ValueError(f"unknown TTA mode {tta_mode!r}; predict.tta_mode must be one of {list(TTA_MODES)}")
+        raise ValueError(
+            f"unknown TTA mode {tta_mode!r}; predict.tta_mode must be one of {list(TTA_MODES)}"
+        )
     if tta and tta_mode == "fastai" and augment is None:
-        raise ValueError("fastai TTA repeats the training augmentation: pass augment (the model's train settings)")
+        raise ValueError(
+            "fastai TTA repeats the training augmentation: pass augment (the model's train settings)"
+        )
     model.eval()
     fmt = data.memory_format(device)
     dtype = data.amp_dtype(device, amp)
     out = None
     batches = data.iterate_batches(images, rows, None, batch_size, device)
-    for xb, _, positions in tqdm(batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False):
+    for xb, _, positions in tqdm(
+        batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False
+    ):
         x = data.to_model_input(xb, bands)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             copies = _tta_copies(x, positions, tta_mode, augment, seed) if tta else [x]
@@ -109,7 +122,9 @@ def predict_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(TTA mean, plain prediction) for ``images[rows]``, in the order of ``rows``
     (:func:`predict_transforms`' arguments)."""
-    outs = predict_transforms(model, images, rows, bands, batch_size, device, tta, amp, tta_mode, augment, seed)
+    outs = predict_transforms(
+        model, images, rows, bands, batch_size, device, tta, amp, tta_mode, augment, seed
+    )
     return outs.mean(axis=0), outs[0]
 
 
@@ -142,19 +157,50 @@ def predict_cnn(
     torch.set_num_threads(max(1, int(threads)))
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
-    images, subsets = data.load_fold(images_path, index_path, splits_path, catalog_path, target=meta["target"], res=int(meta["res"]), fold=int(meta["fold"]))
-    log.info("predicting %s (%s, %d px, fold %d) on %s, TTA %s (%s)", meta["target"], meta["bands"], meta["res"], meta["fold"], dev, tta, tta_mode)
+    images, subsets = data.load_fold(
+        images_path,
+        index_path,
+        splits_path,
+        catalog_path,
+        target=meta["target"],
+        res=int(meta["res"]),
+        fold=int(meta["fold"]),
+    )
+    log.info(
+        "predicting %s (%s, %d px, fold %d) on %s, TTA %s (%s)",
+        meta["target"],
+        meta["bands"],
+        meta["res"],
+        meta["fold"],
+        dev,
+        tta,
+        tta_mode,
+    )
     frames = []
     for name in ("test", "validation"):
         sub = subsets[name]
         outs = predict_transforms(
-            model, images, sub.rows, meta["bands"], batch_size, dev, tta=tta, amp=bool(meta["train"]["amp"]),
-            tta_mode=tta_mode, augment=augment_settings(meta["train"]), seed=int(meta["fold"]),
+            model,
+            images,
+            sub.rows,
+            meta["bands"],
+            batch_size,
+            dev,
+            tta=tta,
+            amp=bool(meta["train"]["amp"]),
+            tta_mode=tta_mode,
+            augment=augment_settings(meta["train"]),
+            seed=int(meta["fold"]),
         )
         # spread: the spread (ddof 0) of the copies' predictions, 0 without TTA or at 1 px (dihedral).
         frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "spread": outs.std(axis=0)}
         frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, **frame}))
     out = pd.concat(frames, ignore_index=True)
     gio.write_parquet(out_path, out)
-    log.info("wrote %d test and %d validation predictions to %s", len(subsets["test"]), len(subsets["validation"]), out_path)
+    log.info(
+        "wrote %d test and %d validation predictions to %s",
+        len(subsets["test"]),
+        len(subsets["validation"]),
+        out_path,
+    )
     return out

@@ -39,9 +39,13 @@ class Node:
     time_min: float  # the partition's time limit in minutes
 
     def describe(self) -> str:
-        limit = "no time limit" if self.time_min == UNLIMITED else f"time limit {self.time_min:g} min"
+        limit = (
+            "no time limit" if self.time_min == UNLIMITED else f"time limit {self.time_min:g} min"
+        )
         models = f" ({', '.join(sorted(self.gpu_models))})" if self.gpu_models else ""
-        return f"{self.name}: {self.cpus} CPUs, {self.mem_mb} MB, {gpus(self.gpus)}{models}, {limit}"
+        return (
+            f"{self.name}: {self.cpus} CPUs, {self.mem_mb} MB, {gpus(self.gpus)}{models}, {limit}"
+        )
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,11 @@ class Request:
     partition: str | None  # None: the default partition
 
     def describe(self) -> str:
-        gpu = f", {gpus(self.gpus)}" + (f" ({self.gpu_model})" if self.gpu_model else "") if self.gpus else ""
+        gpu = (
+            f", {gpus(self.gpus)}" + (f" ({self.gpu_model})" if self.gpu_model else "")
+            if self.gpus
+            else ""
+        )
         return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.runtime_min:g} min{gpu}"
 
     def shortfalls(self, node: Node) -> list[str]:
@@ -105,7 +113,18 @@ def parse_sinfo(text: str) -> list[Node]:
             continue
         name, partition, cpus, mem, gres, limit = (f.strip() for f in line.split("|"))
         n_gpus, models = parse_gres(gres)
-        nodes.append(Node(name, partition.rstrip("*"), partition.endswith("*"), int(cpus), int(mem.rstrip("+")), n_gpus, models, parse_minutes(limit)))
+        nodes.append(
+            Node(
+                name,
+                partition.rstrip("*"),
+                partition.endswith("*"),
+                int(cpus),
+                int(mem.rstrip("+")),
+                n_gpus,
+                models,
+                parse_minutes(limit),
+            )
+        )
     return nodes
 
 
@@ -123,12 +142,17 @@ def request_of(rule: str, threads: int, resources: Mapping) -> Request:
         mem = int(resources["mem_mb_per_cpu"]) * cpus
     runtime = resources.get("runtime")
     runtime = parse_minutes(runtime) if isinstance(runtime, str) else float(runtime or 0)
-    return Request(rule, cpus, mem, runtime, n_gpus, model, resources.get("slurm_partition") or None)
+    return Request(
+        rule, cpus, mem, runtime, n_gpus, model, resources.get("slurm_partition") or None
+    )
 
 
 def impossible(requests: Iterable[Request], nodes: list[Node]) -> list[str]:
     """One line per distinct request that no node of its partition can satisfy."""
-    default = sorted({n.partition for n in nodes if n.default}) or sorted({n.partition for n in nodes})[:1]
+    default = (
+        sorted({n.partition for n in nodes if n.default})
+        or sorted({n.partition for n in nodes})[:1]
+    )
     problems = []
     for req in sorted(set(requests), key=lambda r: r.rule):
         partition = req.partition or (default[0] if default else None)
@@ -136,7 +160,10 @@ def impossible(requests: Iterable[Request], nodes: list[Node]) -> list[str]:
         members = [n for n in nodes if n.partition in str(partition).split(",")]
         if not members:
             known = sorted({n.partition for n in nodes})
-            problems.append(f"rule {req.rule} asks for partition {partition!r}, which the cluster does not have (partitions: {', '.join(known)})")
+            problems.append(
+                f"rule {req.rule} asks for partition {partition!r}, which "
+                f"the cluster does not have (partitions: {', '.join(known)})"
+            )
             continue
         if any(not req.shortfalls(n) for n in members):
             continue
@@ -159,7 +186,9 @@ def message(problems: list[str], config_keys: Mapping[str, str]) -> str:
     )
 
 
-def check_requests(requests: Iterable[Request], sinfo_text: str, config_keys: Mapping[str, str]) -> None:
+def check_requests(
+    requests: Iterable[Request], sinfo_text: str, config_keys: Mapping[str, str]
+) -> None:
     problems = impossible(requests, parse_sinfo(sinfo_text))
     if problems:
         raise ImpossibleRequest(message(problems, config_keys))
@@ -170,7 +199,11 @@ def check_workflow(workflow, config_keys: Mapping[str, str]) -> None:
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm":
         return
-    requests = [request_of(job.rule.name, job.threads, job.resources) for job in workflow.dag.needrun_jobs() if not job.is_local]
+    requests = [
+        request_of(job.rule.name, job.threads, job.resources)
+        for job in workflow.dag.needrun_jobs()
+        if not job.is_local
+    ]
     if not requests:
         return
     from snakemake.logging import logger

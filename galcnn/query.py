@@ -44,7 +44,9 @@ def ra_range(part: int, n_parts: int) -> tuple[float, float]:
     return 360.0 * part / n_parts, 360.0 * (part + 1) / n_parts
 
 
-def render_sql(cuts: dict, part: int | None = None, n_parts: int = 1, into: str | None = None) -> str:
+def render_sql(
+    cuts: dict, part: int | None = None, n_parts: int = 1, into: str | None = None
+) -> str:
     """The paper's SQL for config ``query.cuts``, optionally one RA partition and ``INTO`` a table.
 
     Every number goes through :func:`galcnn.catalog.sql_number`, which refuses
@@ -93,11 +95,15 @@ def query_skyserver(
             with conf.set_temp("skyserver_baseurl", url.rstrip("/")):
                 table = SDSS.query_sql(sql, data_release=data_release, timeout=timeout, cache=False)
         except RemoteServiceError as exc:
-            raise QueryError(f"SkyServer refused the query: {_error_text(str(exc))}\nSQL:\n{sql}") from None
+            raise QueryError(
+                f"SkyServer refused the query: {_error_text(str(exc))}\nSQL:\n{sql}"
+            ) from None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             if status not in TRANSIENT_HTTP_STATUS:
-                raise QueryError(f"SkyServer answered HTTP {status} to the query\nSQL:\n{sql}") from None
+                raise QueryError(
+                    f"SkyServer answered HTTP {status} to the query\nSQL:\n{sql}"
+                ) from None
             last = f"HTTP {status}"
         except (requests.Timeout, requests.ConnectionError) as exc:
             last = f"{type(exc).__name__}: {exc}"
@@ -107,7 +113,9 @@ def query_skyserver(
             return frame
         if attempt < retries:
             wait = min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log.warning("attempt %d/%d failed (%s); retrying in %.1f s", attempt, retries, last, wait)
+            log.warning(
+                "attempt %d/%d failed (%s); retrying in %.1f s", attempt, retries, last, wait
+            )
             time.sleep(wait)
     raise QueryError(f"SkyServer query failed {retries} times, last: {last}\nSQL:\n{sql}")
 
@@ -126,9 +134,14 @@ def query_partition(
 
 
 def merge_partitions(
-    parts: list[str | Path], sqls: list[str | Path], cuts: dict, out_catalog: str | Path, out_sql: str | Path
+    parts: list[str | Path],
+    sqls: list[str | Path],
+    cuts: dict,
+    out_catalog: str | Path,
+    out_sql: str | Path,
 ) -> pd.DataFrame:
-    """Merge partition tables (and their SQL files, in the same order) into the typed catalogue and write the SQL that made it.
+    """Merge partition tables (and their SQL files, in the same order) into the typed
+    catalogue and write the SQL that made it.
 
     A galaxy with several spectra appears once per spectrum; the one with the
     lowest specObjID is kept (the count dropped is logged). The cuts are re-checked
@@ -137,20 +150,35 @@ def merge_partitions(
     """
     frames, sql_texts = [], []
     if len(sqls) != len(parts):
-        raise ValueError(f"{len(parts)} partition tables but {len(sqls)} SQL files; give one SQL file per partition")
+        raise ValueError(
+            f"{len(parts)} partition tables but {len(sqls)} SQL files; give one SQL file per partition"
+        )
     for i, (path, sql_path) in enumerate(zip(parts, sqls)):
         frame = pd.read_parquet(path)
         frames.append(frame)
-        sql_texts.append(f"-- partition {i + 1} of {len(parts)}: {len(frame)} rows\n{Path(sql_path).read_text().rstrip()};\n")
-    merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(catalog.CATALOG_COLUMNS))
+        sql_texts.append(
+            f"-- partition {i + 1} of {len(parts)}: {len(frame)} rows\n{Path(sql_path).read_text().rstrip()};\n"
+        )
+    merged = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(catalog.CATALOG_COLUMNS))
+    )
     n_rows = len(merged)
-    merged = merged.sort_values(["objID", "specObjID"], kind="stable").drop_duplicates("objID", keep="first")
+    merged = merged.sort_values(["objID", "specObjID"], kind="stable").drop_duplicates(
+        "objID", keep="first"
+    )
     if len(merged) < n_rows:
-        log.info("dropped %d extra spectra of galaxies already in the catalogue", n_rows - len(merged))
+        log.info(
+            "dropped %d extra spectra of galaxies already in the catalogue", n_rows - len(merged)
+        )
     typed = catalog.check_catalog(merged)
     kept = catalog.apply_cuts(typed, catalog.quality_cuts(cuts))
     if len(kept) < len(typed):
-        log.warning("%d returned rows fail the cuts the query asked for; they are removed", len(typed) - len(kept))
+        log.warning(
+            "%d returned rows fail the cuts the query asked for; they are removed",
+            len(typed) - len(kept),
+        )
     log.info("catalogue: %d galaxies from %d partitions", len(kept), len(parts))
     if kept.empty:
         raise ValueError(
@@ -165,7 +193,12 @@ def merge_partitions(
 def _to_frame(table) -> pd.DataFrame:
     """An astropy table (or None, astroquery's empty result) as a frame with the catalogue's columns."""
     if table is None:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in catalog.INTEGER_COLUMNS else "float64") for c in catalog.CATALOG_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c in catalog.INTEGER_COLUMNS else "float64")
+                for c in catalog.CATALOG_COLUMNS
+            }
+        )
     frame = table.to_pandas()
     # SQL Server names result columns as the tables spell them; match without regard to case.
     by_lower = {c.lower(): c for c in catalog.CATALOG_COLUMNS}

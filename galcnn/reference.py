@@ -51,7 +51,8 @@ class Reference:
 
     def describe(self) -> str:
         if self.available:
-            return f"published predictions of {self.source} at {', '.join(f'{r} px' for r in sorted(self.frames, reverse=True))}"
+            resolutions = ", ".join(f"{r} px" for r in sorted(self.frames, reverse=True))
+            return f"published predictions of {self.source} at {resolutions}"
         return f"published predictions of {self.source} unavailable: {self.reason}"
 
 
@@ -75,7 +76,9 @@ def check_body(path: Path, name: str, expected_sha256: str) -> None:
     if not head:
         raise ValueError(f"{name} is empty")
     if head.lstrip().lower().startswith((b"<!doctype", b"<html")) or b"<html" in head.lower():
-        raise ValueError(f"{name} is an HTML page ({size} bytes), not the CSV of published predictions")
+        raise ValueError(
+            f"{name} is an HTML page ({size} bytes), not the CSV of published predictions"
+        )
     if got != expected_sha256:
         cut = "; it ends mid-line, so it looks truncated" if ends_mid_line else ""
         raise ValueError(
@@ -91,11 +94,17 @@ def parse_predictions(path: str | Path, target: str) -> pd.DataFrame:
     wanted = ["objID", target, "prediction"]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; its header is {list(raw.columns)}, expected {wanted}")
+        raise ValueError(
+            f"{name} lacks column(s) {missing}; its header is {list(raw.columns)}, expected {wanted}"
+        )
     if raw.empty:
         raise ValueError(f"{name} has a header but no rows")
     out = {}
-    for col, new, kind in (("objID", "objID", "integer"), (target, "true", "number"), ("prediction", "pred", "number")):
+    for col, new, kind in (
+        ("objID", "objID", "integer"),
+        (target, "true", "number"),
+        ("prediction", "pred", "number"),
+    ):
         values = pd.to_numeric(raw[col].str.strip(), errors="coerce")
         bad = values.isna() | ~np.isfinite(values.astype(float))
         if bad.any():
@@ -112,7 +121,9 @@ def parse_predictions(path: str | Path, target: str) -> pd.DataFrame:
     dup = frame["objID"].duplicated(keep=False)
     if dup.any():
         ids = frame.loc[dup, "objID"].unique()
-        raise ValueError(f"{name}: {len(ids)} objID(s) appear more than once, e.g. {ids[:3].tolist()}")
+        raise ValueError(
+            f"{name}: {len(ids)} objID(s) appear more than once, e.g. {ids[:3].tolist()}"
+        )
     return frame
 
 
@@ -164,25 +175,55 @@ def fetch_reference(
                 try:
                     check_body(path, f.name, f.sha256)
                 except ValueError as exc:
-                    raise ValueError(f"{exc}. It was found in reference.local_dir ({local_dir}): delete or replace it") from None
+                    raise ValueError(
+                        f"{exc}. It was found in reference.local_dir ({local_dir}): delete or replace it"
+                    ) from None
                 paths[f.resolution] = path
                 continue
             url = f"{base_url.rstrip('/')}/{commit}/{folder.strip('/')}/{f.name}"
             try:
-                http.download_file(url, path, retries=retries, timeout=timeout, check=lambda p, f=f: check_body(p, f.name, f.sha256))
+                http.download_file(
+                    url,
+                    path,
+                    retries=retries,
+                    timeout=timeout,
+                    check=lambda p, f=f: check_body(p, f.name, f.sha256),
+                )
             except http.Unreachable as exc:
                 where = f"{local_dir}/" if local_dir else "a folder named by reference.local_dir"
                 reason = f"{exc}. Offline? Put the files {[g.name for g in files]} in {where} by hand, {RETRY_HINT}"
                 log.warning("published reference unavailable: %s", reason)
-                _write(outputs, status_path, {"available": False, "source": source, "target": target, "bands": bands, "reason": reason}, {})
+                _write(
+                    outputs,
+                    status_path,
+                    {
+                        "available": False,
+                        "source": source,
+                        "target": target,
+                        "bands": bands,
+                        "reason": reason,
+                    },
+                    {},
+                )
                 return Reference(False, source, target, bands, reason)
             log.info("downloaded %s (sha256 verified)", url)
             paths[f.resolution] = path
         frames = {res: parse_predictions(path, target) for res, path in paths.items()}
         check_same_galaxies({p.name: frames[res] for res, p in paths.items()})
     record = {
-        "available": True, "source": source, "commit": commit, "target": target, "bands": bands,
-        "files": {str(f.resolution): {"name": f.name, "sha256": f.sha256, "rows": len(frames[f.resolution])} for f in files},
+        "available": True,
+        "source": source,
+        "commit": commit,
+        "target": target,
+        "bands": bands,
+        "files": {
+            str(f.resolution): {
+                "name": f.name,
+                "sha256": f.sha256,
+                "rows": len(frames[f.resolution]),
+            }
+            for f in files
+        },
     }
     _write(outputs, status_path, record, frames)
     for f in files:
@@ -190,15 +231,25 @@ def fetch_reference(
     return Reference(True, source, target, bands, frames=frames)
 
 
-def _write(outputs: dict[int, str], status_path: str, record: dict, frames: dict[int, pd.DataFrame]) -> None:
+def _write(
+    outputs: dict[int, str], status_path: str, record: dict, frames: dict[int, pd.DataFrame]
+) -> None:
     """Every output at once: the tables (empty when unavailable) and the status record last."""
-    empty = pd.DataFrame({"objID": pd.Series(dtype="int64"), "true": pd.Series(dtype="float64"), "pred": pd.Series(dtype="float64")})
+    empty = pd.DataFrame(
+        {
+            "objID": pd.Series(dtype="int64"),
+            "true": pd.Series(dtype="float64"),
+            "pred": pd.Series(dtype="float64"),
+        }
+    )
     for res, path in outputs.items():
         gio.write_parquet(path, frames.get(res, empty))
     gio.write_json(status_path, record)
 
 
-def load_reference(status_path: str | Path | None, paths: dict[int, str | Path]) -> Reference | None:
+def load_reference(
+    status_path: str | Path | None, paths: dict[int, str | Path]
+) -> Reference | None:
     """The stage's outputs as a :class:`Reference`; ``None`` when the stage is not configured."""
     if status_path is None:
         return None
@@ -214,14 +265,24 @@ def published_test_ids(status_path: str | Path, path: str | Path) -> np.ndarray:
     """The objIDs of the published test set (config ``test_set: reference``), or an error saying why not."""
     reference = load_reference(status_path, {0: path})
     if not reference.available:
-        raise ValueError(f"config 'test_set: reference' needs the published test galaxies, but the {reference.describe()}; "
-                         "or use test_set: random")
+        raise ValueError(
+            f"config 'test_set: reference' needs the published test galaxies, but the {reference.describe()}; "
+            "or use test_set: random"
+        )
     return reference.frames[0]["objID"].to_numpy()
 
 
 COMPARISON_COLUMNS = (
-    "resolution", "n_common", "rmse_ours", "nmad_ours", "rmse_published", "nmad_published",
-    "rms_difference", "median_difference", "correlation", "note",
+    "resolution",
+    "n_common",
+    "rmse_ours",
+    "nmad_ours",
+    "rmse_published",
+    "nmad_published",
+    "rms_difference",
+    "median_difference",
+    "correlation",
+    "note",
 )
 
 
@@ -232,12 +293,23 @@ def compare(ours: dict[int, pd.DataFrame], reference: Reference) -> pd.DataFrame
     a resolution without common galaxies gets ``n_common = 0`` and a note saying why.
     """
     if not ours:
-        published = f"published: {', '.join(map(str, sorted(reference.frames, reverse=True)))} px" if reference.available else reference.describe()
+        published = (
+            f"published: {', '.join(map(str, sorted(reference.frames, reverse=True)))} px"
+            if reference.available
+            else reference.describe()
+        )
         note = f"no trained resolution of the published target and bands has published predictions ({published})"
-        return pd.DataFrame([dict.fromkeys(COMPARISON_COLUMNS, np.nan) | {"n_common": 0, "note": note}], columns=list(COMPARISON_COLUMNS))
+        return pd.DataFrame(
+            [dict.fromkeys(COMPARISON_COLUMNS, np.nan) | {"n_common": 0, "note": note}],
+            columns=list(COMPARISON_COLUMNS),
+        )
     rows = []
     for res in sorted(ours, reverse=True):
-        row = dict.fromkeys(COMPARISON_COLUMNS, np.nan) | {"resolution": int(res), "n_common": 0, "note": ""}
+        row = dict.fromkeys(COMPARISON_COLUMNS, np.nan) | {
+            "resolution": int(res),
+            "n_common": 0,
+            "note": "",
+        }
         if not reference.available:
             row["note"] = reference.describe()
         elif res not in reference.frames:
@@ -246,7 +318,8 @@ def compare(ours: dict[int, pd.DataFrame], reference: Reference) -> pd.DataFrame
             both = ours[res].merge(reference.frames[res], on="objID", suffixes=("_ours", "_pub"))
             if both.empty:
                 row["note"] = (
-                    f"none of our {len(ours[res])} test galaxies is among the {len(reference.frames[res])} published ones "
+                    f"none of our {len(ours[res])} test galaxies is among "
+                    f"the {len(reference.frames[res])} published ones "
                     "(a mock survey has none; on SDSS use test_set: reference)"
                 )
             else:
@@ -259,11 +332,15 @@ def compare(ours: dict[int, pd.DataFrame], reference: Reference) -> pd.DataFrame
                     "nmad_published": nmad(both["pred_pub"], both["true_pub"]),
                     "rms_difference": float(np.sqrt(np.mean(diff**2))),
                     "median_difference": float(np.median(diff)),
-                    "correlation": float(np.corrcoef(both["pred_ours"], both["pred_pub"])[0, 1]) if len(both) > 1 else np.nan,
+                    "correlation": float(np.corrcoef(both["pred_ours"], both["pred_pub"])[0, 1])
+                    if len(both) > 1
+                    else np.nan,
                 }
                 gap = np.abs(both["true_ours"] - both["true_pub"]).max()
                 if gap > 1e-3:
-                    row["note"] = f"true values differ by up to {gap:.3f} dex between our catalogue and the published one"
+                    row["note"] = (
+                        f"true values differ by up to {gap:.3f} dex between our catalogue and the published one"
+                    )
         rows.append(row)
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
@@ -273,10 +350,17 @@ def common_predictions(ours: pd.DataFrame, reference: Reference, res: int) -> pd
     if not reference.available or res not in reference.frames:
         return pd.DataFrame(columns=["objID", "true", "ours", "published"])
     both = ours.merge(reference.frames[res], on="objID", suffixes=("", "_pub"))
-    return both.rename(columns={"pred": "ours", "pred_pub": "published"})[["objID", "true", "ours", "published"]]
+    return both.rename(columns={"pred": "ours", "pred_pub": "published"})[
+        ["objID", "true", "ours", "published"]
+    ]
 
 
-def build_comparison(prediction_paths: dict[int, str], status_path: str, reference_paths: dict[int, str], csv_path: str) -> pd.DataFrame:
+def build_comparison(
+    prediction_paths: dict[int, str],
+    status_path: str,
+    reference_paths: dict[int, str],
+    csv_path: str,
+) -> pd.DataFrame:
     ours = {res: pd.read_parquet(p, columns=list(COLUMNS)) for res, p in prediction_paths.items()}
     table = compare(ours, load_reference(status_path, reference_paths))
     gio.write_csv(csv_path, table)

@@ -37,16 +37,22 @@ class Schedule:
 
     def __post_init__(self):
         if not 0 <= self.warmup < 1:
-            raise ValueError(f"stage2.warmup is {self.warmup}; it is a fraction of the first SGDR cycle, 0 <= warmup < 1")
+            raise ValueError(
+                f"stage2.warmup is {self.warmup}; it is a fraction of the first SGDR cycle, 0 <= warmup < 1"
+            )
         if self.steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch is {self.steps_per_epoch}; need at least one batch per epoch")
+            raise ValueError(
+                f"steps_per_epoch is {self.steps_per_epoch}; need at least one batch per epoch"
+            )
         if len(self.lrs) != 3:
             raise ValueError(f"stage2.lrs needs one rate per layer group (3), got {list(self.lrs)}")
         if self.n_epochs < 1:
-            raise ValueError("the schedule has no epochs; set train.stage1.epochs or train.stage2 epochs/cycles")
+            raise ValueError(
+                "the schedule has no epochs; set train.stage1.epochs or train.stage2 epochs/cycles"
+            )
 
     @classmethod
-    def from_settings(cls, train: dict, steps_per_epoch: int) -> "Schedule":
+    def from_settings(cls, train: dict, steps_per_epoch: int) -> Schedule:
         """From the config's ``train`` mapping (keys ``stage1`` and ``stage2``)."""
         s1, s2 = train["stage1"], train["stage2"]
         return cls(

@@ -48,7 +48,9 @@ def make_splits(objids, test_fraction: float, folds: int, seed: int, test_ids=No
             )
     n_test = int(is_test.sum())
     if len(ids) - n_test < folds:
-        raise ValueError(f"{len(ids)} galaxies leave {len(ids) - n_test} for {folds} folds; need at least one per fold")
+        raise ValueError(
+            f"{len(ids)} galaxies leave {len(ids) - n_test} for {folds} folds; need at least one per fold"
+        )
     rest = order[~is_test[order]]
     fold = np.full(len(ids), TEST_FOLD, dtype=np.int64)
     fold[rest] = np.arange(len(rest)) % folds
@@ -56,7 +58,9 @@ def make_splits(objids, test_fraction: float, folds: int, seed: int, test_ids=No
     return pd.DataFrame({"objID": ids, "split": pd.array(split, dtype="string"), "fold": fold})
 
 
-def labelled(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str) -> pd.DataFrame:
+def labelled(
+    index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str
+) -> pd.DataFrame:
     """The split galaxies that can be used for ``target``: objID, split, fold, image row and target.
 
     Galaxies without an image or with a missing target (−9999 or non-finite) are
@@ -73,12 +77,23 @@ def labelled(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, t
     table = splits.merge(index[["objID", "row"]], on="objID", how="left", validate="one_to_one")
     no_image = table["row"].isna()
     if no_image.any():
-        log.info("%d of %d split galaxies have no image (excluded when packing); dropped", int(no_image.sum()), len(table))
+        log.info(
+            "%d of %d split galaxies have no image (excluded when packing); dropped",
+            int(no_image.sum()),
+            len(table),
+        )
     table = table.loc[~no_image]
-    table = table.merge(catalog.loc[:, ["objID", target]], on="objID", how="left", validate="one_to_one")
+    table = table.merge(
+        catalog.loc[:, ["objID", target]], on="objID", how="left", validate="one_to_one"
+    )
     no_target = ~target_mask(table, target)
     if no_target.any():
-        log.info("%d of %d galaxies have no measured %s; dropped", int(no_target.sum()), len(table), target)
+        log.info(
+            "%d of %d galaxies have no measured %s; dropped",
+            int(no_target.sum()),
+            len(table),
+            target,
+        )
     return table.loc[~no_target]
 
 
@@ -86,4 +101,8 @@ def subset_masks(table: pd.DataFrame, fold: int) -> dict[str, pd.Series]:
     """Rows of :func:`labelled` in each subset of ``fold``: validation = the fold's rows,
     train = the other non-test rows, test = ``split == "test"``."""
     in_folds = table["split"] == "train"
-    return {"train": in_folds & (table["fold"] != fold), "validation": in_folds & (table["fold"] == fold), "test": table["split"] == "test"}
+    return {
+        "train": in_folds & (table["fold"] != fold),
+        "validation": in_folds & (table["fold"] == fold),
+        "test": table["split"] == "test",
+    }

@@ -29,12 +29,17 @@ class InsufficientData(ValueError):
     """Too few galaxies for a target; the message gives the counts and what to change."""
 
 
-def fold_counts(index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str) -> pd.DataFrame:
+def fold_counts(
+    index: pd.DataFrame, splits: pd.DataFrame, catalog: pd.DataFrame, target: str
+) -> pd.DataFrame:
     """Galaxies with an image and a measured ``target`` per fold: columns fold, train,
     validation, test (the test set is the same for every fold)."""
     table = labelled(index, splits, catalog, target)
     folds = sorted(int(f) for f in splits.loc[splits["fold"] != TEST_FOLD, "fold"].unique())
-    rows = [{"fold": k} | {name: int(m.sum()) for name, m in subset_masks(table, k).items()} for k in folds]
+    rows = [
+        {"fold": k} | {name: int(m.sum()) for name, m in subset_masks(table, k).items()}
+        for k in folds
+    ]
     return pd.DataFrame(rows, columns=["fold", *SUBSETS])
 
 
@@ -58,11 +63,16 @@ def check_counts(counts: pd.DataFrame, target: str, batch_size: int, survey: str
         short.append(f"test {n_test} < {least['test']}")
     if not short:
         return
-    more = "mock.n_galaxies (galaxies drawn before the cuts)" if survey == "mock" else "a larger catalogue (query.partitions cover the sky; fewer failed cutouts)"
+    more = (
+        "mock.n_galaxies (galaxies drawn before the cuts)"
+        if survey == "mock"
+        else "a larger catalogue (query.partitions cover the sky; fewer failed cutouts)"
+    )
     table = counts.to_string(index=False)
     raise InsufficientData(
         f"too few galaxies with a measured {target} to train and score its models: "
-        f"{'; '.join(short)} (minimums per fold: train {least['train']}, validation {least['validation']}, test {least['test']}).\n"
+        f"{'; '.join(short)} (minimums per fold: train {least['train']}, "
+        f"validation {least['validation']}, test {least['test']}).\n"
         f"Galaxies per fold after dropping those without an image or without {target} (-9999):\n{table}\n"
         f"To raise the counts change {more}, the cuts (query.cuts), folds (fewer folds: more validation "
         f"galaxies per fold; more folds: more training galaxies) or test_fraction (the share of the test set)."

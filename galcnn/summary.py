@@ -28,13 +28,26 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .io import write_csv, write_text
-from .metrics import nmad, rmse
-from .reference import Reference, load_reference
+from galcnn.io import write_csv, write_text
+from galcnn.metrics import nmad, rmse
+from galcnn.reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("method", "target", "bands", "resolution", "variant", "n", "rmse", "nmad", "paper_rmse", "paper_nmad", "paper_source", "paper_figure")
+COLUMNS = (
+    "method",
+    "target",
+    "bands",
+    "resolution",
+    "variant",
+    "n",
+    "rmse",
+    "nmad",
+    "paper_rmse",
+    "paper_nmad",
+    "paper_source",
+    "paper_figure",
+)
 PAPER = "paper"
 METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
@@ -44,10 +57,22 @@ METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 PAPER_VALUES: dict[tuple, tuple[float, float, str]] = {
     ("cnn", "oh_p50", "gri", "single"): (0.085, 0.0668, "Fig. 2 and §4: one model, gri 128 px"),
     # The ensemble's RMSE only: the paper quotes no NMAD for it.
-    ("cnn", "oh_p50", "gri", "ensemble"): (0.0835, np.nan, "§2.3.5 of the earlier draft: 5-fold ensemble, gri 128 px"),
+    ("cnn", "oh_p50", "gri", "ensemble"): (
+        0.0835,
+        np.nan,
+        "§2.3.5 of the earlier draft: 5-fold ensemble, gri 128 px",
+    ),
     # Fig. 4 quotes the scatter as a standard deviation (0.218 dex, set as the RMSE) and an NMAD of 0.19-0.22.
-    ("cnn", "lgm_tot_p50", "gri", "single"): (0.218, np.nan, "Fig. 4 left and §5: one model, gri 128 px; std 0.218 dex, NMAD 0.19-0.22"),
-    ("rf", "oh_p50", "gri", "rf"): (0.1296, 0.1059, "§4.1 and Fig. 3: random forest on g, r, i (40 trees, min_samples_leaf 8)"),
+    ("cnn", "lgm_tot_p50", "gri", "single"): (
+        0.218,
+        np.nan,
+        "Fig. 4 left and §5: one model, gri 128 px; std 0.218 dex, NMAD 0.19-0.22",
+    ),
+    ("rf", "oh_p50", "gri", "rf"): (
+        0.1296,
+        0.1059,
+        "§4.1 and Fig. 3: random forest on g, r, i (40 trees, min_samples_leaf 8)",
+    ),
 }
 
 #: NMAD(CNN)/NMAD(SDSS) of metallicity at fixed mass, mean ± spread (docs/paper.md, "MMR scatter ratio").
@@ -70,12 +95,20 @@ def comparison_kind(variant: str) -> str | None:
     return None
 
 
-def cnn_rows(test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int) -> list[dict]:
+def cnn_rows(
+    test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int
+) -> list[dict]:
     """Rows for one trained configuration from its prediction tables."""
     variants = {"ensemble": "pred", "ensemble_notta": "pred_notta"}
-    fold_cols = sorted((c for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta")), key=lambda c: int(c[9:]))
+    fold_cols = sorted(
+        (c for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta")),
+        key=lambda c: int(c[9:]),
+    )
     if "pred" not in test.columns or not fold_cols:
-        raise ValueError(f"predictions for {target}/{bands}/{resolution}px lack 'pred' or 'pred_fold<k>' columns; found {list(test.columns)}")
+        raise ValueError(
+            f"predictions for {target}/{bands}/{resolution}px lack 'pred' "
+            f"or 'pred_fold<k>' columns; found {list(test.columns)}"
+        )
     variants.update({c[5:]: c for c in fold_cols})
     key = ("cnn", target, bands, resolution)
     rows = [_row(*key, variant, test["true"], test[col]) for variant, col in variants.items()]
@@ -86,17 +119,38 @@ def cnn_rows(test: pd.DataFrame, validation: pd.DataFrame | None, target: str, b
 
 def baseline_row(frame: pd.DataFrame, method: str, target: str) -> dict:
     if method not in BASELINE_BANDS:
-        raise ValueError(f"unknown baseline method {method!r}; expected one of {sorted(BASELINE_BANDS)}")
+        raise ValueError(
+            f"unknown baseline method {method!r}; expected one of {sorted(BASELINE_BANDS)}"
+        )
     return _row(method, target, BASELINE_BANDS[method], None, method, frame["true"], frame["pred"])
 
 
 def published_rows(reference: Reference) -> list[dict]:
     """The published predictions rescored with our metrics, or one row saying they are unavailable."""
     if not reference.available:
-        return [{**dict.fromkeys(COLUMNS, np.nan), "method": "published", "target": reference.target, "bands": reference.bands,
-                 "resolution": None, "variant": "unavailable", "n": 0, "paper_source": "", "paper_figure": ""}]
+        return [
+            {
+                **dict.fromkeys(COLUMNS, np.nan),
+                "method": "published",
+                "target": reference.target,
+                "bands": reference.bands,
+                "resolution": None,
+                "variant": "unavailable",
+                "n": 0,
+                "paper_source": "",
+                "paper_figure": "",
+            }
+        ]
     return [
-        _row("published", reference.target, reference.bands, res, "published", frame["true"], frame["pred"])
+        _row(
+            "published",
+            reference.target,
+            reference.bands,
+            res,
+            "published",
+            frame["true"],
+            frame["pred"],
+        )
         for res, frame in sorted(reference.frames.items(), reverse=True)
     ]
 
@@ -118,44 +172,68 @@ def summary_table(
     for row in rows:
         if row["method"] == "cnn" and row["resolution"] != top[row["target"], row["bands"]]:
             continue
-        paper = PAPER_VALUES.get((row["method"], row["target"], row["bands"], comparison_kind(row["variant"])))
+        paper = PAPER_VALUES.get(
+            (row["method"], row["target"], row["bands"], comparison_kind(row["variant"]))
+        )
         if paper is not None:
-            row.update(paper_rmse=paper[0], paper_nmad=paper[1], paper_source=PAPER, paper_figure=paper[2])
+            row.update(
+                paper_rmse=paper[0], paper_nmad=paper[1], paper_source=PAPER, paper_figure=paper[2]
+            )
     if reference is not None:
         published = published_rows(reference)
-        by_key = {(r["target"], r["bands"], r["resolution"]): r for r in published if r["variant"] == "published"}
+        by_key = {
+            (r["target"], r["bands"], r["resolution"]): r
+            for r in published
+            if r["variant"] == "published"
+        }
         for row in rows:
             match = by_key.get((row["target"], row["bands"], row["resolution"]))
             # The published predictions are one model's: the paper's number for each single-model row.
-            if row["method"] == "cnn" and comparison_kind(row["variant"]) == "single" and match is not None:
+            if (
+                row["method"] == "cnn"
+                and comparison_kind(row["variant"]) == "single"
+                and match is not None
+            ):
                 row.update(
-                    paper_rmse=match["rmse"], paper_nmad=match["nmad"], paper_source=f"published {reference.source}",
+                    paper_rmse=match["rmse"],
+                    paper_nmad=match["nmad"],
+                    paper_source=f"published {reference.source}",
                     paper_figure=f"published predictions: one model, {row['bands']} {row['resolution']} px (Fig. 3)",
                 )
         rows += published
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["resolution"] = table["resolution"].astype("Int64")
     table = table.sort_values(
-        ["target", "method", "bands", "resolution"], key=lambda s: s.map(METHOD_ORDER) if s.name == "method" else s,
-        ascending=[True, True, True, False], kind="stable",
+        ["target", "method", "bands", "resolution"],
+        key=lambda s: s.map(METHOD_ORDER) if s.name == "method" else s,
+        ascending=[True, True, True, False],
+        kind="stable",
     )
     return table.reset_index(drop=True)
 
 
-def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, reference: Reference | None = None) -> str:
+def summary_markdown(
+    table: pd.DataFrame, mmr: pd.DataFrame | None = None, reference: Reference | None = None
+) -> str:
     """The table as Markdown: headline rows (ensembles, published and baselines), all rows, the
     state of the published reference and the MMR ratios."""
     fmt = table.copy()
     fmt["resolution"] = fmt["resolution"].astype(object).where(fmt["resolution"].notna(), "-")
     for col in ("rmse", "nmad", "paper_rmse", "paper_nmad"):
-        fmt[col] = fmt[col].astype(object).where(fmt[col].notna(), None)  # tabulate prints None as missingval
-    headline = fmt[fmt["variant"].isin(["ensemble", "published", "unavailable", "rf", "mean"]) | fmt["paper_figure"].astype(bool)]
+        fmt[col] = (
+            fmt[col].astype(object).where(fmt[col].notna(), None)
+        )  # tabulate prints None as missingval
+    headline = fmt[
+        fmt["variant"].isin(["ensemble", "published", "unavailable", "rf", "mean"])
+        | fmt["paper_figure"].astype(bool)
+    ]
     parts = [
         "# Results on the test set",
         "",
         "RMSE and NMAD of ΔZ = prediction − truth, in dex; paper values from Wu & Boada (2019) where reported.",
         "",
-        f"Published reference: {reference.describe() if reference is not None else 'not configured (reference.enabled: false)'}.",
+        "Published reference: "
+        f"{reference.describe() if reference is not None else 'not configured (reference.enabled: false)'}.",
         "",
         "## Single models and fold ensembles beside the paper's, and the baselines",
         "",
@@ -166,7 +244,11 @@ def summary_markdown(table: pd.DataFrame, mmr: pd.DataFrame | None = None, refer
         fmt.to_markdown(index=False, floatfmt=".4f", missingval="-"),
     ]
     if mmr is not None:
-        parts += ["", "## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass (paper §5: one model's predictions)", ""]
+        parts += [
+            "",
+            "## Mass–metallicity relation: NMAD(CNN) / NMAD(SDSS) at fixed mass (paper §5: one model's predictions)",
+            "",
+        ]
         weighted = mmr[mmr["kind"] == "weighted"]
         for _, row in weighted.iterrows():
             paper = PAPER_MMR.get(row["comparison"])
@@ -183,9 +265,18 @@ def _row(method, target, bands, resolution, variant, true, pred) -> dict:
     true = np.asarray(true, dtype=float)
     pred = np.asarray(pred, dtype=float)
     return {
-        "method": method, "target": target, "bands": bands, "resolution": resolution, "variant": variant,
-        "n": int(true.size), "rmse": rmse(pred, true), "nmad": nmad(pred, true),
-        "paper_rmse": np.nan, "paper_nmad": np.nan, "paper_source": "", "paper_figure": "",
+        "method": method,
+        "target": target,
+        "bands": bands,
+        "resolution": resolution,
+        "variant": variant,
+        "n": int(true.size),
+        "rmse": rmse(pred, true),
+        "nmad": nmad(pred, true),
+        "paper_rmse": np.nan,
+        "paper_nmad": np.nan,
+        "paper_source": "",
+        "paper_figure": "",
     }
 
 
@@ -209,5 +300,10 @@ def build_summary(
     mmr = pd.read_csv(mmr_path) if mmr_path else None
     write_csv(csv_path, table)
     write_text(md_path, summary_markdown(table, mmr, reference))
-    log.info("summary: %d rows (%d CNN configurations, %d baselines)", len(table), len(cnn), len(baselines))
+    log.info(
+        "summary: %d rows (%d CNN configurations, %d baselines)",
+        len(table),
+        len(cnn),
+        len(baselines),
+    )
     return table

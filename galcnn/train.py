@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,8 @@ import torch
 from tqdm import tqdm
 
 from galcnn import checkpoint as ckpts
-from galcnn import data
+from galcnn import data, metrics
 from galcnn import io as gio
-from galcnn import metrics
 from galcnn.augment import augment_batch, augment_settings
 from galcnn.data import Subset
 from galcnn.divergence import EpochGuard
@@ -50,7 +49,13 @@ def rmse_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
 def job_seed(seed: int, target: str, bands: str, res: int, fold: int) -> int:
     """A seed per model from the config's seed, stable across runs and machines
     (``hash()`` of a string is salted per process, crc32 is not)."""
-    words = [int(seed), zlib.crc32(target.encode()), zlib.crc32(bands.encode()), int(res), int(fold)]
+    words = [
+        int(seed),
+        zlib.crc32(target.encode()),
+        zlib.crc32(bands.encode()),
+        int(res),
+        int(fold),
+    ]
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
@@ -87,24 +92,49 @@ def fit(
     rng = np.random.default_rng(seed)
     aug_gen = torch.Generator().manual_seed(seed)
     standardize = bool(settings["standardize_target"])
-    model.prepare_head(float(np.mean(train.y)), float(np.std(train.y)) or 1.0, standardize, settings["head_init"])
+    model.prepare_head(
+        float(np.mean(train.y)), float(np.std(train.y)) or 1.0, standardize, settings["head_init"]
+    )
     augment = augment_settings(settings)
     model.to(device, memory_format=fmt)
     groups = [{"params": list(g.parameters())} for g in model.layer_groups()]
-    opt = torch.optim.SGD(groups, lr=schedule.stage1_lr, momentum=float(settings["momentum"]), weight_decay=float(settings["weight_decay"]))
+    opt = torch.optim.SGD(
+        groups,
+        lr=schedule.stage1_lr,
+        momentum=float(settings["momentum"]),
+        weight_decay=float(settings["weight_decay"]),
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     history: list[dict] = []
     start = 0
     ckpt = None
     if checkpoint:
-        ckpt = ckpts.Checkpoint(checkpoint, ckpts.fingerprint(settings, bands=bands, seed=seed, arch=model.arch, train=train, val=val, images=images))
+        ckpt = ckpts.Checkpoint(
+            checkpoint,
+            ckpts.fingerprint(
+                settings,
+                bands=bands,
+                seed=seed,
+                arch=model.arch,
+                train=train,
+                val=val,
+                images=images,
+            ),
+        )
         start, history = ckpt.restore(model, opt, scaler, rng, aug_gen, device)
         if start:
             log.info("resuming from %s after epoch %d of %d", checkpoint, start, schedule.n_epochs)
 
     log.info(
         "training %s on %s: %d train / %d validation images, batch %d, %d steps per epoch, %d epochs, autocast %s",
-        model.arch, device, len(train), len(val), batch_size, steps, schedule.n_epochs, dtype,
+        model.arch,
+        device,
+        len(train),
+        len(val),
+        batch_size,
+        steps,
+        schedule.n_epochs,
+        dtype,
     )
     # The loss in the head's units: standard deviations of the target, or dex.
     loss_scale = model.y_std.item()
@@ -122,13 +152,27 @@ def fit(
         perm = rng.permutation(len(train))
         sq_err, n_seen = 0.0, 0
         lr_start = schedule.lrs_at(epoch * steps)[-1]
-        guard = EpochGuard(epoch, stage, schedule.phase(epoch), fp16=scaler.is_enabled(), checkpoint=ckpt.path if ckpt else None)
-        batches = data.iterate_batches(images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True)
-        for i, (xb, yb, _) in enumerate(tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)):
+        guard = EpochGuard(
+            epoch,
+            stage,
+            schedule.phase(epoch),
+            fp16=scaler.is_enabled(),
+            checkpoint=ckpt.path if ckpt else None,
+        )
+        batches = data.iterate_batches(
+            images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True
+        )
+        for i, (xb, yb, _) in enumerate(
+            tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)
+        ):
             for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):
                 group["lr"] = lr
-            x = augment_batch(data.to_model_input(xb, bands), generator=aug_gen, **augment).contiguous(memory_format=fmt)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            x = augment_batch(
+                data.to_model_input(xb, bands), generator=aug_gen, **augment
+            ).contiguous(memory_format=fmt)
+            with torch.autocast(
+                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ):
                 pred = model(x)
             loss = rmse_loss(pred, yb) / loss_scale
             guard.check("training loss", loss.detach(), opt, step=i)
@@ -138,7 +182,9 @@ def fit(
             scaler.update()
             sq_err += float(loss.detach()) ** 2 * len(yb)
             n_seen += len(yb)
-        val_pred, _ = predict_rows(model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"]))
+        val_pred, _ = predict_rows(
+            model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"])
+        )
         guard.check("validation predictions", val_pred, opt)
         row = {
             "epoch": epoch,
@@ -150,14 +196,24 @@ def fit(
             "seconds": time.perf_counter() - t0,
         }
         history.append(row)
-        log.info("epoch %d (%s): train RMSE %.4f, validation RMSE %.4f, lr %.3g, %.1f s", epoch, row["phase"], row["train_loss"], row["val_loss"], row["lr"], row["seconds"])
+        log.info(
+            "epoch %d (%s): train RMSE %.4f, validation RMSE %.4f, lr %.3g, %.1f s",
+            epoch,
+            row["phase"],
+            row["train_loss"],
+            row["val_loss"],
+            row["lr"],
+            row["seconds"],
+        )
         if ckpt is not None:
             ckpt.save(epoch + 1, history, model, opt, scaler, rng, aug_gen, device)
         if epoch_callback is not None:
             epoch_callback(epoch, pd.DataFrame(history, columns=HISTORY_COLUMNS))
     model.set_body_frozen(False)
     if val_pred is None:  # resumed from the checkpoint of the last epoch
-        val_pred, _ = predict_rows(model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"]))
+        val_pred, _ = predict_rows(
+            model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"])
+        )
     return pd.DataFrame(history, columns=HISTORY_COLUMNS), val_pred
 
 
@@ -183,30 +239,73 @@ def train_cnn(
     ``history`` (history.csv) and ``metrics`` (metrics.json: validation RMSE,
     NMAD and count, without TTA). Returns the metrics."""
     if (settings["pretrained"] == "imagenet") != (weights is not None):
-        raise ValueError(f"train.pretrained is {settings['pretrained']!r} but weights are {'given' if weights else 'missing'}; pass the ImageNet weights exactly when pretrained: imagenet")
+        raise ValueError(
+            f"train.pretrained is {settings['pretrained']!r} but weights are "
+            f"{'given' if weights else 'missing'}; pass the ImageNet weights exactly when pretrained: imagenet"
+        )
     torch.set_num_threads(max(1, int(threads)))
     dev = data.pick_device(device)
-    images, subsets = data.load_fold(images_path, index_path, splits_path, catalog_path, target=target, res=res, fold=fold)
+    images, subsets = data.load_fold(
+        images_path, index_path, splits_path, catalog_path, target=target, res=res, fold=fold
+    )
     model_seed = job_seed(seed, target, bands, res, fold)
     torch.manual_seed(model_seed)
     model = ResNetRegressor(settings["arch"], weights=weights)
     checkpoint = Path(outputs["model"]).parent / CHECKPOINT_NAME
     t0 = time.perf_counter()
-    history, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands=bands, seed=model_seed, device=dev, checkpoint=checkpoint)
+    history, pred = fit(
+        model,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands=bands,
+        seed=model_seed,
+        device=dev,
+        checkpoint=checkpoint,
+    )
     seconds = time.perf_counter() - t0
     val = subsets["validation"]
-    result = {"rmse": metrics.rmse(pred, val.y), "nmad": metrics.nmad(pred, val.y), "n": len(val), "train_seconds": round(seconds, 2)}
+    result = {
+        "rmse": metrics.rmse(pred, val.y),
+        "nmad": metrics.nmad(pred, val.y),
+        "n": len(val),
+        "train_seconds": round(seconds, 2),
+    }
     run = {
-        "target": target, "bands": bands, "res": res, "fold": fold, "seed": seed, "model_seed": model_seed,
-        "train": settings, "device": str(dev), "autocast": str(data.amp_dtype(dev, bool(settings["amp"]))),
-        "threads": int(threads), "n_train": len(subsets["train"]), "n_validation": len(val),
-        "n_test": len(subsets["test"]), "torch": torch.__version__,
+        "target": target,
+        "bands": bands,
+        "res": res,
+        "fold": fold,
+        "seed": seed,
+        "model_seed": model_seed,
+        "train": settings,
+        "device": str(dev),
+        "autocast": str(data.amp_dtype(dev, bool(settings["amp"]))),
+        "threads": int(threads),
+        "n_train": len(subsets["train"]),
+        "n_validation": len(val),
+        "n_test": len(subsets["test"]),
+        "torch": torch.__version__,
     }
     with gio.atomic_path(outputs["model"]) as tmp:
-        torch.save({"arch": settings["arch"], "state_dict": model.cpu().state_dict(), **{k: run[k] for k in ("target", "bands", "res", "fold", "train")}}, tmp)
+        torch.save(
+            {
+                "arch": settings["arch"],
+                "state_dict": model.cpu().state_dict(),
+                **{k: run[k] for k in ("target", "bands", "res", "fold", "train")},
+            },
+            tmp,
+        )
     gio.write_json(outputs["config"], run)
     gio.write_csv(outputs["history"], history)
     gio.write_json(outputs["metrics"], result)
     checkpoint.unlink(missing_ok=True)
-    log.info("validation RMSE %.4f, NMAD %.4f (n = %d) in %.0f s", result["rmse"], result["nmad"], result["n"], seconds)
+    log.info(
+        "validation RMSE %.4f, NMAD %.4f (n = %d) in %.0f s",
+        result["rmse"],
+        result["nmad"],
+        result["n"],
+        seconds,
+    )
     return result

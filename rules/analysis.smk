@@ -1,6 +1,7 @@
 # Scores of every model on the test set (summary table) and the scatter of the
 # mass-metallicity relation (docs/paper.md, "MMR"), from the stored predictions.
 
+
 localrules:
     analysis_headline,
     analysis_summary,
@@ -14,39 +15,39 @@ rule analysis_headline:
         PREDICTIONS,
     output:
         HEADLINE,
-    params:
-        analysis=canonical(config["analysis"]),
     log:
         log_path("analysis_headline", "{target}/{bands}/{res}px"),
-    threads: 1
     conda:
         "../envs/analysis.yaml"
+    threads: 1
+    params:
+        analysis=canonical(config["analysis"]),
     script:
         "../workflow/scripts/analysis_headline.py"
 
 
 rule analysis_summary:
     input:
+        **reference_inputs(),
         cnn=[PREDICTIONS.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
         validation=[PREDICTIONS_VAL.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
         baselines=[BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
         mmr=[MMR_CSV] if has_mmr() else [],
-        **reference_inputs(),
     output:
         csv=report(SUMMARY_CSV, caption="../report/summary.rst", category="Tables"),
         md=report(SUMMARY_MD, caption="../report/summary.rst", category="Tables"),
-    params:
-        cnn_keys=cnn_keys(),
-        baseline_keys=baseline_keys(),
-        published=reference_resolutions(),
     log:
         log_path("analysis_summary"),
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        cnn_keys=cnn_keys(),
+        baseline_keys=baseline_keys(),
+        published=reference_resolutions(),
     script:
         "../workflow/scripts/analysis_summary.py"
 
@@ -58,15 +59,15 @@ rule analysis_mmr:
         catalog=CATALOG,
     output:
         report(MMR_CSV, caption="../report/mmr.rst", category="Tables"),
-    params:
-        mmr=canonical(config["mmr"]),
     log:
         log_path("analysis_mmr"),
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        mmr=canonical(config["mmr"]),
     script:
         "../workflow/scripts/analysis_mmr.py"

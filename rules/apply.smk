@@ -4,6 +4,7 @@
 # configuration with TTA via the exported model folder, and one table of predictions,
 # calibrated uncertainties, status and domain flags. Nothing is retrained.
 
+
 localrules:
     apply,
 
@@ -18,7 +19,8 @@ if _apply["catalog"]:
     if _untrained:
         raise ValueError(
             f"config apply asks for models from {APPLY_BANDS} images at {APPLY_RES} px, which are not trained for "
-            f"{_untrained}; trained: {sorted(cnn_keys())}. Set apply.bands and apply.resolution to one of those, or null"
+            f"{_untrained}; trained: {sorted(cnn_keys())}. "
+            "Set apply.bands and apply.resolution to one of those, or null"
         )
 
     localrules:
@@ -31,14 +33,18 @@ if _apply["catalog"]:
         output:
             catalog=APPLY_CATALOG,
             truth=[APPLY_TRUTH] if config["survey"] == "mock" else [],
-        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
-        params:
-            targets=config["targets"],
-            mock=canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]}) if config["survey"] == "mock" else {},
         log:
             log_path("apply_catalog", APPLY_NAME),
         conda:
             "../envs/data.yaml"
+        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
+        params:
+            targets=config["targets"],
+            mock=(
+                canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]})
+                if config["survey"] == "mock"
+                else {}
+            ),
         script:
             "../workflow/scripts/apply_catalog.py"
 
@@ -49,21 +55,25 @@ if _apply["catalog"]:
                 truth=APPLY_TRUTH,
             output:
                 manifest=APPLY_MANIFEST,
-            params:
-                root=store_root,
-                render=canonical(
-                    {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}
-                ),
             log:
                 log_path("apply_cutouts_render", APPLY_NAME),
             benchmark:
                 bench_path("apply_cutouts_render", APPLY_NAME)
+            conda:
+                "../envs/data.yaml"
             threads: 1
             resources:
                 mem_mb=1000,
                 runtime=60,
-            conda:
-                "../envs/data.yaml"
+            params:
+                root=store_root,
+                render=canonical(
+                    {
+                        "size": config["cutouts"]["size"],
+                        "scale": config["cutouts"]["scale"],
+                        "seed": config["mock"]["seed"],
+                    }
+                ),
             script:
                 "../workflow/scripts/apply_cutouts_render.py"
 
@@ -74,6 +84,16 @@ if _apply["catalog"]:
                 catalog=APPLY_CATALOG,
             output:
                 manifest=APPLY_MANIFEST,
+            log:
+                log_path("apply_cutouts_download", APPLY_NAME),
+            benchmark:
+                bench_path("apply_cutouts_download", APPLY_NAME)
+            conda:
+                "../envs/data.yaml"
+            threads: 1
+            resources:
+                sdss_http=1,
+                runtime=240,
             params:
                 root=store_root,
                 service=canonical(
@@ -84,16 +104,6 @@ if _apply["catalog"]:
                         "opt": config["cutouts"]["opt"],
                     }
                 ),
-            log:
-                log_path("apply_cutouts_download", APPLY_NAME),
-            benchmark:
-                bench_path("apply_cutouts_download", APPLY_NAME)
-            threads: 1
-            resources:
-                sdss_http=1,
-                runtime=240,
-            conda:
-                "../envs/data.yaml"
             script:
                 "../workflow/scripts/apply_cutouts_download.py"
 
@@ -105,16 +115,16 @@ if _apply["catalog"]:
             images=APPLY_IMAGES,
             index=APPLY_INDEX,
             excluded=APPLY_EXCLUDED,
-        params:
-            cutouts=canonical({"root": APPLY_CUTOUTS, "shards": 1, "size": NATIVE_RES}),
         log:
             log_path("apply_pack", APPLY_NAME),
+        conda:
+            "../envs/data.yaml"
         threads: 2
         resources:
             mem_mb=4000,
             runtime=60,
-        conda:
-            "../envs/data.yaml"
+        params:
+            cutouts=canonical({"root": APPLY_CUTOUTS, "shards": 1, "size": NATIVE_RES}),
         script:
             "../workflow/scripts/images_pack.py"
 
@@ -129,11 +139,11 @@ if _apply["catalog"]:
             log_path("apply_predict", f"{APPLY_NAME}/{{target}}"),
         benchmark:
             bench_path("apply_predict", f"{APPLY_NAME}/{{target}}")
+        conda:
+            "../envs/torch.yaml"
         threads: config["resources"]["predict"]["threads"]
         resources:
             **gpu_resources("predict"),
-        conda:
-            "../envs/torch.yaml"
         script:
             "../workflow/scripts/apply_predict.py"
 
@@ -149,11 +159,11 @@ if _apply["catalog"]:
         output:
             table=APPLY_TABLE,
             csv=APPLY_CSV,
-        params:
-            targets=config["targets"],
         log:
             log_path("apply_table", APPLY_NAME),
         conda:
             "../envs/analysis.yaml"
+        params:
+            targets=config["targets"],
         script:
             "../workflow/scripts/apply_table.py"

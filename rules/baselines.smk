@@ -14,19 +14,19 @@ rule baselines_rf:
         splits=SPLITS,
     output:
         BASELINE.format(method="rf", target="{target}"),
-    params:
-        rf=canonical(config["rf"]),
-        seed=config["seed"],
     log:
         log_path("baselines_rf", "{target}"),
     benchmark:
         bench_path("baselines_rf", "{target}")
+    conda:
+        "../envs/analysis.yaml"
     threads: 4
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        rf=canonical(config["rf"]),
+        seed=config["seed"],
     script:
         "../workflow/scripts/baselines_rf.py"
 
@@ -39,11 +39,11 @@ rule baselines_mean:
         BASELINE.format(method="mean", target="{target}"),
     log:
         log_path("baselines_mean", "{target}"),
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../workflow/scripts/baselines_mean.py"

@@ -3,6 +3,7 @@
 # or URL>` in the config, `bundle_restore` writes those files back and the stages that made them
 # are not part of the workflow (Snakefile), so only the analysis and the figures run.
 
+
 localrules:
     bundle,
 
@@ -15,12 +16,12 @@ rule bundle:
         tables=bundle_tables(),
     output:
         directory(BUNDLE_DIR),
-    params:
-        columns=bundle_columns(),
     log:
         log_path("bundle"),
     conda:
         "../envs/data.yaml"
+    params:
+        columns=bundle_columns(),
     script:
         "../workflow/scripts/bundle.py"
 
@@ -36,12 +37,12 @@ if config["bundle"]["source"]:
             [] if "://" in config["bundle"]["source"] else [config["bundle"]["source"]],
         output:
             [path for paths in bundle_inputs().values() for path in paths],
-        params:
-            source=config["bundle"]["source"],
-            layout=layout(config),
         log:
             log_path("bundle_restore"),
         conda:
             "../envs/data.yaml"
+        params:
+            source=config["bundle"]["source"],
+            layout=layout(config),
         script:
             "../workflow/scripts/bundle_restore.py"

@@ -16,9 +16,9 @@ rule calibrate_uncertainty:
         CALIBRATION,
     log:
         log_path("calibrate_uncertainty", "{target}/{bands}/{res}px"),
-    threads: 1
     conda:
         "../envs/analysis.yaml"
+    threads: 1
     script:
         "../workflow/scripts/calibrate_uncertainty.py"
 
@@ -28,12 +28,12 @@ rule uncertainty_table:
         [CALIBRATION.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
     output:
         report(UNCERTAINTY_CSV, caption="../report/uncertainty.rst", category="Tables"),
-    params:
-        cnn_keys=cnn_keys(),
     log:
         log_path("uncertainty_table"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        cnn_keys=cnn_keys(),
     script:
         "../workflow/scripts/uncertainty_table.py"
 
@@ -41,21 +41,26 @@ rule uncertainty_table:
 rule figure_fig_calibration:
     input:
         test=[PREDICTIONS.format(target=t, bands=b, res=r) for t, b, r in calibration_figure_keys()],
-        validation=[PREDICTIONS_VAL.format(target=t, bands=b, res=r) for t, b, r in calibration_figure_keys()],
-        calibration=[CALIBRATION.format(target=t, bands=b, res=r) for t, b, r in calibration_figure_keys()],
+        validation=[
+            PREDICTIONS_VAL.format(target=t, bands=b, res=r)
+            for t, b, r in calibration_figure_keys()
+        ],
+        calibration=[
+            CALIBRATION.format(target=t, bands=b, res=r) for t, b, r in calibration_figure_keys()
+        ],
     output:
         **figure_outputs("fig_calibration"),
-    params:
-        configurations=calibration_figure_keys(),
     log:
         log_path("figure_fig_calibration"),
     benchmark:
         bench_path("figure_fig_calibration")
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        configurations=calibration_figure_keys(),
     script:
         "../workflow/scripts/figure_calibration.py"

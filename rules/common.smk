@@ -10,7 +10,9 @@ from galcnn.paths import *  # noqa: F403 (the results layout: path patterns defi
 
 # Scripts (also in --sdm conda environments) import the package from the repository. The
 # variable is set here, not required from the user, so there is nothing for `envvars:` to assert.
-os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
+)
 
 NATIVE_RES = config["cutouts"]["size"]
 
@@ -25,7 +27,9 @@ if _bad_res:
 _ref = config["reference"]
 _ref_res = [f["resolution"] for f in _ref["files"]]
 if len(set(_ref_res)) != len(_ref_res):
-    raise ValueError(f"config 'reference.files' lists a resolution twice ({_ref_res}); give one file per resolution")
+    raise ValueError(
+        f"config 'reference.files' lists a resolution twice ({_ref_res}); give one file per resolution"
+    )
 if config["test_set"] == "reference" and (config["survey"] != "sdss" or not _ref["enabled"]):
     raise ValueError(
         "config 'test_set: reference' makes the test set the authors' published test galaxies, real SDSS objIDs: "
@@ -86,12 +90,18 @@ def model_resolutions(target, bands):
 
 def cnn_keys():
     """(target, bands, res) of every trained configuration, in one fixed order."""
-    return [[t, b, r] for t in config["targets"] for b in config["bands"] for r in model_resolutions(t, b)]
+    return [
+        [t, b, r]
+        for t in config["targets"]
+        for b in config["bands"]
+        for r in model_resolutions(t, b)
+    ]
 
 
 if config["analysis"]["fold"] >= config["folds"]:
     raise ValueError(
-        f"config 'analysis.fold' is {config['analysis']['fold']} but there are only {config['folds']} folds (0..{config['folds'] - 1}); "
+        f"config 'analysis.fold' is {config['analysis']['fold']} but there are only "
+        f"{config['folds']} folds (0..{config['folds'] - 1}); "
         "pick one of them for the headline predictions"
     )
 
@@ -113,13 +123,20 @@ def reference_enabled():
 
 def reference_resolutions():
     """The resolutions with published predictions, largest first ([] when the stage is off)."""
-    return sorted((f["resolution"] for f in config["reference"]["files"]), reverse=True) if reference_enabled() else []
+    return (
+        sorted((f["resolution"] for f in config["reference"]["files"]), reverse=True)
+        if reference_enabled()
+        else []
+    )
 
 
 def reference_tables():
     """{res: path} of the stored published predictions."""
     ref = config["reference"]
-    return {r: REFERENCE.format(target=ref["target"], bands=ref["bands"], res=r) for r in reference_resolutions()}
+    return {
+        r: REFERENCE.format(target=ref["target"], bands=ref["bands"], res=r)
+        for r in reference_resolutions()
+    }
 
 
 def reference_status():
@@ -143,15 +160,25 @@ def reference_matches(target, bands):
 def compared_resolutions():
     """Our trained resolutions of the published target and bands that also have published predictions."""
     ref = config["reference"]
-    if not reference_enabled() or ref["target"] not in config["targets"] or ref["bands"] not in config["bands"]:
+    if (
+        not reference_enabled()
+        or ref["target"] not in config["targets"]
+        or ref["bands"] not in config["bands"]
+    ):
         return []
-    return [r for r in model_resolutions(ref["target"], ref["bands"]) if r in reference_resolutions()]
+    return [
+        r for r in model_resolutions(ref["target"], ref["bands"]) if r in reference_resolutions()
+    ]
 
 
 def split_settings():
     """What the splits depend on. test_set appears only when it is not the default, so runs made
     before the key existed keep their splits (and their trained models)."""
-    settings = {"folds": config["folds"], "seed": config["seed"], "test_fraction": config["test_fraction"]}
+    settings = {
+        "folds": config["folds"],
+        "seed": config["seed"],
+        "test_fraction": config["test_fraction"],
+    }
     return settings | ({"test_set": config["test_set"]} if config["test_set"] != "random" else {})
 
 
@@ -167,7 +194,10 @@ def splits_inputs(wildcards):
 def compared_predictions():
     """Our fold-ensemble test predictions at :func:`compared_resolutions`."""
     ref = config["reference"]
-    return [PREDICTIONS.format(target=ref["target"], bands=ref["bands"], res=r) for r in compared_resolutions()]
+    return [
+        PREDICTIONS.format(target=ref["target"], bands=ref["bands"], res=r)
+        for r in compared_resolutions()
+    ]
 
 
 def canonical(obj):
@@ -197,7 +227,12 @@ def gpu_resources(kind):
 def train_inputs(wildcards):
     """The fold's images and tables; the split counts are not read, they make the job wait
     for splits_check, so no model trains before its target's galaxies are known to suffice."""
-    inputs = {"images": IMAGES.format(res=wildcards.res), "index": IMAGE_INDEX, "splits": SPLITS, "catalog": CATALOG}
+    inputs = {
+        "images": IMAGES.format(res=wildcards.res),
+        "index": IMAGE_INDEX,
+        "splits": SPLITS,
+        "catalog": CATALOG,
+    }
     inputs["counts"] = SPLIT_COUNTS.format(target=wildcards.target)
     if config["train"]["pretrained"] == "imagenet":
         inputs["weights"] = WEIGHTS.format(arch=config["train"]["arch"])
@@ -229,7 +264,13 @@ def figure_names():
     """The figures the configured targets and bands allow."""
     names = []
     if METALLICITY in config["targets"]:
-        names += ["fig1_gallery", "fig2_predicted_vs_true", "fig3_resolution", "fig_mmr", "fig_diagnostic"]
+        names += [
+            "fig1_gallery",
+            "fig2_predicted_vs_true",
+            "fig3_resolution",
+            "fig_mmr",
+            "fig_diagnostic",
+        ]
         if MASS in config["targets"]:
             names.append("fig4_mass")
     if reference_enabled():
@@ -243,7 +284,9 @@ def figure_names():
 def resolution_inputs():
     """Fig. 3's predictions and baselines, and the published curve when it is of the same target and images."""
     inputs = {
-        "cnn": [main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)],
+        "cnn": [
+            main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)
+        ],
         "rf": BASELINE.format(method="rf", target=METALLICITY),
         "mean": BASELINE.format(method="mean", target=METALLICITY),
     }
@@ -263,21 +306,38 @@ def bundle_inputs():
     """Every file the analysis, figure and report rules read, by category: `bundle` packs
     them (with the run's tables) and `bundle_restore` writes them back. A stage whose
     outputs an analysis rule starts to read adds them here."""
-    models = [MODEL_CONFIG, MODEL_HISTORY, MODEL_METRICS] + ([MODEL_PT] if config["bundle"]["include_models"] else [])
+    models = [MODEL_CONFIG, MODEL_HISTORY, MODEL_METRICS] + (
+        [MODEL_PT] if config["bundle"]["include_models"] else []
+    )
     return {
         "catalog": [CATALOG] if has_mmr() else [],
         "splits": [SPLITS],
         "images": [IMAGE_INDEX] + ([GALLERY] if "fig1_gallery" in figure_names() else []),
-        "predictions": [p.format(target=t, bands=b, res=r) for t, b, r in cnn_keys() for p in (PREDICTIONS, PREDICTIONS_VAL)],
+        "predictions": [
+            p.format(target=t, bands=b, res=r)
+            for t, b, r in cnn_keys()
+            for p in (PREDICTIONS, PREDICTIONS_VAL)
+        ],
         "baselines": [BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
-        "models": [p.format(target=t, bands=b, res=r, fold=f) for t, b, r in cnn_keys() for f in folds() for p in models],
-        "reference": [*reference_tables().values(), reference_status()] if reference_enabled() else [],
+        "models": [
+            p.format(target=t, bands=b, res=r, fold=f)
+            for t, b, r in cnn_keys()
+            for f in folds()
+            for p in models
+        ],
+        "reference": (
+            [*reference_tables().values(), reference_status()] if reference_enabled() else []
+        ),
     }
 
 
 def bundle_tables():
     """The run's own tables: packed for comparison, not restored (the analysis remakes them)."""
-    return [SUMMARY_CSV, SUMMARY_MD, UNCERTAINTY_CSV] + ([MMR_CSV] if has_mmr() else []) + ([REFERENCE_COMPARISON] if reference_enabled() else [])
+    return (
+        [SUMMARY_CSV, SUMMARY_MD, UNCERTAINTY_CSV]
+        + ([MMR_CSV] if has_mmr() else [])
+        + ([REFERENCE_COMPARISON] if reference_enabled() else [])
+    )
 
 
 def bundle_columns():
@@ -312,7 +372,8 @@ def apply_outputs(wildcards):
     if not _apply["catalog"]:
         raise ValueError(
             "`snakemake apply` needs a catalogue: set apply.catalog to a .csv or .parquet file with ra and dec "
-            "in degrees, e.g. --config apply='{catalog: galaxies.csv, name: galaxies}' or an apply: block in a --configfile"
+            "in degrees, e.g. --config apply='{catalog: galaxies.csv, name: galaxies}' "
+            "or an apply: block in a --configfile"
         )
     return [APPLY_TABLE, APPLY_CSV]
 
@@ -321,7 +382,8 @@ def apply_catalog_file(wildcards):
     path = Path(_apply["catalog"])
     if not path.is_file():
         raise FileNotFoundError(
-            f"apply catalogue {path} (config apply.catalog) does not exist; give a .csv or .parquet file with ra and dec columns"
+            f"apply catalogue {path} (config apply.catalog) does not exist; "
+            "give a .csv or .parquet file with ra and dec columns"
         )
     return str(path)
 

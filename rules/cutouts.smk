@@ -12,6 +12,16 @@ rule cutouts_download:
         catalog=CATALOG,
     output:
         manifest=CUTOUT_MANIFEST,
+    log:
+        log_path("cutouts_download", "shard{shard}"),
+    benchmark:
+        bench_path("cutouts_download", "shard{shard}")
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        sdss_http=1,
+        runtime=240,
     params:
         root=store_root,
         shards=config["cutouts"]["shards"],
@@ -26,15 +36,5 @@ rule cutouts_download:
                 "opt": config["cutouts"]["opt"],
             }
         ),
-    log:
-        log_path("cutouts_download", "shard{shard}"),
-    benchmark:
-        bench_path("cutouts_download", "shard{shard}")
-    threads: 1
-    resources:
-        sdss_http=1,
-        runtime=240,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/cutouts_download.py"

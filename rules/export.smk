@@ -16,14 +16,14 @@ rule export_model:
     output:
         weights=expand(EXPORT_WEIGHTS, fold=folds(), allow_missing=True),
         model=EXPORT_JSON,
-    params:
-        folds=folds(),
-        tta=config["predict"]["tta"],
-        tta_mode=config["predict"]["tta_mode"],
     log:
         log_path("export_model", "{target}/{bands}/{res}px"),
     conda:
         "../envs/torch.yaml"
+    params:
+        folds=folds(),
+        tta=config["predict"]["tta"],
+        tta_mode=config["predict"]["tta_mode"],
     script:
         "../workflow/scripts/export_model.py"
 

@@ -14,11 +14,21 @@ FIGURES = {
         "input": resolution_inputs(),
         "params": {
             "resolutions": model_resolutions(METALLICITY, MAIN_BANDS),
-            "published": reference_resolutions() if reference_matches(METALLICITY, MAIN_BANDS) else [],
+            "published": (
+                reference_resolutions() if reference_matches(METALLICITY, MAIN_BANDS) else []
+            ),
         },
     },
-    "fig4_mass": {"input": {"mass": main_predictions(MASS), "metallicity": main_predictions(METALLICITY)}},
-    "fig_mmr": {"input": {"metallicity": main_predictions(METALLICITY), "catalog": CATALOG, "table": MMR_CSV}},
+    "fig4_mass": {
+        "input": {"mass": main_predictions(MASS), "metallicity": main_predictions(METALLICITY)}
+    },
+    "fig_mmr": {
+        "input": {
+            "metallicity": main_predictions(METALLICITY),
+            "catalog": CATALOG,
+            "table": MMR_CSV,
+        }
+    },
     "fig_diagnostic": {"input": diagnostic_inputs()},
 }
 
@@ -41,20 +51,20 @@ for figure, spec in FIGURES.items():
             **spec["input"],
         output:
             **figure_outputs(figure),
-        params:
-            # The script's path is evaluated again when the job runs, after the loop has moved
-            # on: it takes the figure from the job's params, not from the loop variable.
-            figure=figure,
-            **spec.get("params", {}),
         log:
             log_path(f"figure_{figure}"),
         benchmark:
             bench_path(f"figure_{figure}")
+        conda:
+            "../envs/analysis.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
-        conda:
-            "../envs/analysis.yaml"
+        params:
+            **spec.get("params", {}),
+            # The script's path is evaluated again when the job runs, after the loop has moved
+            # on: it takes the figure from the job's params, not from the loop variable.
+            figure=figure,
         script:
             "../workflow/scripts/figure_{params.figure}.py"

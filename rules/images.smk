@@ -11,18 +11,20 @@ rule images_pack:
         images=IMAGES.format(res=NATIVE_RES),
         index=IMAGE_INDEX,
         excluded=IMAGE_EXCLUDED,
-    params:
-        cutouts=canonical({"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"], "size": NATIVE_RES}),
     log:
         log_path("images_pack"),
     benchmark:
         bench_path("images_pack")
+    conda:
+        "../envs/data.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cutouts=canonical(
+            {"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"], "size": NATIVE_RES}
+        ),
     script:
         "../workflow/scripts/images_pack.py"
 
@@ -36,12 +38,12 @@ rule images_downsample:
         log_path("images_downsample", "{res}px"),
     benchmark:
         bench_path("images_downsample", "{res}px")
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/images_downsample.py"
 
@@ -59,12 +61,12 @@ rule images_gallery:
         index=IMAGE_INDEX,
     output:
         GALLERY,
-    params:
-        seed=config["seed"],
     log:
         log_path("images_gallery"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../workflow/scripts/images_gallery.py"
 

@@ -10,19 +10,19 @@ rule catalog_mock:
     output:
         catalog=CATALOG,
         truth=MOCK_TRUTH,
-    params:
-        mock=canonical(config["mock"]),
-        cuts=canonical(config["query"]["cuts"]),
     log:
         log_path("catalog_mock"),
     benchmark:
         bench_path("catalog_mock")
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
+    params:
+        mock=canonical(config["mock"]),
+        cuts=canonical(config["query"]["cuts"]),
     script:
         "../workflow/scripts/mock_catalog.py"
 
@@ -33,21 +33,25 @@ rule cutouts_render:
         truth=MOCK_TRUTH,
     output:
         manifest=CUTOUT_MANIFEST,
-    params:
-        root=store_root,
-        shards=config["cutouts"]["shards"],
-        render=canonical(
-            {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"], "seed": config["mock"]["seed"]}
-        ),
     log:
         log_path("cutouts_render", "shard{shard}"),
     benchmark:
         bench_path("cutouts_render", "shard{shard}")
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
-    conda:
-        "../envs/data.yaml"
+    params:
+        root=store_root,
+        shards=config["cutouts"]["shards"],
+        render=canonical(
+            {
+                "size": config["cutouts"]["size"],
+                "scale": config["cutouts"]["scale"],
+                "seed": config["mock"]["seed"],
+            }
+        ),
     script:
         "../workflow/scripts/mock_render.py"

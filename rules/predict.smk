@@ -10,20 +10,20 @@ rule predict_cnn:
         catalog=CATALOG,
     output:
         MODEL_PREDICTIONS,
+    log:
+        log_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}"),
+    benchmark:
+        bench_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}")
+    conda:
+        "../envs/torch.yaml"
+    threads: config["resources"]["predict"]["threads"]
+    resources:
+        **gpu_resources("predict"),
     # predict.batch_size does not change the predictions (eval mode): the script reads it
     # from the config, so changing it reruns nothing.
     params:
         tta=config["predict"]["tta"],
         tta_mode=config["predict"]["tta_mode"],
-    log:
-        log_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}"),
-    benchmark:
-        bench_path("predict_cnn", "{target}/{bands}/{res}px/fold{fold}")
-    threads: config["resources"]["predict"]["threads"]
-    resources:
-        **gpu_resources("predict"),
-    conda:
-        "../envs/torch.yaml"
     script:
         "../workflow/scripts/predict_cnn.py"
 
@@ -39,12 +39,12 @@ rule ensemble_folds:
     output:
         test=PREDICTIONS,
         validation=PREDICTIONS_VAL,
-    params:
-        folds=folds(),
     log:
         log_path("ensemble_folds", "{target}/{bands}/{res}px"),
-    threads: 1
     conda:
         "../envs/analysis.yaml"
+    threads: 1
+    params:
+        folds=folds(),
     script:
         "../workflow/scripts/ensemble_folds.py"

@@ -7,6 +7,16 @@ rule catalog_query:
     output:
         table=QUERY_PART,
         sql=QUERY_PART.replace(".parquet", ".sql"),
+    log:
+        log_path("catalog_query", "part{part}"),
+    benchmark:
+        bench_path("catalog_query", "part{part}")
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        sdss_http=1,
+        runtime=60,
     params:
         # What determines the rows; the server address and query.retries do not,
         # so the script reads them from the config and changing them reruns nothing.
@@ -17,16 +27,6 @@ rule catalog_query:
                 "cuts": config["query"]["cuts"],
             }
         ),
-    log:
-        log_path("catalog_query", "part{part}"),
-    benchmark:
-        bench_path("catalog_query", "part{part}")
-    threads: 1
-    resources:
-        sdss_http=1,
-        runtime=60,
-    conda:
-        "../envs/data.yaml"
     script:
         "../workflow/scripts/catalog_query.py"
 
@@ -38,17 +38,17 @@ rule catalog_merge:
     output:
         catalog=CATALOG,
         sql=CATALOG_SQL,
-    params:
-        cuts=canonical(config["query"]["cuts"]),
     log:
         log_path("catalog_merge"),
     benchmark:
         bench_path("catalog_merge")
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cuts=canonical(config["query"]["cuts"]),
     script:
         "../workflow/scripts/catalog_merge.py"
 
@@ -59,17 +59,17 @@ rule catalog_merge:
 rule catalog_casjobs:
     output:
         CASJOBS_RECORD,
-    params:
-        cuts=canonical(config["query"]["cuts"]),
-        data_release=config["sdss"]["data_release"],
-        table=config["query"]["casjobs"]["table"],
     log:
         log_path("catalog_casjobs"),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         sdss_http=1,
         runtime=90,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cuts=canonical(config["query"]["cuts"]),
+        data_release=config["sdss"]["data_release"],
+        table=config["query"]["casjobs"]["table"],
     script:
         "../workflow/scripts/catalog_casjobs.py"

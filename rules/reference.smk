@@ -2,6 +2,7 @@
 # pinned by commit and sha256; ours compared with them galaxy by galaxy; Fig. 2 drawn from them.
 # Included when reference.enabled; the summary table and Fig. 3 read them too.
 
+
 localrules:
     reference_comparison,
 
@@ -18,30 +19,32 @@ if not config["bundle"]["source"]:
         output:
             tables=list(reference_tables().values()),
             status=reference_status(),
-        params:
-            files=canonical(sorted(config["reference"]["files"], key=lambda f: -f["resolution"])),
-            target=config["reference"]["target"],
         log:
             log_path("reference_fetch"),
         conda:
             "../envs/data.yaml"
+        params:
+            files=canonical(sorted(config["reference"]["files"], key=lambda f: -f["resolution"])),
+            target=config["reference"]["target"],
         script:
             "../workflow/scripts/reference_fetch.py"
 
 
 rule reference_comparison:
     input:
-        cnn=compared_predictions(),
         **reference_inputs(),
+        cnn=compared_predictions(),
     output:
-        report(REFERENCE_COMPARISON, caption="../report/reference_comparison.rst", category="Tables"),
-    params:
-        resolutions=compared_resolutions(),
-        published=reference_resolutions(),
+        report(
+            REFERENCE_COMPARISON, caption="../report/reference_comparison.rst", category="Tables"
+        ),
     log:
         log_path("reference_comparison"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        resolutions=compared_resolutions(),
+        published=reference_resolutions(),
     script:
         "../workflow/scripts/reference_comparison.py"
 
@@ -52,40 +55,40 @@ rule figure_fig2_published:
         reference_status=reference_status(),
     output:
         **figure_outputs("fig2_published"),
-    params:
-        resolution=reference_resolutions()[0],
     log:
         log_path("figure_fig2_published"),
     benchmark:
         bench_path("figure_fig2_published")
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        resolution=reference_resolutions()[0],
     script:
         "../workflow/scripts/figure_published_predicted_vs_true.py"
 
 
 rule figure_fig_reference_comparison:
     input:
-        cnn=compared_predictions(),
         **reference_inputs(),
+        cnn=compared_predictions(),
     output:
         **figure_outputs("fig_reference_comparison"),
-    params:
-        resolutions=compared_resolutions(),
-        published=reference_resolutions(),
     log:
         log_path("figure_fig_reference_comparison"),
     benchmark:
         bench_path("figure_fig_reference_comparison")
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        resolutions=compared_resolutions(),
+        published=reference_resolutions(),
     script:
         "../workflow/scripts/figure_reference_comparison.py"

@@ -7,12 +7,12 @@ rule splits:
         unpack(splits_inputs),
     output:
         SPLITS,
-    params:
-        split=canonical(split_settings()),
     log:
         log_path("splits"),
     conda:
         "../envs/data.yaml"
+    params:
+        split=canonical(split_settings()),
     script:
         "../workflow/scripts/splits.py"
 
@@ -31,14 +31,14 @@ rule splits_check:
         catalog=CATALOG,
     output:
         SPLIT_COUNTS,
-    params:
-        batch_size=config["train"]["batch_size"],
-        survey=config["survey"],
     log:
         log_path("splits_check", "{target}"),
     priority: 100
     conda:
         "../envs/data.yaml"
+    params:
+        batch_size=config["train"]["batch_size"],
+        survey=config["survey"],
     script:
         "../workflow/scripts/splits_check.py"
 

@@ -4,8 +4,19 @@
 
 # What changes a trained model; anything else (resources, predict.*, rf.*) must not retrain.
 TRAIN_KEYS = (
-    "arch", "pretrained", "batch_size", "momentum", "weight_decay", "stage1", "stage2", "zoom", "amp",
-    "standardize_target", "head_init", "rotate", "lighting",
+    "arch",
+    "pretrained",
+    "batch_size",
+    "momentum",
+    "weight_decay",
+    "stage1",
+    "stage2",
+    "zoom",
+    "amp",
+    "standardize_target",
+    "head_init",
+    "rotate",
+    "lighting",
 )
 
 
@@ -34,17 +45,17 @@ rule train_cnn:
         config=MODEL_CONFIG,
         history=MODEL_HISTORY,
         metrics=MODEL_METRICS,
-    params:
-        train=canonical({k: config["train"][k] for k in TRAIN_KEYS}),
-        seed=config["seed"],
     log:
         log_path("train_cnn", "{target}/{bands}/{res}px/fold{fold}"),
     benchmark:
         bench_path("train_cnn", "{target}/{bands}/{res}px/fold{fold}")
+    conda:
+        "../envs/torch.yaml"
     threads: config["resources"]["train"]["threads"]
     resources:
         **gpu_resources("train"),
-    conda:
-        "../envs/torch.yaml"
+    params:
+        train=canonical({k: config["train"][k] for k in TRAIN_KEYS}),
+        seed=config["seed"],
     script:
         "../workflow/scripts/train_cnn.py"

@@ -9,14 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import mock_cutouts
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 #: What a run needs from the repository (results/, logs/ and .snakemake/ stay behind).
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "envs", "report", "galcnn", "slurm", "profiles", "tests/config")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "rules",
+    "workflow",
+    "config",
+    "envs",
+    "report",
+    "galcnn",
+    "slurm",
+    "profiles",
+    "tests/config",
+)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -31,13 +41,19 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess:
     """Run the venv's snakemake in ``workdir``; on failure show its output."""
     cmd = [str(Path(sys.executable).with_name("snakemake")), *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-10000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-10000:]}"
+        )
     return proc
 
 

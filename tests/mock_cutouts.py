@@ -21,13 +21,28 @@ SIZE, SCALE = 128, 0.296
 #: Real SkyServer DR14 ImgCutout JPEGs (128 px at 0.296″/px), as :func:`galcnn.cutouts.sky_statistics`
 #: measures them: the range over the five cutouts of the authors' example figure
 #: (jwuphysics/galaxy-cnns, docs/figures/example.png).
-REAL_SKY = {"border_mean": (2.7, 5.4), "border_std": (2.8, 6.1), "median_max": (7, 9), "black": (0.11, 0.21)}
+REAL_SKY = {
+    "border_mean": (2.7, 5.4),
+    "border_std": (2.8, 6.1),
+    "median_max": (7, 9),
+    "black": (0.11, 0.21),
+}
 
 #: Synthetic footprint edges: which part of a cutout SkyServer would have filled with zeros.
 ZEROED_REGIONS = (
-    "top third", "bottom third", "left third", "right third",
-    "top half", "bottom half", "left half", "right half",
-    "corner third", "corner half", "diagonal third", "diagonal half", "all",
+    "top third",
+    "bottom third",
+    "left third",
+    "right third",
+    "top half",
+    "bottom half",
+    "left half",
+    "right half",
+    "corner third",
+    "corner half",
+    "diagonal third",
+    "diagonal half",
+    "all",
 )
 
 

@@ -44,7 +44,9 @@ SQL_ERROR_PAGE = """<html><head><title>SkyServer error</title></head><body>
 <h1>SQL returned the following error:</h1>
 <p class="error_message">Incorrect syntax near 'FORM'.</p>
 <p>Your query: {cmd}</p></body></html>"""
-HTML_ERROR_PAGE = b"<!DOCTYPE html><html><body><h1>Server Error in '/' Application.</h1></body></html>"
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><body><h1>Server Error in '/' Application.</h1></body></html>"
+)
 
 
 def fake_catalog(n: int, seed: int = 0, duplicates: int = 0) -> pd.DataFrame:
@@ -55,16 +57,18 @@ def fake_catalog(n: int, seed: int = 0, duplicates: int = 0) -> pd.DataFrame:
     """
     rng = np.random.default_rng(seed)
     r = rng.uniform(14.0, 17.5, n)
-    frame = pd.DataFrame({
-        "objID": 1237648720693755918 + np.arange(n, dtype=np.int64) * 7919,
-        "specObjID": 299489677444933632 + np.arange(n, dtype=np.int64) * 8192,
-        "ra": rng.uniform(0.0, 360.0, n),
-        "dec": rng.uniform(-10.0, 60.0, n),
-        "z": rng.uniform(0.03, 0.25, n),
-        "zErr": rng.uniform(1e-5, 5e-4, n),
-        "velDisp": rng.uniform(30, 300, n),
-        "velDispErr": rng.uniform(5, 30, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "objID": 1237648720693755918 + np.arange(n, dtype=np.int64) * 7919,
+            "specObjID": 299489677444933632 + np.arange(n, dtype=np.int64) * 8192,
+            "ra": rng.uniform(0.0, 360.0, n),
+            "dec": rng.uniform(-10.0, 60.0, n),
+            "z": rng.uniform(0.03, 0.25, n),
+            "zErr": rng.uniform(1e-5, 5e-4, n),
+            "velDisp": rng.uniform(30, 300, n),
+            "velDispErr": rng.uniform(5, 30, n),
+        }
+    )
     offsets = {"u": 1.8, "g": 0.7, "r": 0.0, "i": -0.35, "z": -0.6}
     for band in gcat.BANDS:
         frame[f"modelMag_{band}"] = r + offsets[band] + rng.normal(0, 0.05, n)
@@ -103,7 +107,9 @@ def jpeg_bytes(size: int = 128, seed: int = 0, blank: bool = False) -> bytes:
         rng = np.random.default_rng(seed)
         y, x = np.mgrid[:size, :size] - size / 2
         blob = 180 * np.exp(-(x**2 + y**2) / (2 * (size / 10) ** 2))
-        pixels = np.clip(30 + blob[..., None] * [1.0, 0.8, 0.6] + rng.normal(0, 6, (size, size, 3)), 0, 255)
+        pixels = np.clip(
+            30 + blob[..., None] * [1.0, 0.8, 0.6] + rng.normal(0, 6, (size, size, 3)), 0, 255
+        )
         pixels = pixels.astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
@@ -163,14 +169,16 @@ class FakeSkyServer:
         self._httpd: ThreadingHTTPServer | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "FakeSkyServer":
+    def start(self) -> FakeSkyServer:
         server = self
 
         class Handler(_Handler):
             fake = server
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -179,7 +187,7 @@ class FakeSkyServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "FakeSkyServer":
+    def __enter__(self) -> FakeSkyServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -303,8 +311,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         match = re.fullmatch(r"/CasJobs/RestApi/jobs/(\d+)", urlsplit(self.path).path)
         fake = self.fake
-        fake._record(endpoint="casjobs", path=self.path, params={"method": "DELETE"}, served="", key=None)
-        if not match or self.headers.get("X-Auth-Token") != fake.casjobs_token or int(match.group(1)) not in fake.casjobs_jobs:
+        fake._record(
+            endpoint="casjobs", path=self.path, params={"method": "DELETE"}, served="", key=None
+        )
+        if (
+            not match
+            or self.headers.get("X-Auth-Token") != fake.casjobs_token
+            or int(match.group(1)) not in fake.casjobs_jobs
+        ):
             return self._send(404, b"no such job", "text/plain")
         fake.casjobs_jobs[int(match.group(1))]["cancelled"] = True
         self._send(200, b"", "text/plain")
@@ -315,30 +329,56 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b"not found", "text/plain")
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         fake = self.fake
-        authorised = fake.casjobs_token is not None and self.headers.get("X-Auth-Token") == fake.casjobs_token
-        fake._record(endpoint="casjobs", path=self.path, params={"method": "PUT", "context": match.group(1)}, served=str(authorised), key=None)
+        authorised = (
+            fake.casjobs_token is not None
+            and self.headers.get("X-Auth-Token") == fake.casjobs_token
+        )
+        fake._record(
+            endpoint="casjobs",
+            path=self.path,
+            params={"method": "PUT", "context": match.group(1)},
+            served=str(authorised),
+            key=None,
+        )
         if not authorised:
             # Echo the token back, as careless services do, so tests can check it is redacted.
             echoed = f"Unauthorized: token {self.headers.get('X-Auth-Token')!r} is not valid"
             return self._send(401, echoed.encode(), "text/plain")
         with fake._lock:
             job_id = 1000 + len(fake.casjobs_jobs)
-            fake.casjobs_jobs[job_id] = {"Query": body.get("Query", ""), "context": match.group(1), "polls": 0}
+            fake.casjobs_jobs[job_id] = {
+                "Query": body.get("Query", ""),
+                "context": match.group(1),
+                "polls": 0,
+            }
         self._send(200, str(job_id).encode(), "text/plain")
 
     def _casjobs_status(self, job_id: int):
         fake = self.fake
         with fake._lock:
             fault = fake.casjobs_poll_faults.pop(0) if fake.casjobs_poll_faults else None
-        fake._record(endpoint="casjobs", path=self.path, params={"method": "GET"}, served=fault or "", key=None)
+        fake._record(
+            endpoint="casjobs",
+            path=self.path,
+            params={"method": "GET"},
+            served=fault or "",
+            key=None,
+        )
         if fault:
             return self._send(int(fault), HTML_ERROR_PAGE, "text/html", {"Retry-After": "0"})
-        if self.headers.get("X-Auth-Token") != fake.casjobs_token or job_id not in fake.casjobs_jobs:
+        if (
+            self.headers.get("X-Auth-Token") != fake.casjobs_token
+            or job_id not in fake.casjobs_jobs
+        ):
             return self._send(404, b"no such job", "text/plain")
         job = fake.casjobs_jobs[job_id]
         job["polls"] += 1
         status = 5 if job["polls"] > fake.casjobs_polls_to_finish else 1
-        self._send(200, json.dumps({"JobID": job_id, "Status": status, "Message": "Query complete"}).encode(), "application/json")
+        self._send(
+            200,
+            json.dumps({"JobID": job_id, "Status": status, "Message": "Query complete"}).encode(),
+            "application/json",
+        )
 
     def _sql(self, path: str, q: dict):
         fake = self.fake
@@ -363,7 +403,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if kind in ("429", "503"):
-            return self._send(int(kind), b"Too Many Requests", "text/plain", {"Retry-After": fake.retry_after})
+            return self._send(
+                int(kind), b"Too Many Requests", "text/plain", {"Retry-After": fake.retry_after}
+            )
         if kind == "429bare":
             return self._send(429, b"Too Many Requests", "text/plain")
         if kind in ("500", "404"):
@@ -411,7 +453,7 @@ class FileServer(_LocalServer):
         self.files, self.faults = dict(files), dict(faults or {})
         self.requests: list[str] = []
 
-    def __enter__(self) -> "FileServer":
+    def __enter__(self) -> FileServer:
         server = self
 
         class Handler(_Handler):
@@ -424,7 +466,9 @@ class FileServer(_LocalServer):
                 if fault == "html":
                     return self._send(200, HTML_ERROR_PAGE, "text/html")
                 if fault in ("404", "503"):
-                    return self._send(int(fault), HTML_ERROR_PAGE, "text/html", {"Retry-After": "0"})
+                    return self._send(
+                        int(fault), HTML_ERROR_PAGE, "text/html", {"Retry-After": "0"}
+                    )
                 if path not in server.files:
                     return self._send(404, b"not found", "text/plain")
                 body = server.files[path]
@@ -457,15 +501,21 @@ class FileServer(_LocalServer):
 
 
 #: The published files' names per resolution (config/config.yaml, reference.files).
-PUBLISHED_NAMES = {128: "predictions-oh_p50.csv", 64: "predictions_64-oh_p50.csv",
-                   32: "predictions_32-oh_p50.csv", 16: "predictions_16-oh_p50.csv"}
+PUBLISHED_NAMES = {
+    128: "predictions-oh_p50.csv",
+    64: "predictions_64-oh_p50.csv",
+    32: "predictions_32-oh_p50.csv",
+    16: "predictions_16-oh_p50.csv",
+}
 
 
 def published_csvs(n: int = 200, seed: int = 0, objids=None) -> dict[int, bytes]:
     """Made-up files in the published format (objID,oh_p50,prediction), the same galaxies in each;
     the scatter grows as the resolution falls, as in the paper."""
     rng = np.random.default_rng(seed)
-    ids = np.asarray(objids if objids is not None else 1237648720693755918 + np.arange(n) * 977, dtype=np.int64)
+    ids = np.asarray(
+        objids if objids is not None else 1237648720693755918 + np.arange(n) * 977, dtype=np.int64
+    )
     true = rng.normal(8.9, 0.2, ids.size).round(4)
     out = {}
     for res, scatter in ((128, 0.08), (64, 0.09), (32, 0.1), (16, 0.12)):
@@ -477,8 +527,14 @@ def published_csvs(n: int = 200, seed: int = 0, objids=None) -> dict[int, bytes]
 
 def published_config(bodies: dict[int, bytes]) -> list[dict]:
     """``reference.files`` entries pinning ``bodies`` by sha256."""
-    return [{"resolution": res, "name": PUBLISHED_NAMES[res], "sha256": hashlib.sha256(body).hexdigest()}
-            for res, body in sorted(bodies.items(), reverse=True)]
+    return [
+        {
+            "resolution": res,
+            "name": PUBLISHED_NAMES[res],
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        for res, body in sorted(bodies.items(), reverse=True)
+    ]
 
 
 class Redirector(_LocalServer):
@@ -489,7 +545,7 @@ class Redirector(_LocalServer):
         self.target, self.status = target.rstrip("/"), status
         self.requests: list[dict] = []
 
-    def __enter__(self) -> "Redirector":
+    def __enter__(self) -> Redirector:
         server = self
 
         class Handler(_Handler):
@@ -497,8 +553,12 @@ class Redirector(_LocalServer):
                 length = int(self.headers.get("Content-Length", 0) or 0)
                 if length:
                     self.rfile.read(length)
-                server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers)})
-                self._send(server.status, b"moved", "text/plain", {"Location": server.target + self.path})
+                server.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                )
+                self._send(
+                    server.status, b"moved", "text/plain", {"Location": server.target + self.path}
+                )
 
             do_GET = do_PUT = do_DELETE = do_POST = _redirect
 

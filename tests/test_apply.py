@@ -8,8 +8,13 @@ from galcnn import apply
 from galcnn.mock_catalog import simulate_catalog
 
 CUTS = {
-    "petroMag_r": [None, 18.0], "u_minus_r": [None, 2.5], "modelMag": [0, 30], "rChi2": [None, 2.0],
-    "zErr": [0.0, 0.01], "z": [0.02, None], "measured": ["oh_p50"],
+    "petroMag_r": [None, 18.0],
+    "u_minus_r": [None, 2.5],
+    "modelMag": [0, 30],
+    "rChi2": [None, 2.0],
+    "zErr": [0.0, 0.01],
+    "z": [0.02, None],
+    "measured": ["oh_p50"],
 }
 
 
@@ -20,7 +25,14 @@ def write(tmp_path, frame, name="cat.csv"):
 
 
 def test_a_good_catalogue_keeps_its_columns_and_gets_stable_ids(tmp_path):
-    frame = pd.DataFrame({"ra": [150.0, 10.5, 359.9], "dec": [2.0, -89.0, 90.0], "z": [0.05, 0.1, np.nan], "name": ["a", "b", "c"]})
+    frame = pd.DataFrame(
+        {
+            "ra": [150.0, 10.5, 359.9],
+            "dec": [2.0, -89.0, 90.0],
+            "z": [0.05, 0.1, np.nan],
+            "name": ["a", "b", "c"],
+        }
+    )
     cat = apply.read_catalog(write(tmp_path, frame))
     assert list(cat.columns) == ["objID", "ra", "dec", "z", "name"] and cat["objID"].is_unique
     # Ids come from the position: the same in any row order and file format.
@@ -33,16 +45,46 @@ def test_a_good_catalogue_keeps_its_columns_and_gets_stable_ids(tmp_path):
 @pytest.mark.parametrize(
     "frame, message",
     [
-        (pd.DataFrame({"RA": [1.0], "dec": [2.0]}), r"lacks column\(s\) \['ra'\] \(it has \['RA', 'dec'\]\)"),
-        (pd.DataFrame({"ra": [1.0, np.nan, 3.0], "dec": [0.0, 0.0, 0.0]}), r"column 'ra' is missing or not a number in 1 row\(s\) \(1;"),
-        (pd.DataFrame({"ra": [1.0, 2.0], "dec": ["north", 0.0]}), r"column 'dec' is missing or not a number in 1 row\(s\) \(0;"),
-        (pd.DataFrame({"ra": [1.0, 360.0, -1.0], "dec": [0.0, 0.0, 0.0]}), r"column 'ra' is outside \[0, 360\) degrees in 2 row\(s\) \(1, 2;"),
-        (pd.DataFrame({"ra": [1.0, 2.0], "dec": [0.0, 90.5]}), r"column 'dec' is outside \[-90, 90\] degrees in 1 row\(s\) \(1;"),
-        (pd.DataFrame({"objID": [5, 6, 5], "ra": [1.0, 2.0, 3.0], "dec": [0.0, 0.0, 0.0]}), r"duplicated objID in 2 row\(s\) \(0, 2;.*e.g. objID 5"),
-        (pd.DataFrame({"ra": [1.0, 2.0, 1.0], "dec": [0.5, 0.0, 0.5]}), r"duplicated position \(ids are made from ra, dec\) in 2 row\(s\) \(0, 2;"),
-        (pd.DataFrame({"objID": [1.5, 2], "ra": [1.0, 2.0], "dec": [0.0, 0.0]}), r"column 'objID' is missing or not an integer in 1 row\(s\) \(0;"),
-        (pd.DataFrame({"ra": [1.0], "dec": [0.0], "status": ["x"]}), r"has column\(s\) \['status'\], which the results use"),
-        (pd.DataFrame({"ra": [1.0], "dec": [0.0], "oh_p50_pred": [9.0]}), r"has column\(s\) \['oh_p50_pred'\], which the results use"),
+        (
+            pd.DataFrame({"RA": [1.0], "dec": [2.0]}),
+            r"lacks column\(s\) \['ra'\] \(it has \['RA', 'dec'\]\)",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0, np.nan, 3.0], "dec": [0.0, 0.0, 0.0]}),
+            r"column 'ra' is missing or not a number in 1 row\(s\) \(1;",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0, 2.0], "dec": ["north", 0.0]}),
+            r"column 'dec' is missing or not a number in 1 row\(s\) \(0;",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0, 360.0, -1.0], "dec": [0.0, 0.0, 0.0]}),
+            r"column 'ra' is outside \[0, 360\) degrees in 2 row\(s\) \(1, 2;",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0, 2.0], "dec": [0.0, 90.5]}),
+            r"column 'dec' is outside \[-90, 90\] degrees in 1 row\(s\) \(1;",
+        ),
+        (
+            pd.DataFrame({"objID": [5, 6, 5], "ra": [1.0, 2.0, 3.0], "dec": [0.0, 0.0, 0.0]}),
+            r"duplicated objID in 2 row\(s\) \(0, 2;.*e.g. objID 5",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0, 2.0, 1.0], "dec": [0.5, 0.0, 0.5]}),
+            r"duplicated position \(ids are made from ra, dec\) in 2 row\(s\) \(0, 2;",
+        ),
+        (
+            pd.DataFrame({"objID": [1.5, 2], "ra": [1.0, 2.0], "dec": [0.0, 0.0]}),
+            r"column 'objID' is missing or not an integer in 1 row\(s\) \(0;",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0], "dec": [0.0], "status": ["x"]}),
+            r"has column\(s\) \['status'\], which the results use",
+        ),
+        (
+            pd.DataFrame({"ra": [1.0], "dec": [0.0], "oh_p50_pred": [9.0]}),
+            r"has column\(s\) \['oh_p50_pred'\], which the results use",
+        ),
     ],
 )
 def test_a_bad_catalogue_is_refused_naming_the_column_and_rows(tmp_path, frame, message):
@@ -85,27 +127,72 @@ def test_mock_galaxies_for_new_positions_are_drawn_once_per_catalogue():
 
 
 def test_values_beyond_the_training_range_are_flagged():
-    training = pd.DataFrame({"objID": [1, 2, 3, 4], "z": [0.02, 0.1, 0.2, 0.5], "petroMag_r": [14.0, 15.0, 17.9, 12.0]})
+    training = pd.DataFrame(
+        {"objID": [1, 2, 3, 4], "z": [0.02, 0.1, 0.2, 0.5], "petroMag_r": [14.0, 15.0, 17.9, 12.0]}
+    )
     splits = pd.DataFrame({"objID": [1, 2, 3, 4], "split": ["train", "train", "train", "test"]})
     ranges = apply.training_ranges(training, splits)
-    assert ranges == {"z": (0.02, 0.2), "petroMag_r": (14.0, 17.9)}  # the test galaxy does not count
+    assert ranges == {
+        "z": (0.02, 0.2),
+        "petroMag_r": (14.0, 17.9),
+    }  # the test galaxy does not count
     new = pd.DataFrame({"z": [0.1, 0.3, 0.01, np.nan], "petroMag_r": [15.0, 19.0, 15.0, 13.0]})
     assert list(apply.domain_flags(new, ranges).map(";".join)) == [
-        "", "z_above_training;petroMag_r_above_training", "z_below_training", "petroMag_r_below_training"
+        "",
+        "z_above_training;petroMag_r_above_training",
+        "z_below_training",
+        "petroMag_r_below_training",
     ]
 
 
 def test_the_table_holds_every_galaxy_with_its_status():
-    cat = pd.DataFrame({"objID": [10, 20, 30, 40], "ra": 1.0, "dec": 2.0, "z": [0.05, 0.05, 0.9, 0.05]})
-    manifests = pd.DataFrame({"objID": [10, 20, 30, 40], "status": ["ok", "blank", "ok", "failed"], "reason": ["", "off footprint", "", "HTTP 500"], "path": ""})
+    cat = pd.DataFrame(
+        {"objID": [10, 20, 30, 40], "ra": 1.0, "dec": 2.0, "z": [0.05, 0.05, 0.9, 0.05]}
+    )
+    manifests = pd.DataFrame(
+        {
+            "objID": [10, 20, 30, 40],
+            "status": ["ok", "blank", "ok", "failed"],
+            "reason": ["", "off footprint", "", "HTTP 500"],
+            "path": "",
+        }
+    )
     index = pd.DataFrame({"objID": [30, 10], "row": [0, 1]})
-    excluded = pd.DataFrame({"objID": [20, 40], "status": ["blank", "failed"], "reason": ["off footprint", "HTTP 500"]})
+    excluded = pd.DataFrame(
+        {"objID": [20, 40], "status": ["blank", "failed"], "reason": ["off footprint", "HTTP 500"]}
+    )
     status = apply.cutout_status(cat, manifests, index, excluded)
-    preds = {t: pd.DataFrame({"objID": [30, 10], "pred": [9.1, 8.9], "sigma": [0.1, 0.2], "sigma_raw": [0.01, 0.02], "n_models": [16, 16]}) for t in ("oh_p50", "lgm_tot_p50")}
+    preds = {
+        t: pd.DataFrame(
+            {
+                "objID": [30, 10],
+                "pred": [9.1, 8.9],
+                "sigma": [0.1, 0.2],
+                "sigma_raw": [0.01, 0.02],
+                "n_models": [16, 16],
+            }
+        )
+        for t in ("oh_p50", "lgm_tot_p50")
+    }
     table = apply.assemble(cat, status, preds, {"z": (0.02, 0.3)})
-    assert list(table.columns) == ["objID", "ra", "dec", "z", *apply.target_columns("oh_p50"), *apply.target_columns("lgm_tot_p50"), "status", "reason", "flags"]
+    assert list(table.columns) == [
+        "objID",
+        "ra",
+        "dec",
+        "z",
+        *apply.target_columns("oh_p50"),
+        *apply.target_columns("lgm_tot_p50"),
+        "status",
+        "reason",
+        "flags",
+    ]
     assert list(table["status"]) == ["ok", "blank", "ok", "failed"]
     assert list(table["reason"]) == ["", "off footprint", "", "HTTP 500"]
     assert list(table["flags"]) == ["", "cutout_blank", "z_above_training", ""]
-    assert table["oh_p50_pred"].tolist()[0] == 8.9 and table["oh_p50_pred"].isna().tolist() == [False, True, False, True]
+    assert table["oh_p50_pred"].tolist()[0] == 8.9 and table["oh_p50_pred"].isna().tolist() == [
+        False,
+        True,
+        False,
+        True,
+    ]
     assert list(table["oh_p50_n_models"]) == [16, 0, 16, 0]

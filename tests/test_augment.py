@@ -1,10 +1,17 @@
 """Dihedral transforms, zoom, rotation and lighting on device batches."""
 
+import pytest
 import torch
 
-import pytest
-
-from galcnn.augment import N_DIHEDRAL, augment_batch, dihedral, random_dihedral, random_lighting, random_rotate, random_zoom
+from galcnn.augment import (
+    N_DIHEDRAL,
+    augment_batch,
+    dihedral,
+    random_dihedral,
+    random_lighting,
+    random_rotate,
+    random_zoom,
+)
 from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -28,7 +35,9 @@ def test_random_dihedral_applies_one_group_element_per_image():
     out = random_dihedral(x, torch.Generator().manual_seed(1))
     used = set()
     for i in range(64):
-        matches = [k for k in range(N_DIHEDRAL) if torch.equal(out[i], dihedral(x[i : i + 1], k)[0])]
+        matches = [
+            k for k in range(N_DIHEDRAL) if torch.equal(out[i], dihedral(x[i : i + 1], k)[0])
+        ]
         assert len(matches) == 1
         used.add(matches[0])
     assert len(used) == N_DIHEDRAL
@@ -54,7 +63,9 @@ def test_same_generator_state_same_augmentation():
 
 def to_unit(x):
     """A normalised batch back on the [0, 1] scale of the image."""
-    return x * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    return x * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(
+        1, 3, 1, 1
+    )
 
 
 def test_rotation_is_small_keeps_flat_images_and_is_off_at_zero():
@@ -64,7 +75,9 @@ def test_rotation_is_small_keeps_flat_images_and_is_off_at_zero():
     changed = [not torch.allclose(out[i], x[i], atol=1e-3) for i in range(64)]
     assert 0.5 < sum(changed) / 64 < 1.0  # three in four rotated (fastai's p = 0.75)
     flat = torch.full((4, 3, 16, 16), 0.3)
-    assert torch.allclose(random_rotate(flat, 10, torch.Generator().manual_seed(0)), flat, atol=1e-6)
+    assert torch.allclose(
+        random_rotate(flat, 10, torch.Generator().manual_seed(0)), flat, atol=1e-6
+    )
     # a 10 degree turn moves the image far less than a quarter turn
     quarter = (dihedral(x, 1) - x).abs().mean()
     assert ((out - x).abs().mean(dim=(1, 2, 3)) < 0.5 * quarter).all()
@@ -75,7 +88,9 @@ def test_rotation_is_small_keeps_flat_images_and_is_off_at_zero():
 def test_lighting_changes_balance_and_contrast_within_the_amount():
     g = torch.Generator().manual_seed(0)
     unit = torch.rand(200, 3, 8, 8, generator=g) * 0.5 + 0.25  # away from the clip at 0 and 1
-    x = (unit - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    x = (unit - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(
+        1, 3, 1, 1
+    )
     assert random_lighting(x, 0) is x
     out = to_unit(random_lighting(x, 0.05, torch.Generator().manual_seed(1)))
     mu = unit.mean(dim=(1, 2, 3), keepdim=True)
@@ -86,13 +101,19 @@ def test_lighting_changes_balance_and_contrast_within_the_amount():
     assert torch.all(c > 1 / 1.05 - 1e-4) and torch.all(c < 1.05 + 1e-4) and c.std() > 0.01
     assert torch.all(b.abs() < 0.05 + 1e-5) and b.std() > 0.01
     assert torch.allclose(out, dev * c.view(-1, 1, 1, 1) + mu + b.view(-1, 1, 1, 1), atol=1e-5)
-    assert to_unit(random_lighting(torch.full((2, 3, 4, 4), 10.0), 0.05, g)).max() <= 1 + 1e-5  # clipped as fastai
+    assert (
+        to_unit(random_lighting(torch.full((2, 3, 4, 4), 10.0), 0.05, g)).max() <= 1 + 1e-5
+    )  # clipped as fastai
 
 
 def test_one_generator_per_image_makes_draws_independent_of_the_batch():
     x = asymmetric(6, 8)
     settings = {"max_zoom": 1.1, "rotate": 10.0, "lighting": 0.05}
-    whole = augment_batch(x, generator=[torch.Generator().manual_seed(i) for i in range(6)], **settings)
+    whole = augment_batch(
+        x, generator=[torch.Generator().manual_seed(i) for i in range(6)], **settings
+    )
     for i in range(6):
-        alone = augment_batch(x[i : i + 1], generator=[torch.Generator().manual_seed(i)], **settings)
+        alone = augment_batch(
+            x[i : i + 1], generator=[torch.Generator().manual_seed(i)], **settings
+        )
         assert torch.allclose(whole[i : i + 1], alone, atol=1e-6)

@@ -14,12 +14,20 @@ def catalogue_and_splits(n_train=300, n_test=60, seed=0):
     n = n_train + n_test
     g, r, i = (rng.uniform(14, 18, n) for _ in range(3))
     catalog = pd.DataFrame(
-        {"objID": np.arange(10, 10 + n), "modelMag_g": g, "modelMag_r": r, "modelMag_i": i,
-         "oh_p50": 8.9 + 0.3 * (g - r) + rng.normal(0, 0.05, n)}
+        {
+            "objID": np.arange(10, 10 + n),
+            "modelMag_g": g,
+            "modelMag_r": r,
+            "modelMag_i": i,
+            "oh_p50": 8.9 + 0.3 * (g - r) + rng.normal(0, 0.05, n),
+        }
     )
     splits = pd.DataFrame(
-        {"objID": catalog["objID"], "split": ["train"] * n_train + ["test"] * n_test,
-         "fold": list(np.arange(n_train) % 5) + [-1] * n_test}
+        {
+            "objID": catalog["objID"],
+            "split": ["train"] * n_train + ["test"] * n_test,
+            "fold": list(np.arange(n_train) % 5) + [-1] * n_test,
+        }
     )
     return catalog, splits
 
@@ -29,25 +37,35 @@ def test_test_rows_never_reach_the_training():
     test = splits["split"] == "test"
     poisoned = catalog.copy()
     poisoned.loc[test.to_numpy(), "oh_p50"] = 1e6  # absurd truths on the test rows
-    pred = random_forest_baseline(poisoned, splits, "oh_p50", n_estimators=10, min_samples_leaf=4, seed=1)
+    pred = random_forest_baseline(
+        poisoned, splits, "oh_p50", n_estimators=10, min_samples_leaf=4, seed=1
+    )
     assert pred["objID"].tolist() == splits.loc[test, "objID"].tolist()
     assert (pred["true"] == 1e6).all()
     assert pred["pred"].between(8.0, 10.0).all()
     mean = mean_baseline(poisoned, splits, "oh_p50")
-    assert mean["pred"].unique().tolist() == pytest.approx([catalog.loc[~test.to_numpy(), "oh_p50"].mean()])
+    assert mean["pred"].unique().tolist() == pytest.approx(
+        [catalog.loc[~test.to_numpy(), "oh_p50"].mean()]
+    )
 
 
 def test_forest_is_the_one_fitted_on_all_training_folds():
     catalog, splits = catalogue_and_splits()
     train = catalog[(splits["split"] == "train").to_numpy()]
     test = catalog[(splits["split"] == "test").to_numpy()]
-    expected = RandomForestRegressor(n_estimators=10, min_samples_leaf=4, random_state=3).fit(
-        train[list(MAGNITUDE_COLUMNS)].to_numpy(), train["oh_p50"].to_numpy()
-    ).predict(test[list(MAGNITUDE_COLUMNS)].to_numpy())
-    pred = random_forest_baseline(catalog, splits, "oh_p50", n_estimators=10, min_samples_leaf=4, seed=3, n_jobs=1)
+    expected = (
+        RandomForestRegressor(n_estimators=10, min_samples_leaf=4, random_state=3)
+        .fit(train[list(MAGNITUDE_COLUMNS)].to_numpy(), train["oh_p50"].to_numpy())
+        .predict(test[list(MAGNITUDE_COLUMNS)].to_numpy())
+    )
+    pred = random_forest_baseline(
+        catalog, splits, "oh_p50", n_estimators=10, min_samples_leaf=4, seed=3, n_jobs=1
+    )
     np.testing.assert_allclose(pred["pred"], expected)
     rmse_rf = np.sqrt(np.mean((pred["pred"] - pred["true"]) ** 2))
-    rmse_mean = np.sqrt(np.mean((mean_baseline(catalog, splits, "oh_p50")["pred"] - pred["true"]) ** 2))
+    rmse_mean = np.sqrt(
+        np.mean((mean_baseline(catalog, splits, "oh_p50")["pred"] - pred["true"]) ** 2)
+    )
     assert rmse_rf < rmse_mean  # colours carry the signal
 
 
@@ -58,7 +76,9 @@ def test_missing_targets_are_dropped_and_counted(caplog):
         train, test = baseline_rows(catalog, splits, "oh_p50")
     assert len(train) == 298 and len(test) == 59
     assert "3 galaxies have no measured oh_p50" in caplog.text
-    assert mean_baseline(catalog, splits, "oh_p50")["pred"].iloc[0] > 8  # the sentinel never enters the mean
+    assert (
+        mean_baseline(catalog, splits, "oh_p50")["pred"].iloc[0] > 8
+    )  # the sentinel never enters the mean
 
 
 def test_bad_splits_are_refused():

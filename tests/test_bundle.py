@@ -12,13 +12,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from galcnn import bundle as gb
 from servers import FileServer
 
+from galcnn import bundle as gb
+
 CONFIG = {
-    "survey": "mock", "targets": ["oh_p50", "lgm_tot_p50"], "bands": ["gri"], "resolutions": [4, 1],
-    "resolution_study": {"targets": ["oh_p50"], "bands": ["gri"]}, "folds": 2, "cutouts": {"size": 128},
+    "survey": "mock",
+    "targets": ["oh_p50", "lgm_tot_p50"],
+    "bands": ["gri"],
+    "resolutions": [4, 1],
+    "resolution_study": {"targets": ["oh_p50"], "bands": ["gri"]},
+    "folds": 2,
+    "cutouts": {"size": 128},
     "mmr": {"step": 0.2},
 }
 CATALOG = "results/catalog/galaxies.parquet"
@@ -32,8 +37,16 @@ def write_results(root: Path) -> None:
     rng = np.random.default_rng(0)
     for path in (CATALOG, PREDICTIONS, SUMMARY):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"objID": np.arange(50), "lgm_tot_p50": rng.normal(10, 0.5, 50), "ra": rng.uniform(0, 360, 50)}).to_parquet(root / CATALOG)
-    pd.DataFrame({"objID": np.arange(10), "true": rng.normal(9, 0.1, 10), "pred": rng.normal(9, 0.1, 10)}).to_parquet(root / PREDICTIONS)
+    pd.DataFrame(
+        {
+            "objID": np.arange(50),
+            "lgm_tot_p50": rng.normal(10, 0.5, 50),
+            "ra": rng.uniform(0, 360, 50),
+        }
+    ).to_parquet(root / CATALOG)
+    pd.DataFrame(
+        {"objID": np.arange(10), "true": rng.normal(9, 0.1, 10), "pred": rng.normal(9, 0.1, 10)}
+    ).to_parquet(root / PREDICTIONS)
     (root / SUMMARY).write_text("method,rmse\ncnn,0.1\n")
 
 
@@ -43,7 +56,12 @@ def packed(tmp_path, monkeypatch) -> Path:
     src = tmp_path / "run"
     write_results(src)
     monkeypatch.chdir(src)
-    return gb.make_bundle([CATALOG, PREDICTIONS, SUMMARY], CONFIG, "results/bundle", columns={CATALOG: ["objID", "lgm_tot_p50"]}).resolve()
+    return gb.make_bundle(
+        [CATALOG, PREDICTIONS, SUMMARY],
+        CONFIG,
+        "results/bundle",
+        columns={CATALOG: ["objID", "lgm_tot_p50"]},
+    ).resolve()
 
 
 @pytest.fixture
@@ -75,7 +93,9 @@ def repack(archive: Path, dest: Path, items: list[tuple[tarfile.TarInfo, bytes]]
 
 def edit(archive: Path, dest: Path, name: str, change) -> Path:
     """A copy of ``archive`` in which member ``name``'s bytes are ``change(bytes)``."""
-    return repack(archive, dest, [(i, change(d) if i.name == name else d) for i, d in members(archive)])
+    return repack(
+        archive, dest, [(i, change(d) if i.name == name else d) for i, d in members(archive)]
+    )
 
 
 def edit_manifest(archive: Path, dest: Path, change) -> Path:
@@ -83,6 +103,7 @@ def edit_manifest(archive: Path, dest: Path, change) -> Path:
         manifest = json.loads(data)
         change(manifest)
         return json.dumps(manifest).encode()
+
     return edit(archive, dest, gb.MANIFEST, rewrite)
 
 
@@ -97,7 +118,10 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
     assert (fresh / PREDICTIONS).read_bytes() == (src / PREDICTIONS).read_bytes()
     # the catalogue carries only the columns the analysis reads
     assert list(pd.read_parquet(fresh / CATALOG).columns) == ["objID", "lgm_tot_p50"]
-    pd.testing.assert_frame_equal(pd.read_parquet(fresh / CATALOG), pd.read_parquet(src / CATALOG, columns=["objID", "lgm_tot_p50"]))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(fresh / CATALOG),
+        pd.read_parquet(src / CATALOG, columns=["objID", "lgm_tot_p50"]),
+    )
     # the table is verified and kept in the bundle, not written
     assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(RESTORED)
     assert set(manifest["files"]) == {gb.CONFIG, gb.PROVENANCE, CATALOG, PREDICTIONS, SUMMARY}
@@ -105,20 +129,34 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
     names = [m.name for m, _ in members(packed)]
     assert names[0] == gb.MANIFEST and len(names) == len(set(names)) == 6
     provenance = json.loads(dict((m.name, d) for m, d in members(packed))[gb.PROVENANCE])
-    assert {"workflow_version", "python", "snakemake", "torch", "scikit-learn", "date"} <= set(provenance)
+    assert {"workflow_version", "python", "snakemake", "torch", "scikit-learn", "date"} <= set(
+        provenance
+    )
 
 
 def test_same_results_give_the_same_name_and_other_results_another(packed):
-    again = gb.make_bundle([CATALOG, PREDICTIONS, SUMMARY], CONFIG, "elsewhere", columns={CATALOG: ["objID", "lgm_tot_p50"]})
+    again = gb.make_bundle(
+        [CATALOG, PREDICTIONS, SUMMARY],
+        CONFIG,
+        "elsewhere",
+        columns={CATALOG: ["objID", "lgm_tot_p50"]},
+    )
     assert again.name == packed.name  # the date in provenance.json does not enter the digest
     Path(SUMMARY).write_text("method,rmse\ncnn,0.2\n")
-    other = gb.make_bundle([CATALOG, PREDICTIONS, SUMMARY], CONFIG, "other", columns={CATALOG: ["objID", "lgm_tot_p50"]})
+    other = gb.make_bundle(
+        [CATALOG, PREDICTIONS, SUMMARY],
+        CONFIG,
+        "other",
+        columns={CATALOG: ["objID", "lgm_tot_p50"]},
+    )
     assert other.name != packed.name
 
 
 def test_a_tampered_file_is_named_and_nothing_is_written(packed, fresh, tmp_path):
     bad = edit(packed, tmp_path / "bad.tar.gz", PREDICTIONS, lambda d: d[:-20] + bytes(20))
-    with pytest.raises(gb.BundleError, match=f"{PREDICTIONS} does not match MANIFEST.json.*altered"):
+    with pytest.raises(
+        gb.BundleError, match=f"{PREDICTIONS} does not match MANIFEST.json.*altered"
+    ):
         restore(bad)
     assert files_under(fresh) == []
 
@@ -132,11 +170,19 @@ def test_a_truncated_archive_is_refused(packed, fresh, tmp_path):
 
 
 def test_a_manifest_that_does_not_match_the_archive_is_refused(packed, fresh, tmp_path):
-    dropped = repack(packed, tmp_path / "dropped.tar.gz", [(i, d) for i, d in members(packed) if i.name != SUMMARY])
+    dropped = repack(
+        packed,
+        tmp_path / "dropped.tar.gz",
+        [(i, d) for i, d in members(packed) if i.name != SUMMARY],
+    )
     with pytest.raises(gb.BundleError, match=f"lists \\['{SUMMARY}'\\].*does not hold"):
         restore(dropped)
     # a manifest edited to match an altered file no longer matches its own digest
-    forged = edit_manifest(packed, tmp_path / "forged.tar.gz", lambda m: m["files"][PREDICTIONS].update(sha256="0" * 64))
+    forged = edit_manifest(
+        packed,
+        tmp_path / "forged.tar.gz",
+        lambda m: m["files"][PREDICTIONS].update(sha256="0" * 64),
+    )
     with pytest.raises(gb.BundleError, match="digest .* does not match its own file list"):
         restore(forged)
     # a consistent manifest for other results under this archive's name
@@ -148,18 +194,23 @@ def test_a_manifest_that_does_not_match_the_archive_is_refused(packed, fresh, tm
 
 
 def test_a_bundle_lacking_a_file_the_configuration_needs_is_refused(packed, fresh):
-    with pytest.raises(gb.BundleError, match="needs \\['results/predictions/oh_p50/gri/1px.parquet'\\]"):
+    with pytest.raises(
+        gb.BundleError, match="needs \\['results/predictions/oh_p50/gri/1px.parquet'\\]"
+    ):
         restore(packed, outputs=[*RESTORED, "results/predictions/oh_p50/gri/1px.parquet"])
     assert files_under(fresh) == []
 
 
-@pytest.mark.parametrize(("key", "change"), [
-    ("targets", {"targets": ["oh_p50"]}),
-    ("bands", {"bands": ["gri", "r"]}),
-    ("resolutions", {"resolutions": [8, 4, 1]}),
-    ("cutouts.size", {"cutouts": {"size": 64}}),
-    ("survey", {"survey": "sdss"}),
-])
+@pytest.mark.parametrize(
+    ("key", "change"),
+    [
+        ("targets", {"targets": ["oh_p50"]}),
+        ("bands", {"bands": ["gri", "r"]}),
+        ("resolutions", {"resolutions": [8, 4, 1]}),
+        ("cutouts.size", {"cutouts": {"size": 64}}),
+        ("survey", {"survey": "sdss"}),
+    ],
+)
 def test_a_bundle_from_another_configuration_is_refused_naming_the_key(packed, fresh, key, change):
     with pytest.raises(gb.BundleError, match=f"made with {key} = .*configuration asks for"):
         restore(packed, config={**CONFIG, **change})
@@ -172,8 +223,13 @@ def test_an_analysis_setting_does_not_matter_to_the_bundle(packed, fresh):
 
 
 def test_another_format_version_is_refused(packed, fresh, tmp_path):
-    newer = edit_manifest(packed, tmp_path / "newer.tar.gz", lambda m: m.update(format_version=gb.FORMAT_VERSION + 1))
-    with pytest.raises(gb.BundleError, match=f"format_version is {gb.FORMAT_VERSION + 1}; this workflow reads format_version {gb.FORMAT_VERSION}"):
+    newer = edit_manifest(
+        packed, tmp_path / "newer.tar.gz", lambda m: m.update(format_version=gb.FORMAT_VERSION + 1)
+    )
+    with pytest.raises(
+        gb.BundleError,
+        match=f"format_version is {gb.FORMAT_VERSION + 1}; this workflow reads format_version {gb.FORMAT_VERSION}",
+    ):
         restore(newer)
     assert files_under(fresh) == []
 
@@ -182,21 +238,31 @@ def extra_member(packed: Path, dest: Path, info: tarfile.TarInfo, data: bytes = 
     return repack(packed, dest, [*members(packed), (info, data)])
 
 
-@pytest.mark.parametrize(("name", "kind", "message"), [
-    ("../outside.txt", tarfile.REGTYPE, "not a plain relative path"),
-    ("/tmp/outside.txt", tarfile.REGTYPE, "not a plain relative path"),
-    ("results/a/../../outside.txt", tarfile.REGTYPE, "not a plain relative path"),
-    ("results/catalog/link.parquet", tarfile.SYMTYPE, "is a link"),
-    ("results/catalog/hard.parquet", tarfile.LNKTYPE, "is a link"),
-    ("results/extra.csv", tarfile.REGTYPE, "is not listed in MANIFEST.json"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("../outside.txt", tarfile.REGTYPE, "not a plain relative path"),
+        ("/tmp/outside.txt", tarfile.REGTYPE, "not a plain relative path"),
+        ("results/a/../../outside.txt", tarfile.REGTYPE, "not a plain relative path"),
+        ("results/catalog/link.parquet", tarfile.SYMTYPE, "is a link"),
+        ("results/catalog/hard.parquet", tarfile.LNKTYPE, "is a link"),
+        ("results/extra.csv", tarfile.REGTYPE, "is not listed in MANIFEST.json"),
+    ],
+)
 def test_unsafe_or_unlisted_members_are_refused(packed, fresh, tmp_path, name, kind, message):
     info = tarfile.TarInfo(name)
     info.type = kind
     if kind != tarfile.REGTYPE:
         info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else CATALOG
-    bad = extra_member(packed, tmp_path / "bad.tar.gz", info, b"x" if kind == tarfile.REGTYPE else b"")
-    with pytest.raises(gb.BundleError, match=f"member {re.escape(repr(name))} .*{message}" if "relative" not in message else f"{re.escape(repr(name))}: {message}"):
+    bad = extra_member(
+        packed, tmp_path / "bad.tar.gz", info, b"x" if kind == tarfile.REGTYPE else b""
+    )
+    with pytest.raises(
+        gb.BundleError,
+        match=f"member {re.escape(repr(name))} .*{message}"
+        if "relative" not in message
+        else f"{re.escape(repr(name))}: {message}",
+    ):
         restore(bad)
     assert files_under(fresh) == []
     assert not (tmp_path / "outside.txt").exists()
@@ -218,7 +284,9 @@ def test_a_bundle_url_is_fetched_with_retries_and_verified(packed, fresh):
     with FileServer({path: packed.read_bytes()}, faults={path: ["503", "truncated"]}) as server:
         restore(server.url + path)
         assert server.requests == [path] * 3  # a 503, a broken transfer, then the archive
-        assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(RESTORED)
+        assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(
+            RESTORED
+        )
         with pytest.raises(OSError, match="404 Client Error"):
             restore(server.url + "/files/missing.tar.gz")
 
@@ -228,9 +296,22 @@ def test_a_bundle_url_is_fetched_with_retries_and_verified(packed, fresh):
 TINY_ARGS = ("--configfile", "tests/config/tiny.yaml")
 #: What `figures` runs from a bundle of the tiny configuration: no upstream stage at all.
 FIGURE_JOBS = {
-    "bundle_restore": 1, "analysis_headline": 4, "analysis_mmr": 1, "figures": 1,
-    **{f"figure_{name}": 1 for name in (
-        "fig1_gallery", "fig2_predicted_vs_true", "fig2_published", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic")},
+    "bundle_restore": 1,
+    "analysis_headline": 4,
+    "analysis_mmr": 1,
+    "figures": 1,
+    **{
+        f"figure_{name}": 1
+        for name in (
+            "fig1_gallery",
+            "fig2_predicted_vs_true",
+            "fig2_published",
+            "fig3_resolution",
+            "fig4_mass",
+            "fig_mmr",
+            "fig_diagnostic",
+        )
+    },
 }
 
 
@@ -246,27 +327,41 @@ def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
 
 
 @pytest.mark.e2e
-def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(tiny_run, tiny_bundle, tmp_path):
+def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(
+    tiny_run, tiny_bundle, tmp_path
+):
     from conftest import copy_workflow, dry_run_jobs, snakemake
 
     fresh = copy_workflow(tmp_path / "wf")
     assert not (fresh / "results").exists()
     restore_config = ("--config", f"bundle={tiny_bundle}")
-    assert dry_run_jobs(fresh, "--cores", "1", "figures", *TINY_ARGS, *restore_config) == FIGURE_JOBS
+    assert (
+        dry_run_jobs(fresh, "--cores", "1", "figures", *TINY_ARGS, *restore_config) == FIGURE_JOBS
+    )
     snakemake(fresh, *TINY_ARGS, "--cores", "2", *restore_config)
     for table in ("summary.csv", "summary.md", "mmr.csv", "reference_comparison.csv"):
-        assert (fresh / "results" / "tables" / table).read_bytes() == (tiny_run / "results" / "tables" / table).read_bytes(), table
+        assert (fresh / "results" / "tables" / table).read_bytes() == (
+            tiny_run / "results" / "tables" / table
+        ).read_bytes(), table
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").iterdir())
     assert len(figures) == 16
     assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
     snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
     html = (fresh / "results" / "report.html").read_text(errors="replace")
-    assert "fig1_gallery.png" in html and "restored from the results bundle" in html and tiny_bundle.name in html
+    assert (
+        "fig1_gallery.png" in html
+        and "restored from the results bundle" in html
+        and tiny_bundle.name in html
+    )
 
     assert dry_run_jobs(fresh, *TINY_ARGS, *restore_config) == {}
     (fresh / "changed.yaml").write_text("mmr: {step: 0.25}\n")
     assert dry_run_jobs(fresh, *TINY_ARGS, "changed.yaml", *restore_config) == {
-        "analysis_mmr": 1, "analysis_summary": 1, "figure_fig_mmr": 1, "all": 1}
+        "analysis_mmr": 1,
+        "analysis_summary": 1,
+        "figure_fig_mmr": 1,
+        "all": 1,
+    }
     # packed again from the restored files, the same results give the same archive name
     snakemake(fresh, *TINY_ARGS, "--cores", "1", "bundle", *restore_config)
     assert [p.name for p in (fresh / "results" / "bundle").glob("*.tar.gz")] == [tiny_bundle.name]
@@ -278,8 +373,12 @@ def test_a_tampered_bundle_stops_the_run_and_leaves_no_results(tiny_bundle, tmp_
 
     fresh = copy_workflow(tmp_path / "wf")
     victim = "results/baselines/rf/oh_p50.parquet"
-    tampered = edit(tiny_bundle, tmp_path / "tampered.tar.gz", victim, lambda d: d.replace(b"PAR1", b"PAR2", 1))
-    proc = snakemake(fresh, "figures", *TINY_ARGS, "--cores", "1", "--config", f"bundle={tampered}", check=False)
+    tampered = edit(
+        tiny_bundle, tmp_path / "tampered.tar.gz", victim, lambda d: d.replace(b"PAR1", b"PAR2", 1)
+    )
+    proc = snakemake(
+        fresh, "figures", *TINY_ARGS, "--cores", "1", "--config", f"bundle={tampered}", check=False
+    )
     assert proc.returncode != 0
     assert f"{victim} does not match MANIFEST.json" in proc.stdout + proc.stderr
     assert not (fresh / "results").exists() or files_under(fresh / "results") == []
@@ -293,11 +392,17 @@ def test_model_weights_are_bundled_only_when_asked_for(tiny_run, tmp_path):
 
     def bundle_inputs(*extra):
         out = snakemake(run, *TINY_ARGS, *extra, "-n", "bundle").stdout
-        (line,) = [l for l in out.splitlines() if l.strip().startswith("input:") and "results/splits.parquet" in l]
+        (line,) = [
+            text
+            for text in out.splitlines()
+            if text.strip().startswith("input:") and "results/splits.parquet" in text
+        ]
         return {p.strip() for p in line.split(":", 1)[1].split(",")}
 
     weights = {p for p in bundle_inputs() if p.endswith("model.pt")}
     assert weights == set()
     (run / "models.yaml").write_text("bundle: {source: '', include_models: true}\n")
     weights = {p for p in bundle_inputs("models.yaml") if p.endswith("model.pt")}
-    assert len(weights) == 10 and "results/models/oh_p50/gri/1px/fold1/model.pt" in weights  # 5 configurations x 2 folds
+    assert (
+        len(weights) == 10 and "results/models/oh_p50/gri/1px/fold1/model.pt" in weights
+    )  # 5 configurations x 2 folds

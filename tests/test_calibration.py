@@ -19,7 +19,9 @@ def test_the_raw_uncertainty_is_the_models_spread_over_transforms_not_their_disa
     # Offsetting a whole fold (models that disagree) leaves it as it is.
     preds[1] += 0.5
     np.testing.assert_allclose(calibration.model_spread(preds.std(axis=1)), raw)
-    np.testing.assert_allclose(raw**2, ((preds - preds.mean(axis=1, keepdims=True)) ** 2).mean(axis=(0, 1)))
+    np.testing.assert_allclose(
+        raw**2, ((preds - preds.mean(axis=1, keepdims=True)) ** 2).mean(axis=(0, 1))
+    )
     with pytest.raises(ValueError, match="folds × galaxies"):
         calibration.model_spread(preds.std(axis=1)[0])
 
@@ -36,7 +38,9 @@ def test_the_fitted_factor_recovers_the_known_noise_scale(factor):
     raw, residual = synthetic(20000, factor, seed=int(factor * 10))
     fitted = calibration.fit_factor(residual, raw)
     assert fitted == pytest.approx(factor, rel=0.03)
-    assert calibration.coverage(residual, fitted * raw) == pytest.approx(calibration.ONE_SIGMA, abs=0.005)
+    assert calibration.coverage(residual, fitted * raw) == pytest.approx(
+        calibration.ONE_SIGMA, abs=0.005
+    )
     assert calibration.coverage(residual, fitted * raw, 2) == pytest.approx(0.9545, abs=0.01)
 
 
@@ -59,7 +63,9 @@ def frames(n_test, n_val, factor, seed, folds=2):
         test[f"spread_fold{k}"] = spread
     test["pred"] = centre
     val_spread = rng.uniform(0.02, 0.08, n_val)
-    val = pd.DataFrame({"objID": np.arange(n_val) + n_test, "true": 8.8, "fold": 0, "spread": val_spread})
+    val = pd.DataFrame(
+        {"objID": np.arange(n_val) + n_test, "true": 8.8, "fold": 0, "spread": val_spread}
+    )
     val["pred"] = 8.8 + rng.normal(0, factor * val_spread)
     return test, val
 
@@ -86,10 +92,19 @@ def test_without_validation_spread_there_is_no_factor():
 
 def test_predictions_made_before_the_spread_was_kept_ask_for_a_rerun():
     test, val = frames(10, 10, 2.0, seed=7)
-    with pytest.raises(ValueError, match=r"lack the TTA spread column spread.*--forcerun predict_cnn"):
+    with pytest.raises(
+        ValueError, match=r"lack the TTA spread column spread.*--forcerun predict_cnn"
+    ):
         calibration.calibrate(test, val.drop(columns="spread"), names=("t.parquet", "v.parquet"))
-    with pytest.raises(ValueError, match=r"t.parquet lack the TTA spread columns \['spread_fold0', 'spread_fold1'\]"):
-        calibration.calibrate(test.drop(columns=["spread_fold0", "spread_fold1"]), val, names=("t.parquet", "v.parquet"))
+    with pytest.raises(
+        ValueError,
+        match=r"t.parquet lack the TTA spread columns \['spread_fold0', 'spread_fold1'\]",
+    ):
+        calibration.calibrate(
+            test.drop(columns=["spread_fold0", "spread_fold1"]),
+            val,
+            names=("t.parquet", "v.parquet"),
+        )
 
 
 def test_coverage_curve_of_calibrated_gaussian_errors_is_the_diagonal():
@@ -103,11 +118,31 @@ def test_the_transforms_spread_is_kept_per_galaxy_and_through_the_ensemble():
     images = random_images(n=4)
     outs = predict_transforms(Recorder((1, 3, 5, 5)), images, np.arange(4), "gri", 2, CPU, tta=True)
     assert outs.shape == (8, 4) and (outs.std(axis=0) > 0).all()
-    assert predict_transforms(Recorder((1, 3, 1, 1)), random_images(n=4, res=1), np.arange(4), "gri", 2, CPU, tta=True).shape == (1, 4)
+    assert predict_transforms(
+        Recorder((1, 3, 1, 1)), random_images(n=4, res=1), np.arange(4), "gri", 2, CPU, tta=True
+    ).shape == (1, 4)
 
     def fold(k):
-        test = pd.DataFrame({"objID": [1, 2], "set": "test", "true": 9.0, "pred": 9.0 + k, "pred_notta": 9.0, "spread": [0.1 * (k + 1), 0.2]})
-        val = pd.DataFrame({"objID": [10 + k], "set": "validation", "true": 8.5, "pred": 8.6, "pred_notta": 8.7, "spread": 0.05})
+        test = pd.DataFrame(
+            {
+                "objID": [1, 2],
+                "set": "test",
+                "true": 9.0,
+                "pred": 9.0 + k,
+                "pred_notta": 9.0,
+                "spread": [0.1 * (k + 1), 0.2],
+            }
+        )
+        val = pd.DataFrame(
+            {
+                "objID": [10 + k],
+                "set": "validation",
+                "true": 8.5,
+                "pred": 8.6,
+                "pred_notta": 8.7,
+                "spread": 0.05,
+            }
+        )
         return pd.concat([test, val], ignore_index=True)
 
     test, val = ensemble_folds({0: fold(0), 1: fold(1)})

@@ -19,7 +19,15 @@ def load(*overlays):
     return config
 
 
-@pytest.mark.parametrize("overlay", [(), ("config/demo.yaml",), ("config/demo.yaml", "config/control.yaml"), ("tests/config/tiny.yaml",)])
+@pytest.mark.parametrize(
+    "overlay",
+    [
+        (),
+        ("config/demo.yaml",),
+        ("config/demo.yaml", "config/control.yaml"),
+        ("tests/config/tiny.yaml",),
+    ],
+)
 def test_shipped_configs_validate(overlay):
     validate(load(*overlay), SCHEMA)
 
@@ -36,12 +44,26 @@ def test_paper_config_holds_the_facts():
     assert c["rf"] == {"n_estimators": 40, "min_samples_leaf": 8}
     assert c["test_fraction"] == 0.2 and c["predict"]["tta"] is True
     t = c["train"]
-    assert t["pretrained"] == "imagenet" and t["batch_size"] == 128 and t["zoom"] == pytest.approx(1.1)
+    assert (
+        t["pretrained"] == "imagenet" and t["batch_size"] == 128 and t["zoom"] == pytest.approx(1.1)
+    )
     assert t["stage1"] == {"epochs": 2, "lr": 0.1}
-    assert t["stage2"] == {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 3, "cycle_len": 1, "cycle_mult": 2, "warmup": 0.05}
+    assert t["stage2"] == {
+        "lrs": [0.001, 0.01, 0.1],
+        "epochs": 1,
+        "cycles": 3,
+        "cycle_len": 1,
+        "cycle_mult": 2,
+        "warmup": 0.05,
+    }
     assert c["query"]["cuts"] == {
-        "petroMag_r": [10, 18], "u_minus_r": [0, 6], "modelMag": [10, 25], "rChi2": [None, 2],
-        "zErr": [0, 0.01], "z": [0.02, None], "measured": ["oh_p50"],
+        "petroMag_r": [10, 18],
+        "u_minus_r": [0, 6],
+        "modelMag": [10, 25],
+        "rChi2": [None, 2],
+        "zErr": [0, 0.01],
+        "z": [0.02, None],
+        "measured": ["oh_p50"],
     }
 
 
@@ -54,13 +76,25 @@ def test_paper_config_is_the_authors_recipe():
     validate(c, SCHEMA)
     t, p, a, m = c["train"], c["predict"], c["analysis"], c["mmr"]
     assert a == {"predictions": "single", "fold": 0}  # figures, gallery and MMR from one model
-    assert t["standardize_target"] is False  # the head outputs dex, its bias starts at the training mean
-    assert t["head_init"] == "kaiming" and t["stage2"]["warmup"] == pytest.approx(0.05)  # fastai 0.7
+    assert (
+        t["standardize_target"] is False
+    )  # the head outputs dex, its bias starts at the training mean
+    assert t["head_init"] == "kaiming" and t["stage2"]["warmup"] == pytest.approx(
+        0.05
+    )  # fastai 0.7
     assert t["amp"] is False
-    assert t["rotate"] == 10 and t["lighting"] == pytest.approx(0.05) and t["zoom"] == pytest.approx(1.1)
+    assert (
+        t["rotate"] == 10
+        and t["lighting"] == pytest.approx(0.05)
+        and t["zoom"] == pytest.approx(1.1)
+    )
     assert p["tta"] is True and p["tta_mode"] == "fastai"
     centres = (mmr_edges(m["mass_min"], m["mass_max"], m["step"])[:-1] + m["step"] / 2).round(6)
-    assert centres[0] == pytest.approx(8.5) and centres[-1] == pytest.approx(11.3) and len(centres) == 15
+    assert (
+        centres[0] == pytest.approx(8.5)
+        and centres[-1] == pytest.approx(11.3)
+        and len(centres) == 15
+    )
     assert m["min_mass"] == 8.5 and m["z_true"] == [8.25, 9.15] and m["min_count"] == 1
     assert c["mock"]["image_z_terms"] is True
     # Without the new keys a config validates and the schema's defaults are ours
@@ -107,7 +141,10 @@ def test_demo_and_control_differ_only_in_the_metallicity_of_the_mock():
         (lambda c: c["cutouts"].update(timeout=1e9), "timeout"),
         (lambda c: c["reference"].update(timeout=1e9), "timeout"),
         (lambda c: c["cutouts"].update(max_failed_fraction=1.5), "max_failed_fraction"),
-        (lambda c: c["query"]["casjobs"].update(url="http://skyserver.sdss.org/CasJobs/RestApi"), "url"),
+        (
+            lambda c: c["query"]["casjobs"].update(url="http://skyserver.sdss.org/CasJobs/RestApi"),
+            "url",
+        ),
         (lambda c: c["predict"].update(tta_mode="flips"), "tta_mode"),
         (lambda c: c["analysis"].update(predictions="median"), "predictions"),
         (lambda c: c["train"].update(head_init="xavier"), "head_init"),
@@ -126,15 +163,30 @@ def test_command_line_values_are_typed_like_a_config_file():
     from galcnn.config import yaml_typed
 
     # What Snakemake's --config hands over for resolutions=[64,8] rf={n_estimators: 17} train={pretrained: false}
-    given = {"resolutions": ["64", "8"], "rf": {"n_estimators": "17"}, "train": {"pretrained": "false", "arch": "resnet18"}}
-    assert yaml_typed(given) == {"resolutions": [64, 8], "rf": {"n_estimators": 17}, "train": {"pretrained": False, "arch": "resnet18"}}
+    given = {
+        "resolutions": ["64", "8"],
+        "rf": {"n_estimators": "17"},
+        "train": {"pretrained": "false", "arch": "resnet18"},
+    }
+    assert yaml_typed(given) == {
+        "resolutions": [64, 8],
+        "rf": {"n_estimators": 17},
+        "train": {"pretrained": False, "arch": "resnet18"},
+    }
     config = load()
     update_config(config, yaml_typed(given))
     validate(config, SCHEMA)
 
 
-@pytest.mark.parametrize("bundle", ["", "results.tar.gz", "/data/galcnn-results-0123456789ab.tar.gz",
-                                    "https://zenodo.org/records/1/files/galcnn-results-0123456789ab.tar.gz?download=1"])
+@pytest.mark.parametrize(
+    "bundle",
+    [
+        "",
+        "results.tar.gz",
+        "/data/galcnn-results-0123456789ab.tar.gz",
+        "https://zenodo.org/records/1/files/galcnn-results-0123456789ab.tar.gz?download=1",
+    ],
+)
 def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
     from galcnn.config import bundle_settings
 
@@ -146,10 +198,19 @@ def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c["query"]["cuts"].update(petroMag_r=[18, 10]), r"cut on petroMag_r is \[18, 10\]: the lower bound must be below"),
+        (
+            lambda c: c["query"]["cuts"].update(petroMag_r=[18, 10]),
+            r"cut on petroMag_r is \[18, 10\]: the lower bound must be below",
+        ),
         (lambda c: c["query"]["cuts"].update(zErr=[0, 0]), r"cut on zErr is \[0, 0\]"),
-        (lambda c: c["query"]["cuts"].update(z=[float("nan"), None]), r"cut on z has bounds \[nan, None\]; each must be a finite number"),
-        (lambda c: c["mmr"].update(mass_min=11.5, mass_max=8.5), r"mmr.mass_min \(11.5\) must be below mmr.mass_max \(8.5\)"),
+        (
+            lambda c: c["query"]["cuts"].update(z=[float("nan"), None]),
+            r"cut on z has bounds \[nan, None\]; each must be a finite number",
+        ),
+        (
+            lambda c: c["mmr"].update(mass_min=11.5, mass_max=8.5),
+            r"mmr.mass_min \(11.5\) must be below mmr.mass_max \(8.5\)",
+        ),
         (lambda c: c["mmr"].update(step=float("nan")), r"mmr .* not a finite number"),
     ],
 )
@@ -169,8 +230,18 @@ def test_command_line_strings_that_are_not_yaml_stay_strings():
     from galcnn.config import yaml_typed
 
     # YAML reserves '@' and '`' and reads ': ' as a mapping; these are file names and plain text.
-    given = {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": "17"}
-    assert yaml_typed(given) == {"train": {"weights_file": "@weights.pth"}, "note": "`quoted`", "x": "a: b: c", "n": 17}
+    given = {
+        "train": {"weights_file": "@weights.pth"},
+        "note": "`quoted`",
+        "x": "a: b: c",
+        "n": "17",
+    }
+    assert yaml_typed(given) == {
+        "train": {"weights_file": "@weights.pth"},
+        "note": "`quoted`",
+        "x": "a: b: c",
+        "n": 17,
+    }
 
 
 def test_the_schema_enums_are_the_package_constants():

@@ -2,11 +2,11 @@
 
 import io
 
+import mock_cutouts
 import numpy as np
 import pytest
 from PIL import Image
 
-import mock_cutouts
 from galcnn import cutouts
 from galcnn import mock_images as mi
 
@@ -31,7 +31,9 @@ def test_cutouts_partly_off_the_footprint_are_blank(demo_cutouts, region):
 def test_pure_sky_is_blank(demo_cutouts):
     rows, _ = demo_cutouts
     for _, row in rows.iloc[::10].iterrows():
-        status, reason = cutouts.check_jpeg(mi.encode_jpeg(mock_cutouts.render(mock_cutouts.pure_sky(row))), SIZE)
+        status, reason = cutouts.check_jpeg(
+            mi.encode_jpeg(mock_cutouts.render(mock_cutouts.pure_sky(row))), SIZE
+        )
         assert status == cutouts.BLANK and reason.startswith("no source at the centre")
 
 
@@ -69,7 +71,10 @@ def test_no_galaxy_is_blank_on_a_sky_darker_than_the_darkest_real_cutout(demo_cu
     rows, _ = demo_cutouts
     monkeypatch.setattr(mi, "PEDESTAL", 0.0)
     jpegs = [mi.encode_jpeg(mock_cutouts.render(row)) for _, row in rows.iloc[::3].iterrows()]
-    borders = [cutouts.sky_statistics(np.asarray(Image.open(io.BytesIO(j)).convert("RGB")))["border_mean"] for j in jpegs]
+    borders = [
+        cutouts.sky_statistics(np.asarray(Image.open(io.BytesIO(j)).convert("RGB")))["border_mean"]
+        for j in jpegs
+    ]
     assert np.median(borders) < 2.9
     verdicts = [cutouts.check_jpeg(j, SIZE) for j in jpegs]
     assert [v for v in verdicts if v != (cutouts.OK, "")] == []
@@ -91,7 +96,9 @@ def test_an_image_of_the_wrong_size_is_refused_before_it_is_decoded(monkeypatch)
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", no_decoding)
     assert cutouts.check_jpeg(_with_declared_size(small, 8000, 8000), SIZE) == (
-        cutouts.FAILED, f"image is 8000x8000 px, expected {SIZE}x{SIZE}")
+        cutouts.FAILED,
+        f"image is 8000x8000 px, expected {SIZE}x{SIZE}",
+    )
 
 
 def test_a_decompression_bomb_fails_that_cutout_only():

@@ -6,11 +6,11 @@ import copy
 import numpy as np
 import pytest
 import torch
+from test_train import CPU, SETTINGS, load_fold, synthetic_survey
 
 from galcnn.divergence import EpochGuard, TrainingDiverged
 from galcnn.model import ResNetRegressor
 from galcnn.train import CHECKPOINT_NAME, fit
-from test_train import CPU, SETTINGS, load_fold, synthetic_survey
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,13 @@ def diverging_settings():
     """A sane stage 1 (one epoch), then absurd stage-2 rates."""
     settings = copy.deepcopy(SETTINGS)
     settings["stage1"] = {"epochs": 1, "lr": 0.01}
-    settings["stage2"] = {"lrs": [1e12, 1e12, 1e12], "epochs": 1, "cycles": 1, "cycle_len": 1, "cycle_mult": 1}
+    settings["stage2"] = {
+        "lrs": [1e12, 1e12, 1e12],
+        "epochs": 1,
+        "cycles": 1,
+        "cycle_len": 1,
+        "cycle_mult": 1,
+    }
     return settings
 
 
@@ -34,8 +40,18 @@ def test_absurd_learning_rate_stops_in_its_epoch_and_keeps_the_last_finite_check
     ckpt = tmp_path / CHECKPOINT_NAME
     epochs = []
     with pytest.raises(TrainingDiverged) as err:
-        fit(model, images, subsets["train"], subsets["validation"], diverging_settings(), bands="gri", seed=1, device=CPU,
-            checkpoint=ckpt, epoch_callback=lambda epoch, history: epochs.append(epoch))
+        fit(
+            model,
+            images,
+            subsets["train"],
+            subsets["validation"],
+            diverging_settings(),
+            bands="gri",
+            seed=1,
+            device=CPU,
+            checkpoint=ckpt,
+            epoch_callback=lambda epoch, history: epochs.append(epoch),
+        )
     message = str(err.value)
     assert epochs == [0]  # stage 1 finished; stage 2's first epoch diverged
     assert message.startswith("training diverged: non-finite ")

@@ -7,9 +7,9 @@ import time
 
 import pandas as pd
 import pytest
+from servers import FakeSkyServer, fake_catalog, position_key
 
 from galcnn import cutouts, download
-from servers import FakeSkyServer, fake_catalog, position_key
 
 SIZE = 64
 
@@ -18,11 +18,32 @@ def service(server: FakeSkyServer) -> download.CutoutService:
     return download.CutoutService(url=server.url, data_release=14, size=SIZE, scale=0.296, opt="")
 
 
-def run_shard(server, galaxies, root, *, rate_limit=200.0, retries=4, timeout=0.5, concurrency=8, shard=0, n_shards=1,
-              backoff=0.02, **limits):
+def run_shard(
+    server,
+    galaxies,
+    root,
+    *,
+    rate_limit=200.0,
+    retries=4,
+    timeout=0.5,
+    concurrency=8,
+    shard=0,
+    n_shards=1,
+    backoff=0.02,
+    **limits,
+):
     return download.download_shard(
-        galaxies, root, shard, n_shards, service(server),
-        concurrency=concurrency, rate_limit=rate_limit, retries=retries, timeout=timeout, backoff=backoff, **limits,
+        galaxies,
+        root,
+        shard,
+        n_shards,
+        service(server),
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        retries=retries,
+        timeout=timeout,
+        backoff=backoff,
+        **limits,
     )
 
 
@@ -30,8 +51,17 @@ def test_every_recoverable_cutout_arrives_intact_and_the_rest_are_listed(tmp_pat
     galaxies = fake_catalog(80, seed=11)
     key = [position_key(r, d) for r, d in zip(galaxies["ra"], galaxies["dec"])]
     permanent = {key[0]: "html", key[1]: "500", key[2]: "blank", key[3]: "404", key[4]: "truncated"}
-    faults = {"429": 0.1, "500": 0.1, "hang": 0.04, "truncated": 0.1, "html": 0.1, "wrongsize": 0.05}
-    with FakeSkyServer(faults=faults, max_faults=3, permanent=permanent, hang_seconds=1.0) as server:
+    faults = {
+        "429": 0.1,
+        "500": 0.1,
+        "hang": 0.04,
+        "truncated": 0.1,
+        "html": 0.1,
+        "wrongsize": 0.05,
+    }
+    with FakeSkyServer(
+        faults=faults, max_faults=3, permanent=permanent, hang_seconds=1.0
+    ) as server:
         manifest = run_shard(server, galaxies, tmp_path)
         served = [e["served"] for e in server.cutout_log()]
         request = server.cutout_log()[0]
@@ -41,7 +71,11 @@ def test_every_recoverable_cutout_arrives_intact_and_the_rest_are_listed(tmp_pat
     assert set(faults) <= set(served)
     assert request["path"] == "/dr14/SkyServerWS/ImgCutout/getjpeg"
     assert {k: request["params"][k] for k in ("width", "height", "scale", "opt")} == {
-        "width": str(SIZE), "height": str(SIZE), "scale": "0.296", "opt": ""}
+        "width": str(SIZE),
+        "height": str(SIZE),
+        "scale": "0.296",
+        "opt": "",
+    }
 
     m = manifest.set_index("objID")
     assert list(manifest["objID"]) == list(galaxies["objID"])
@@ -50,8 +84,14 @@ def test_every_recoverable_cutout_arrives_intact_and_the_rest_are_listed(tmp_pat
     for objid, k in zip(ids[5:], key[5:]):
         assert cutouts.cutout_path(tmp_path, 0, objid).read_bytes() == images[k]
     assert m.at[ids[0], "status"] == cutouts.FAILED and "HTML page" in m.at[ids[0], "reason"]
-    assert m.at[ids[1], "status"] == cutouts.FAILED and m.at[ids[1], "reason"] == "HTTP 500 after 4 attempts"
-    assert m.at[ids[2], "status"] == cutouts.BLANK and cutouts.cutout_path(tmp_path, 0, ids[2]).exists()
+    assert (
+        m.at[ids[1], "status"] == cutouts.FAILED
+        and m.at[ids[1], "reason"] == "HTTP 500 after 4 attempts"
+    )
+    assert (
+        m.at[ids[2], "status"] == cutouts.BLANK
+        and cutouts.cutout_path(tmp_path, 0, ids[2]).exists()
+    )
     assert m.at[ids[3], "status"] == cutouts.FAILED and m.at[ids[3], "reason"] == "HTTP 404"
     assert m.at[ids[4], "status"] == cutouts.FAILED and "truncated" in m.at[ids[4], "reason"]
     for objid in (ids[0], ids[1], ids[3], ids[4]):
@@ -88,7 +128,9 @@ def test_a_throttled_position_pauses_every_worker(tmp_path, kind):
     galaxies = fake_catalog(80, seed=13)
     first = position_key(galaxies.at[0, "ra"], galaxies.at[0, "dec"])
     with FakeSkyServer(script={first: [kind]}, retry_after="0.6", latency=0.02) as server:
-        manifest = run_shard(server, galaxies, tmp_path, rate_limit=1000.0, concurrency=4, backoff=1.0)
+        manifest = run_shard(
+            server, galaxies, tmp_path, rate_limit=1000.0, concurrency=4, backoff=1.0
+        )
         log = server.cutout_log()
     assert (manifest["status"] == cutouts.OK).all()
     throttled = next(e["t"] for e in log if e["served"] == kind)
@@ -103,12 +145,17 @@ def test_an_outage_fails_the_shard_without_a_manifest_and_the_rerun_completes(tm
     keys = [position_key(r, d) for r, d in zip(galaxies["ra"], galaxies["dec"])]
     manifest_path = cutouts.manifest_path(tmp_path, 0)
     with FakeSkyServer(permanent={k: "503" for k in keys[::2]}, retry_after="0") as server:
-        with pytest.raises(download.ServiceOutage, match=r"20 of 40 failed.*HTTP 503 after 4 attempts.*looks unavailable") as err:
+        with pytest.raises(
+            download.ServiceOutage,
+            match=r"20 of 40 failed.*HTTP 503 after 4 attempts.*looks unavailable",
+        ) as err:
             run_shard(server, galaxies, tmp_path)
         assert "no manifest" in str(err.value)
         assert not manifest_path.exists()
         kept = {p.stem for p in cutouts.shard_dir(tmp_path, 0).glob("*.jpg")}
-        assert kept == {str(o) for o in galaxies["objID"][1::2]}  # every valid file is kept for the rerun
+        assert kept == {
+            str(o) for o in galaxies["objID"][1::2]
+        }  # every valid file is kept for the rerun
 
         server.permanent.clear()  # the service is back
         manifest = run_shard(server, galaxies, tmp_path)
@@ -122,7 +169,9 @@ def test_a_long_run_of_failures_stops_the_shard_early(tmp_path):
     with FakeSkyServer(retry_after="0") as server:
         server.outage = True
         with pytest.raises(download.ServiceOutage, match=r"6 downloads in a row failed"):
-            run_shard(server, galaxies, tmp_path, concurrency=2, retries=3, max_consecutive_failures=6)
+            run_shard(
+                server, galaxies, tmp_path, concurrency=2, retries=3, max_consecutive_failures=6
+            )
         requests_sent = len(server.cutout_log())
     assert not cutouts.manifest_path(tmp_path, 0).exists()
     # stopped after the run of failures, not after trying all 60 cutouts 3 times each
@@ -157,7 +206,8 @@ def test_resume_skips_valid_files_and_refetches_damaged_ones(tmp_path):
         manifest = run_shard(server, galaxies, tmp_path)
         again = server.cutout_log()[30:]
     assert sorted(e["key"] for e in again) == sorted(
-        position_key(*galaxies.loc[i, ["ra", "dec"]]) for i in (3, 7))
+        position_key(*galaxies.loc[i, ["ra", "dec"]]) for i in (3, 7)
+    )
     assert (manifest["status"] == cutouts.OK).all()
     assert not stale.exists()
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from servers import FakeSkyServer, fake_catalog, position_key
 
 from galcnn import cutouts
-from servers import FakeSkyServer, fake_catalog, position_key
 
 N_GALAXIES, SHARDS = 80, 2
 TARGETS = [f"results/cutouts/shard{i:03d}.manifest.parquet" for i in range(SHARDS)]
@@ -30,19 +30,40 @@ def sdss_config(url: str) -> dict:
         "survey": "sdss",
         "sdss": {"url": url, "data_release": 14},
         "query": {"partitions": 2, "retries": 2},
-        "cutouts": {"shards": SHARDS, "concurrency": 2, "rate_limit": 20.0, "retries": 3, "timeout": 5.0},
+        "cutouts": {
+            "shards": SHARDS,
+            "concurrency": 2,
+            "rate_limit": 20.0,
+            "retries": 3,
+            "timeout": 5.0,
+        },
     }
 
 
 def start_snakemake(workdir: Path) -> subprocess.Popen:
-    cmd = [str(Path(sys.executable).with_name("snakemake")), *TARGETS, "--configfile", "sdss_test.yaml",
-           "--cores", "2", "--resources", "sdss_http=2"]
+    cmd = [
+        str(Path(sys.executable).with_name("snakemake")),
+        *TARGETS,
+        "--configfile",
+        "sdss_test.yaml",
+        "--cores",
+        "2",
+        "--resources",
+        "sdss_http=2",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     # Its own process group, so the SIGINT reaches snakemake and its jobs as a terminal's Ctrl-C does;
     # SIGINT's default action restored, as a shell without job control starts background commands ignoring it.
-    return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 @pytest.mark.e2e
@@ -55,7 +76,9 @@ def test_interrupted_downloads_resume_without_refetching(workflow_copy):
         proc = start_snakemake(workflow_copy)
         deadline = time.monotonic() + 120
         while len(server.cutout_log()) < N_GALAXIES // 2:
-            assert proc.poll() is None, f"snakemake ended before the interrupt:\n{proc.stdout.read()[-5000:]}"
+            assert proc.poll() is None, (
+                f"snakemake ended before the interrupt:\n{proc.stdout.read()[-5000:]}"
+            )
             assert time.monotonic() < deadline, "downloads did not start within 120 s"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGINT)
@@ -65,7 +88,9 @@ def test_interrupted_downloads_resume_without_refetching(workflow_copy):
 
         assert not any((workflow_copy / t).exists() for t in TARGETS)
         finished = {p.stem for p in root.rglob("*.jpg") if not p.name.startswith(".")}
-        assert 0 < len(finished) < N_GALAXIES, f"{len(finished)} cutouts on disk after the interrupt"
+        assert 0 < len(finished) < N_GALAXIES, (
+            f"{len(finished)} cutouts on disk after the interrupt"
+        )
         for p in root.rglob("*.jpg"):
             if not p.name.startswith("."):
                 assert cutouts.check_file(p, 128)[0] == cutouts.OK, f"{p} is not a whole cutout"
@@ -75,8 +100,13 @@ def test_interrupted_downloads_resume_without_refetching(workflow_copy):
         assert rerun.returncode == 0, out[-5000:]
         refetched = server.cutout_log()[requests_before:]
 
-    positions = {str(o): position_key(r, d) for o, r, d in zip(galaxies["objID"], galaxies["ra"], galaxies["dec"])}
-    assert not {e["key"] for e in refetched} & {positions[o] for o in finished}, "finished cutouts were fetched again"
+    positions = {
+        str(o): position_key(r, d)
+        for o, r, d in zip(galaxies["objID"], galaxies["ra"], galaxies["dec"])
+    }
+    assert not {e["key"] for e in refetched} & {positions[o] for o in finished}, (
+        "finished cutouts were fetched again"
+    )
     assert len(refetched) == N_GALAXIES - len(finished)
 
     manifest = cutouts.read_manifests([workflow_copy / t for t in TARGETS])
@@ -100,11 +130,27 @@ def test_an_outage_stops_the_run_before_packing_and_a_later_run_completes(workfl
         (workflow_copy / "sdss_test.yaml").write_text(yaml.safe_dump(config))
         server.outage = True
         # no --resources: the limit comes from profiles/default
-        failed = snakemake(workflow_copy, packed, "--configfile", "sdss_test.yaml", "--cores", "2", "--keep-going", check=False)
+        failed = snakemake(
+            workflow_copy,
+            packed,
+            "--configfile",
+            "sdss_test.yaml",
+            "--cores",
+            "2",
+            "--keep-going",
+            check=False,
+        )
         logs = "".join(p.read_text() for p in (workflow_copy / "logs").rglob("*shard*"))
         assert failed.returncode != 0
-        assert "ServiceOutage" in logs and "3 downloads in a row failed" in logs and "looks unavailable" in logs
-        assert not any((workflow_copy / t).exists() for t in TARGETS) and not (workflow_copy / packed).exists()
+        assert (
+            "ServiceOutage" in logs
+            and "3 downloads in a row failed" in logs
+            and "looks unavailable" in logs
+        )
+        assert (
+            not any((workflow_copy / t).exists() for t in TARGETS)
+            and not (workflow_copy / packed).exists()
+        )
 
         server.outage = False
         snakemake(workflow_copy, packed, "--configfile", "sdss_test.yaml", "--cores", "2")

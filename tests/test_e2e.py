@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from conftest import TINY, REPO, snakemake
+from conftest import REPO, TINY, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +22,17 @@ def test_tiny_run_produces_every_stage(tiny_run):
         assert images.shape == (len(index), res, res, 3) and images.dtype == np.uint8
     assert set(splits["objID"]) == set(index["objID"])
     # The resolution study (oh_p50 from gri) at 4 and 1 px, every other pair at the top resolution only.
-    trained = {(t, b, res) for t in ("oh_p50", "lgm_tot_p50") for b in ("gri", "r") for res in (4, 1) if res == 4 or (t, b) == ("oh_p50", "gri")}
-    assert {(p.parts[-4], p.parts[-3], int(p.parts[-2][:-2])) for p in (r / "models").glob("*/*/*/fold0")} == trained
+    trained = {
+        (t, b, res)
+        for t in ("oh_p50", "lgm_tot_p50")
+        for b in ("gri", "r")
+        for res in (4, 1)
+        if res == 4 or (t, b) == ("oh_p50", "gri")
+    }
+    assert {
+        (p.parts[-4], p.parts[-3], int(p.parts[-2][:-2]))
+        for p in (r / "models").glob("*/*/*/fold0")
+    } == trained
     for target, bands, res in sorted(trained):
         for fold in (0, 1):
             model = r / "models" / target / bands / f"{res}px" / f"fold{fold}"
@@ -34,17 +42,27 @@ def test_tiny_run_produces_every_stage(tiny_run):
         pred = pd.read_parquet(r / "predictions" / target / bands / f"{res}px.parquet")
         test_ids = set(splits.loc[splits["split"] == "test", "objID"])
         assert set(pred["objID"]) <= test_ids and len(pred) > 0
-        assert {"objID", "true", "pred", "pred_notta", "pred_fold0", "pred_fold1_notta"} <= set(pred.columns)
-        np.testing.assert_allclose(pred["pred"], pred[["pred_fold0", "pred_fold1"]].mean(axis=1), rtol=1e-6)
+        assert {"objID", "true", "pred", "pred_notta", "pred_fold0", "pred_fold1_notta"} <= set(
+            pred.columns
+        )
+        np.testing.assert_allclose(
+            pred["pred"], pred[["pred_fold0", "pred_fold1"]].mean(axis=1), rtol=1e-6
+        )
     # The paper config's headline is one model (analysis.predictions: single, fold 0), as the paper's figures.
     headline = pd.read_parquet(r / "predictions" / "oh_p50" / "gri" / "4px_headline.parquet")
     ensemble = pd.read_parquet(r / "predictions" / "oh_p50" / "gri" / "4px.parquet")
     np.testing.assert_array_equal(headline["pred"], ensemble["pred_fold0"])
     mmr = pd.read_csv(r / "tables" / "mmr.csv")
-    assert (mmr[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1]).all().all()
+    assert (
+        (mmr[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1])
+        .all()
+        .all()
+    )
     summary = pd.read_csv(r / "tables" / "summary.csv")
     assert {"cnn", "rf", "mean"} <= set(summary["method"])
-    assert summary.loc[summary["variant"] != "unavailable", "rmse"].notna().all()  # offline: see below
+    assert (
+        summary.loc[summary["variant"] != "unavailable", "rmse"].notna().all()
+    )  # offline: see below
     figures = sorted(p.name for p in (r / "figures").glob("*.png"))
     assert len(figures) >= 6, figures
     assert all((r / "figures" / f).stat().st_size > 10_000 for f in figures)
@@ -59,17 +77,37 @@ def test_offline_the_published_reference_is_reported_unavailable(tiny_run):
     summary = pd.read_csv(r / "tables" / "summary.csv")
     published = summary[summary["method"] == "published"]
     assert published["variant"].tolist() == ["unavailable"] and published["n"].tolist() == [0]
-    assert "Published reference: published predictions of jwuphysics/galaxy-cnns@eb224be unavailable" in (r / "tables" / "summary.md").read_text()
+    assert (
+        "Published reference: published predictions of jwuphysics/galaxy-cnns@eb224be unavailable"
+        in (r / "tables" / "summary.md").read_text()
+    )
     comparison = pd.read_csv(r / "tables" / "reference_comparison.csv")
-    assert comparison["n_common"].tolist() == [0] and "no trained resolution" in comparison["note"].iloc[0]
+    assert (
+        comparison["n_common"].tolist() == [0]
+        and "no trained resolution" in comparison["note"].iloc[0]
+    )
     assert (r / "figures" / "fig2_published.png").stat().st_size > 10_000
-    assert not (r / "figures" / "fig_reference_comparison.png").exists()  # a mock shares no galaxy with the paper
+    assert not (
+        r / "figures" / "fig_reference_comparison.png"
+    ).exists()  # a mock shares no galaxy with the paper
 
 
 def test_test_set_reference_on_the_mock_stops_before_any_job(workflow_copy):
-    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "test_set=reference", check=False)
+    proc = snakemake(
+        workflow_copy,
+        "--configfile",
+        str(TINY.relative_to(REPO)),
+        "-n",
+        "--config",
+        "test_set=reference",
+        check=False,
+    )
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "'test_set: reference'" in out and "survey: sdss (here 'mock')" in out
+    assert (
+        proc.returncode != 0
+        and "'test_set: reference'" in out
+        and "survey: sdss (here 'mock')" in out
+    )
     assert not (workflow_copy / "results").exists()
 
 
@@ -83,7 +121,15 @@ def test_report_bundles_figures_and_tables(tiny_run, tmp_path):
 
 
 def test_a_wrong_config_value_stops_before_any_job(workflow_copy):
-    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "folds=five", check=False)
+    proc = snakemake(
+        workflow_copy,
+        "--configfile",
+        str(TINY.relative_to(REPO)),
+        "-n",
+        "--config",
+        "folds=five",
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "folds" in out and "'five' is not of type 'integer'" in out
@@ -91,5 +137,13 @@ def test_a_wrong_config_value_stops_before_any_job(workflow_copy):
 
 
 def test_a_resolution_that_does_not_divide_the_cutouts_is_refused(workflow_copy):
-    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "-n", "--config", "resolutions=[48]", check=False)
+    proc = snakemake(
+        workflow_copy,
+        "--configfile",
+        str(TINY.relative_to(REPO)),
+        "-n",
+        "--config",
+        "resolutions=[48]",
+        check=False,
+    )
     assert proc.returncode != 0 and "resolutions" in proc.stdout + proc.stderr

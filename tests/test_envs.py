@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
@@ -55,7 +54,9 @@ def test_three_environments():
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
 def test_pins_agree_with_requirements(path):
     env = yaml.safe_load(path.read_text())
-    assert env["channels"][0] == "conda-forge", f"{path.name}: conda-forge must be the first channel"
+    assert env["channels"][0] == "conda-forge", (
+        f"{path.name}: conda-forge must be the first channel"
+    )
     required = requirements()
     pins = env_pins(path)
     assert pins.get("python") == f"{sys.version_info.major}.{sys.version_info.minor}", (
@@ -65,7 +66,9 @@ def test_pins_agree_with_requirements(path):
         if name in UNPINNED:
             continue
         assert name in required, f"{path.name}: {name} is not in requirements.txt"
-        assert version == required[name], f"{path.name}: {name}={version}, requirements.txt has {required[name]}"
+        assert version == required[name], (
+            f"{path.name}: {name}={version}, requirements.txt has {required[name]}"
+        )
 
 
 def test_every_rule_env_exists():
@@ -74,4 +77,6 @@ def test_every_rule_env_exists():
     for smk in (REPO / "rules").glob("*.smk"):
         named |= set(re.findall(r'^\s*"\.\./envs/([\w.-]+)"', smk.read_text(), re.MULTILINE))
     assert named, "no rule names a conda environment"
-    assert named <= {p.name for p in ENVS}, f"rules name missing environments: {named - {p.name for p in ENVS}}"
+    assert named <= {p.name for p in ENVS}, (
+        f"rules name missing environments: {named - {p.name for p in ENVS}}"
+    )

@@ -8,16 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from servers import PUBLISHED_NAMES, published_config, published_csvs
 
-from galcnn.figures.fig_diagnostic import plot_diagnostic
-from galcnn.figures.fig1_gallery import GROUPS, extract_gallery, plot_gallery, read_gallery, select_gallery
-from galcnn.figures.fig4_mass import plot_mass
-from galcnn.figures.fig_mmr import plot_mmr
+from galcnn.figures.fig1_gallery import (
+    GROUPS,
+    extract_gallery,
+    plot_gallery,
+    read_gallery,
+    select_gallery,
+)
 from galcnn.figures.fig2_predicted_vs_true import make_predicted_vs_true, plot_predicted_vs_true
 from galcnn.figures.fig3_resolution import plot_resolution, scores
+from galcnn.figures.fig4_mass import plot_mass
+from galcnn.figures.fig_diagnostic import plot_diagnostic
+from galcnn.figures.fig_mmr import plot_mmr
 from galcnn.metrics import nmad, rmse
 from galcnn.mmr import mmr_edges, mmr_sample, mmr_table, tremonti_metallicity
-from servers import PUBLISHED_NAMES, published_config, published_csvs
 
 
 def mock_galaxies(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -38,15 +44,21 @@ def mock_galaxies(n: int = 600, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def mock_predictions(truth, scatter: float, folds: int = 2, seed: int = 1, objid=None) -> pd.DataFrame:
+def mock_predictions(
+    truth, scatter: float, folds: int = 2, seed: int = 1, objid=None
+) -> pd.DataFrame:
     """A prediction table like the predict stage writes: shrunk towards the mean, plus noise."""
     rng = np.random.default_rng(seed)
     truth = np.asarray(truth, dtype=float)
-    frame = pd.DataFrame({"objID": objid if objid is not None else np.arange(truth.size), "true": truth})
+    frame = pd.DataFrame(
+        {"objID": objid if objid is not None else np.arange(truth.size), "true": truth}
+    )
     shrunk = truth.mean() + 0.7 * (truth - truth.mean())
     for k in range(folds):
         frame[f"pred_fold{k}"] = shrunk + rng.normal(0, scatter, truth.size)
-        frame[f"pred_fold{k}_notta"] = frame[f"pred_fold{k}"] + rng.normal(0, scatter / 3, truth.size)
+        frame[f"pred_fold{k}_notta"] = frame[f"pred_fold{k}"] + rng.normal(
+            0, scatter / 3, truth.size
+        )
     frame["pred"] = frame[[f"pred_fold{k}" for k in range(folds)]].mean(axis=1)
     frame["pred_notta"] = frame[[f"pred_fold{k}_notta" for k in range(folds)]].mean(axis=1)
     return frame
@@ -91,7 +103,9 @@ def test_gallery_selects_extremes_and_labels_every_image(z_pred):
     lowest = sel[sel["group"] == GROUPS[0]]["pred"]
     assert lowest.max() <= z_pred["pred"].nsmallest(5).max()
     dz = sel["pred"] - sel["true"]
-    assert dz[sel["group"] == GROUPS[3]].min() >= (z_pred["pred"] - z_pred["true"]).nlargest(5).min()
+    assert (
+        dz[sel["group"] == GROUPS[3]].min() >= (z_pred["pred"] - z_pred["true"]).nlargest(5).min()
+    )
     assert select_gallery(z_pred, seed=3).equals(sel)  # seeded random row
 
     images = np.random.default_rng(0).integers(0, 255, (25, 16, 16, 3), dtype=np.uint8)
@@ -110,9 +124,17 @@ def test_gallery_file_holds_the_selected_galaxies_images(z_pred, tmp_path):
     images = np.random.default_rng(1).integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
     rows = np.random.default_rng(2).permutation(n)  # the array's order is not the predictions'
     np.save(tmp_path / "8px.npy", images[rows])
-    pd.DataFrame({"objID": z_pred["objID"].to_numpy()[rows], "row": np.arange(n)}).to_parquet(tmp_path / "index.parquet")
+    pd.DataFrame({"objID": z_pred["objID"].to_numpy()[rows], "row": np.arange(n)}).to_parquet(
+        tmp_path / "index.parquet"
+    )
     z_pred.to_parquet(tmp_path / "p.parquet")
-    sel = extract_gallery(str(tmp_path / "p.parquet"), str(tmp_path / "8px.npy"), str(tmp_path / "index.parquet"), 3, str(tmp_path / "g.npz"))
+    sel = extract_gallery(
+        str(tmp_path / "p.parquet"),
+        str(tmp_path / "8px.npy"),
+        str(tmp_path / "index.parquet"),
+        3,
+        str(tmp_path / "g.npz"),
+    )
     stored, shown = read_gallery(str(tmp_path / "g.npz"))
     pd.testing.assert_frame_equal(stored, sel, check_dtype=False)
     position = {objid: i for i, objid in enumerate(z_pred["objID"])}
@@ -120,7 +142,10 @@ def test_gallery_file_holds_the_selected_galaxies_images(z_pred, tmp_path):
 
 
 def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
-    frames = {res: mock_predictions(galaxies["oh_p50"], s, seed=res) for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))}
+    frames = {
+        res: mock_predictions(galaxies["oh_p50"], s, seed=res)
+        for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))
+    }
     table = scores(frames)
     assert table["resolution"].tolist() == [1, 8, 32]
     assert table["rmse"].is_monotonic_decreasing
@@ -130,7 +155,11 @@ def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
     assert "pixels" in ax.get_xlabel() and "dex" in ax.get_ylabel()
     curves = [line for line in ax.get_lines() if line.get_label().startswith("CNN")]
     assert len(curves) == 2 and all(len(c.get_xdata()) == 3 for c in curves)
-    baselines = [line for line in ax.get_lines() if "mean" in line.get_label() or "forest" in line.get_label()]
+    baselines = [
+        line
+        for line in ax.get_lines()
+        if "mean" in line.get_label() or "forest" in line.get_label()
+    ]
     assert len(baselines) == 4
     arrows = [c for c in ax.texts if getattr(c, "arrow_patch", None) is not None]
     assert len(arrows) == 4
@@ -139,15 +168,29 @@ def test_resolution_plots_each_resolution_and_both_baselines(galaxies):
 def test_resolution_draws_the_published_curve_or_says_it_is_missing(galaxies):
     from galcnn.reference import Reference
 
-    ours = scores({res: mock_predictions(galaxies["oh_p50"], s, seed=res) for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))})
-    published = {res: mock_predictions(galaxies["oh_p50"], s, seed=res + 1) for res, s in ((128, 0.08), (64, 0.085), (32, 0.09), (16, 0.1))}
-    fig = plot_resolution(ours, {}, Reference(True, "o/r@abc1234", "oh_p50", "gri", frames=published))
+    ours = scores(
+        {
+            res: mock_predictions(galaxies["oh_p50"], s, seed=res)
+            for res, s in ((1, 0.15), (8, 0.1), (32, 0.07))
+        }
+    )
+    published = {
+        res: mock_predictions(galaxies["oh_p50"], s, seed=res + 1)
+        for res, s in ((128, 0.08), (64, 0.085), (32, 0.09), (16, 0.1))
+    }
+    fig = plot_resolution(
+        ours, {}, Reference(True, "o/r@abc1234", "oh_p50", "gri", frames=published)
+    )
     (ax,) = fig.axes
     curves = {line.get_label(): line for line in ax.get_lines()}
     assert list(curves["published CNN RMSE (Wu & Boada 2019)"].get_xdata()) == [16, 32, 64, 128]
-    assert curves["published CNN NMAD (Wu & Boada 2019)"].get_ydata()[-1] == pytest.approx(scores(published)["nmad"].iloc[-1])
+    assert curves["published CNN NMAD (Wu & Boada 2019)"].get_ydata()[-1] == pytest.approx(
+        scores(published)["nmad"].iloc[-1]
+    )
     assert [int(t) for t in ax.get_xticks()] == [1, 8, 16, 32, 64, 128]
-    offline = plot_resolution(ours, {}, Reference(False, "o/r@abc1234", "oh_p50", "gri", reason="offline"))
+    offline = plot_resolution(
+        ours, {}, Reference(False, "o/r@abc1234", "oh_p50", "gri", reason="offline")
+    )
     (ax,) = offline.axes
     assert not [line for line in ax.get_lines() if "published" in line.get_label()]
     assert any("published curve unavailable" in t.get_text() for t in ax.texts)
@@ -161,7 +204,9 @@ def test_mass_figure_has_two_labelled_panels(galaxies):
     assert "M" in left.get_xlabel() and "Tremonti" in right.get_ylabel()
     # the left panel is Fig. 2's: median and scatter curves, binned scatter above with its global values
     assert {"median", "± RMSE", "± NMAD", "1:1"} <= {line.get_label() for line in left.get_lines()}
-    assert len(left_top.collections) == 2 and left_top.get_legend().get_texts()[0].get_text().startswith("RMSE = ")
+    assert len(left_top.collections) == 2 and left_top.get_legend().get_texts()[
+        0
+    ].get_text().startswith("RMSE = ")
     assert "RMSE" in right.texts[0].get_text()
 
 
@@ -187,9 +232,15 @@ def test_diagnostic_compares_three_models(galaxies, z_pred):
     axes = fig.axes
     assert len(axes) == 7
     tops, mains = axes[0:6:2], axes[1:6:2]
-    assert [ax.get_title() for ax in tops] == ["CNN, r band only", "random forest, g r i mags", "CNN, gri image"]
+    assert [ax.get_title() for ax in tops] == [
+        "CNN, r band only",
+        "random forest, g r i mags",
+        "CNN, gri image",
+    ]
     for ax in mains:
-        assert {"median", "± RMSE", "± NMAD", "1:1"} <= {line.get_label() for line in ax.get_lines()}
+        assert {"median", "± RMSE", "± NMAD", "1:1"} <= {
+            line.get_label() for line in ax.get_lines()
+        }
         assert ax.get_xlim() == mains[0].get_xlim() and ax.get_ylim() == mains[0].get_ylim()
     rmse_gri = tops[2].get_lines()[0].get_ydata()[0]
     assert rmse_gri == pytest.approx(np.sqrt(np.mean((z_pred["pred"] - z_pred["true"]) ** 2)))
@@ -217,31 +268,54 @@ rule all:
 def write_stage_outputs(root, resolutions, folds=2, n=240, test_fraction=0.25, native=128):
     """What the upstream stages leave for the analysis: catalogue, splits, images, predictions."""
     galaxies = mock_galaxies(n, seed=11)
-    catalog = galaxies.assign(lgm_tot_p50=galaxies["lgm_tot_p50"].where(galaxies.index != 5, -9999.0))
+    catalog = galaxies.assign(
+        lgm_tot_p50=galaxies["lgm_tot_p50"].where(galaxies.index != 5, -9999.0)
+    )
     n_test = int(n * test_fraction)
     split = np.array(["test"] * n_test + ["train"] * (n - n_test))
-    splits = pd.DataFrame({"objID": catalog["objID"], "split": split, "fold": np.where(split == "test", -1, np.arange(n) % folds)})
+    splits = pd.DataFrame(
+        {
+            "objID": catalog["objID"],
+            "split": split,
+            "fold": np.where(split == "test", -1, np.arange(n) % folds),
+        }
+    )
     (root / "results" / "catalog").mkdir(parents=True)
     (root / "results" / "images").mkdir(parents=True)
     catalog.to_parquet(root / "results" / "catalog" / "galaxies.parquet")
     splits.to_parquet(root / "results" / "splits.parquet")
     images = np.random.default_rng(0).integers(0, 255, (n, native, native, 3), dtype=np.uint8)
     np.save(root / "results" / "images" / f"{native}px.npy", images)
-    pd.DataFrame({"objID": catalog["objID"], "row": np.arange(n)}).to_parquet(root / "results" / "images" / "index.parquet")
+    pd.DataFrame({"objID": catalog["objID"], "row": np.arange(n)}).to_parquet(
+        root / "results" / "images" / "index.parquet"
+    )
     for target in ("oh_p50", "lgm_tot_p50"):
-        test, train = (part[part[target] > 0] for part in (catalog[split == "test"], catalog[split == "train"]))
+        test, train = (
+            part[part[target] > 0] for part in (catalog[split == "test"], catalog[split == "train"])
+        )
         for bands in ("gri", "r"):
             for res in resolutions:
                 out = root / "results" / "predictions" / target / bands
                 out.mkdir(parents=True, exist_ok=True)
                 scale = 0.1 if target == "oh_p50" else 0.2
                 seed = res + (bands == "r")
-                mock_predictions(test[target], scale * (1 + 1 / res), folds, seed, test["objID"]).to_parquet(out / f"{res}px.parquet")
-                val = mock_predictions(train[target], scale, 1, seed, train["objID"])[["objID", "true", "pred", "pred_notta"]]
-                val.assign(fold=splits.set_index("objID").loc[train["objID"], "fold"].to_numpy()).to_parquet(out / f"{res}px_validation.parquet")
+                mock_predictions(
+                    test[target], scale * (1 + 1 / res), folds, seed, test["objID"]
+                ).to_parquet(out / f"{res}px.parquet")
+                val = mock_predictions(train[target], scale, 1, seed, train["objID"])[
+                    ["objID", "true", "pred", "pred_notta"]
+                ]
+                val.assign(
+                    fold=splits.set_index("objID").loc[train["objID"], "fold"].to_numpy()
+                ).to_parquet(out / f"{res}px_validation.parquet")
     images_dir = root / "results" / "images"
-    extract_gallery(str(root / "results" / "predictions" / "oh_p50" / "gri" / f"{max(resolutions)}px.parquet"),
-                    str(images_dir / f"{native}px.npy"), str(images_dir / "index.parquet"), 0, str(images_dir / "gallery.npz"))
+    extract_gallery(
+        str(root / "results" / "predictions" / "oh_p50" / "gri" / f"{max(resolutions)}px.parquet"),
+        str(images_dir / f"{native}px.npy"),
+        str(images_dir / "index.parquet"),
+        0,
+        str(images_dir / "gallery.npz"),
+    )
 
 
 @pytest.mark.e2e
@@ -255,12 +329,24 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
     (workflow_copy / "resources" / "reference").mkdir(parents=True)
     for res, body in published.items():
         (workflow_copy / "resources" / "reference" / PUBLISHED_NAMES[res]).write_bytes(body)
-    (workflow_copy / "published.yaml").write_text(yaml.safe_dump({"reference": {"files": published_config(published)}}))
+    (workflow_copy / "published.yaml").write_text(
+        yaml.safe_dump({"reference": {"files": published_config(published)}})
+    )
     args = ("--configfile", "tests/config/tiny.yaml", "published.yaml", "--cores", "2")
     snakemake(workflow_copy, *args)
     figures = workflow_copy / "results" / "figures"
-    names = ["fig1_gallery", "fig2_predicted_vs_true", "fig2_published", "fig3_resolution", "fig4_mass", "fig_mmr", "fig_diagnostic"]
-    assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.{e}" for n in names for e in ("pdf", "png"))
+    names = [
+        "fig1_gallery",
+        "fig2_predicted_vs_true",
+        "fig2_published",
+        "fig3_resolution",
+        "fig4_mass",
+        "fig_mmr",
+        "fig_diagnostic",
+    ]
+    assert sorted(p.name for p in figures.iterdir()) == sorted(
+        f"{n}.{e}" for n in names for e in ("pdf", "png")
+    )
     summary = pd.read_csv(workflow_copy / "results" / "tables" / "summary.csv")
     # 5 models (oh_p50/gri at 4 and 1 px, the other three pairs at 4 px) x (ensemble, ensemble_notta,
     # validation, 2 folds) + 2 targets x (rf, mean) + the published predictions at 4 resolutions
@@ -268,8 +354,12 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
     rows = summary[summary["method"] == "published"].set_index("resolution")
     for res, body in published.items():
         frame = pd.read_csv(io.BytesIO(body))
-        assert rows.loc[res, "rmse"] == pytest.approx(rmse(frame["prediction"], frame["oh_p50"]), rel=1e-9)
-        assert rows.loc[res, "nmad"] == pytest.approx(nmad(frame["prediction"], frame["oh_p50"]), rel=1e-9)
+        assert rows.loc[res, "rmse"] == pytest.approx(
+            rmse(frame["prediction"], frame["oh_p50"]), rel=1e-9
+        )
+        assert rows.loc[res, "nmad"] == pytest.approx(
+            nmad(frame["prediction"], frame["oh_p50"]), rel=1e-9
+        )
     mmr = pd.read_csv(workflow_copy / "results" / "tables" / "mmr.csv")
     assert set(mmr["comparison"]) == {"cnn_metallicity", "cnn_mass"}
     snakemake(workflow_copy, *args, "--report", "results/report.html")

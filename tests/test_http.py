@@ -4,9 +4,9 @@ import time
 
 import pytest
 import requests
+from servers import FileServer, Redirector
 
 from galcnn import http
-from servers import FileServer, Redirector
 
 
 def test_retry_after_header_forms():
@@ -43,7 +43,9 @@ def test_a_body_over_the_cap_is_refused_at_once_and_nothing_is_written(tmp_path)
         # announced by Content-Length, and counted while streaming when it is not announced
         for _ in range(2):
             with pytest.raises(http.TooLarge, match="100000 bytes accepted"):
-                http.download_file(server.url + "/big.bin", dest, retries=3, backoff=0.01, max_bytes=100_000)
+                http.download_file(
+                    server.url + "/big.bin", dest, retries=3, backoff=0.01, max_bytes=100_000
+                )
         assert len(server.requests) == 2  # not retried: the next answer would be as large
         assert not dest.exists() and not list(dest.parent.iterdir())
         assert http.download_file(server.url + "/big.bin", dest, max_bytes=200_000) == dest
@@ -55,9 +57,22 @@ def test_a_trickling_body_meets_the_deadline(tmp_path):
     with FileServer({"/slow.csv": b"x" * 1000}, faults={"/slow.csv": "trickle"}) as server:
         t0 = time.monotonic()
         with pytest.raises(http.Unreachable, match="DeadlineExceeded"):
-            http.download_file(server.url + "/slow.csv", tmp_path / "slow.csv", retries=1, timeout=1.0, deadline=0.5)
+            http.download_file(
+                server.url + "/slow.csv",
+                tmp_path / "slow.csv",
+                retries=1,
+                timeout=1.0,
+                deadline=0.5,
+            )
         with requests.Session() as session, pytest.raises(http.DeadlineExceeded):
-            http.request(session, "GET", server.url + "/slow.csv", timeout=1.0, deadline=0.5, max_bytes=10_000)
+            http.request(
+                session,
+                "GET",
+                server.url + "/slow.csv",
+                timeout=1.0,
+                deadline=0.5,
+                max_bytes=10_000,
+            )
         elapsed = time.monotonic() - t0
     assert elapsed < 3.0
     assert not (tmp_path / "slow.csv").exists()
@@ -66,15 +81,27 @@ def test_a_trickling_body_meets_the_deadline(tmp_path):
 def test_a_request_that_may_not_follow_redirects_never_reaches_the_target():
     with FileServer({"/file.csv": b"a\n"}) as target, Redirector(target.url) as origin:
         with requests.Session() as session:
-            with pytest.raises(http.Redirected, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused"):
-                http.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100,
-                             follow_redirects=False, headers={"X-Auth-Token": "secret"})
+            with pytest.raises(
+                http.Redirected, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused"
+            ):
+                http.request(
+                    session,
+                    "GET",
+                    origin.url + "/file.csv",
+                    timeout=5,
+                    max_bytes=100,
+                    follow_redirects=False,
+                    headers={"X-Auth-Token": "secret"},
+                )
             assert target.requests == []
             reply = http.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100)
     assert (reply.status, reply.body) == (200, b"a\n") and target.requests == ["/file.csv"]
 
 
-@pytest.mark.parametrize("status, headers, pauses", [(429, {}, True), (503, {"Retry-After": "0.3"}, True), (500, {}, False)])
+@pytest.mark.parametrize(
+    "status, headers, pauses",
+    [(429, {}, True), (503, {"Retry-After": "0.3"}, True), (500, {}, False)],
+)
 def test_retry_wait_pauses_the_bucket_on_throttling_only(status, headers, pauses):
     bucket = http.TokenBucket(rate=1000.0)
     wait = http.retry_wait(1, 0.4, 10.0, http.Reply(status, headers, b""), bucket)

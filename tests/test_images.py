@@ -38,7 +38,16 @@ def store(tmp_path):
 
 def test_pack_keeps_good_cutouts_aligned_with_index(store):
     tmp, catalog, manifests, root = store
-    index = images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "16px.npy", tmp / "index.parquet", tmp / "excluded.parquet")
+    index = images.pack_cutouts(
+        catalog,
+        manifests,
+        root,
+        2,
+        16,
+        tmp / "16px.npy",
+        tmp / "index.parquet",
+        tmp / "excluded.parquet",
+    )
     packed = np.load(tmp / "16px.npy")
     assert packed.shape == (4, 16, 16, 3) and packed.dtype == np.uint8
     assert list(index["objID"]) == [101, 102, 103, 105]
@@ -50,7 +59,9 @@ def test_pack_keeps_good_cutouts_aligned_with_index(store):
 
 def test_pack_lists_every_excluded_galaxy_with_a_reason(store):
     tmp, catalog, manifests, root = store
-    images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "a.npy", tmp / "i.parquet", tmp / "x.parquet")
+    images.pack_cutouts(
+        catalog, manifests, root, 2, 16, tmp / "a.npy", tmp / "i.parquet", tmp / "x.parquet"
+    )
     excluded = pd.read_parquet(tmp / "x.parquet").set_index("objID")
     assert set(excluded.index) == {104, 106}
     assert "HTML" in excluded.at[104, "reason"]
@@ -60,9 +71,25 @@ def test_pack_lists_every_excluded_galaxy_with_a_reason(store):
 
 def test_pack_refuses_when_nothing_is_usable(tmp_path):
     catalog = pd.DataFrame({"objID": [1, 2]})
-    manifests = pd.DataFrame({"objID": [1, 2], "status": ["failed", "blank"], "reason": ["HTTP 500", "blank"], "path": ["", ""]})
+    manifests = pd.DataFrame(
+        {
+            "objID": [1, 2],
+            "status": ["failed", "blank"],
+            "reason": ["HTTP 500", "blank"],
+            "path": ["", ""],
+        }
+    )
     with pytest.raises(ValueError, match="no usable cutouts"):
-        images.pack_cutouts(catalog, manifests, tmp_path, 2, 16, tmp_path / "a.npy", tmp_path / "i.parquet", tmp_path / "x.parquet")
+        images.pack_cutouts(
+            catalog,
+            manifests,
+            tmp_path,
+            2,
+            16,
+            tmp_path / "a.npy",
+            tmp_path / "i.parquet",
+            tmp_path / "x.parquet",
+        )
 
 
 def test_one_pixel_is_the_mean_colour():
@@ -113,8 +140,20 @@ def test_a_full_disk_while_packing_is_a_clear_error_and_leaves_no_temporaries(st
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "posix_fallocate", full_disk)
-    with pytest.raises(OSError, match=r"cannot reserve .* GB for .*16px\.npy.*No space left on device.*free disk space"):
-        images.pack_cutouts(catalog, manifests, root, 2, 16, tmp / "16px.npy", tmp / "index.parquet", tmp / "excluded.parquet")
+    with pytest.raises(
+        OSError,
+        match=r"cannot reserve .* GB for .*16px\.npy.*No space left on device.*free disk space",
+    ):
+        images.pack_cutouts(
+            catalog,
+            manifests,
+            root,
+            2,
+            16,
+            tmp / "16px.npy",
+            tmp / "index.parquet",
+            tmp / "excluded.parquet",
+        )
     assert not (tmp / "16px.npy").exists() and not list(tmp.glob(".*"))
 
 
@@ -154,7 +193,9 @@ print(packed - before, hwm() - before)
 """
 
 
-@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+@pytest.mark.skipif(
+    not __import__("pathlib").Path("/proc/self/status").exists(), reason="reads VmHWM from /proc"
+)
 def test_packing_and_downsampling_memory_does_not_grow_with_the_sample(tmp_path):
     import subprocess
     import sys
@@ -165,12 +206,18 @@ def test_packing_and_downsampling_memory_does_not_grow_with_the_sample(tmp_path)
     growth = {}
     for n in (300, 3000):
         out = tmp_path / str(n)
-        proc = subprocess.run([sys.executable, "-c", _STREAMING, str(n), str(out), str(tmp_path / "galaxy.jpg")],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _STREAMING, str(n), str(out), str(tmp_path / "galaxy.jpg")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         growth[n] = [float(v) for v in proc.stdout.split()]
     array_mb = (3000 - 300) * 128 * 128 * 3 / 2**20
     for step, small, large in zip(("packing", "downsampling"), growth[300], growth[3000]):
-        assert large - small < array_mb / 4, f"{step}: peak memory grew {large - small:.0f} MB for {array_mb:.0f} MB more images"
+        assert large - small < array_mb / 4, (
+            f"{step}: peak memory grew {large - small:.0f} MB for {array_mb:.0f} MB more images"
+        )
 
 
 def test_zero_valued_share_is_the_dilation_of_black_squares():
@@ -178,10 +225,12 @@ def test_zero_valued_share_is_the_dilation_of_black_squares():
     from scipy.ndimage import binary_dilation, uniform_filter
 
     rng = np.random.default_rng(4)
-    for trial in range(20):
+    for _ in range(20):
         pixels = rng.integers(0, 30, (128, 128, 3), dtype=np.uint8)
         y, x, h, w = rng.integers(0, 100, 4)
-        pixels[y : y + 20 + h, x : x + 20 + w] = rng.integers(0, 4, 3)  # a black region, sometimes at an edge
+        pixels[y : y + 20 + h, x : x + 20 + w] = rng.integers(
+            0, 4, 3
+        )  # a black region, sometimes at an edge
         black = pixels.max(axis=2) <= cutouts.ZERO_LEVEL
         w_ = cutouts.ZERO_WINDOW
         whole = uniform_filter(black.astype(np.float32), w_, mode="constant") > 1 - 0.5 / w_**2

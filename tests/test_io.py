@@ -33,8 +33,14 @@ def test_a_durable_write_reaches_the_disk_before_the_rename(tmp_path, monkeypatc
 
     events = []
     fsync, replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or fsync(fd))
-    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", str(a))) or replace(a, b))
+    monkeypatch.setattr(
+        os,
+        "fsync",
+        lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or fsync(fd),
+    )
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: events.append(("replace", str(a))) or replace(a, b)
+    )
     target = tmp_path / "state.pt"
     with io.atomic_path(target, durable=True) as tmp:
         tmp.write_bytes(b"state")
@@ -50,7 +56,9 @@ def test_open_memmap_reserves_the_array_or_fails_cleanly(tmp_path, monkeypatch, 
     import numpy as np
 
     if fallback:  # a filesystem without fallocate: the zeros are written instead
-        monkeypatch.setattr(os, "posix_fallocate", lambda *a: (_ for _ in ()).throw(OSError(errno.EOPNOTSUPP, "no")))
+        monkeypatch.setattr(
+            os, "posix_fallocate", lambda *a: (_ for _ in ()).throw(OSError(errno.EOPNOTSUPP, "no"))
+        )
     array = io.open_memmap(tmp_path / "a.npy", np.uint8, (50, 64, 64, 3))
     array[-1] = 7
     array.flush()
@@ -59,6 +67,10 @@ def test_open_memmap_reserves_the_array_or_fails_cleanly(tmp_path, monkeypatch, 
     assert loaded.shape == (50, 64, 64, 3) and loaded[-1].min() == 7 and loaded[:-1].max() == 0
     assert os.stat(tmp_path / "a.npy").st_blocks * 512 >= loaded.nbytes  # not sparse
     if fallback:
-        monkeypatch.setattr(os, "pwrite", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+        monkeypatch.setattr(
+            os,
+            "pwrite",
+            lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
+        )
         with pytest.raises(OSError, match="No space left on device"):
             io.open_memmap(tmp_path / "b.npy", np.uint8, (50, 64, 64, 3))

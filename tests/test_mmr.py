@@ -25,14 +25,18 @@ def test_tremonti_at_known_masses():
 def test_tremonti_refuses_masses_outside_its_fit():
     with pytest.raises(ValueError, match="outside the Tremonti"):
         tremonti_metallicity([10.0, 12.0])
-    assert tremonti_metallicity([12.0], extrapolate=True)[0] == pytest.approx(-1.492 + 1.847 * 12 - 0.08026 * 144)
+    assert tremonti_metallicity([12.0], extrapolate=True)[0] == pytest.approx(
+        -1.492 + 1.847 * 12 - 0.08026 * 144
+    )
     assert in_tremonti_range([8.4, 8.5, 9.0, 11.5]).tolist() == [False, False, True, False]
 
 
 def test_weighted_ratio_by_hand():
     out = weighted_ratio([0.8, 0.9, 0.7], [10, 30, 10])
     assert out["ratio"] == pytest.approx((8 + 27 + 7) / 50)  # 0.84
-    assert out["spread"] == pytest.approx(np.sqrt((10 * 0.04**2 + 30 * 0.06**2 + 10 * 0.14**2) / 50))  # 0.08
+    assert out["spread"] == pytest.approx(
+        np.sqrt((10 * 0.04**2 + 30 * 0.06**2 + 10 * 0.14**2) / 50)
+    )  # 0.08
     assert out["n"] == 50 and out["bins"] == 3
 
 
@@ -56,7 +60,11 @@ def test_scatter_ratio_per_bin_and_weighting():
     m3, z3 = _bin_sample(9.5, [9.0, 9.1, 9.2])
     mass = np.concatenate([m1, m2, m3])
     table, summary = scatter_ratio(
-        mass, np.concatenate([z1, z2, z3]), mass, np.concatenate([cnn_z, wide, z3]), [9.0, 9.2, 9.4, 9.6]
+        mass,
+        np.concatenate([z1, z2, z3]),
+        mass,
+        np.concatenate([cnn_z, wide, z3]),
+        [9.0, 9.2, 9.4, 9.6],
     )
     assert table["n_sdss"].tolist() == [20, 60, 3]
     assert table["used"].tolist() == [True, True, False]
@@ -73,8 +81,12 @@ def test_mmr_table_from_predictions_and_catalogue():
     z = tremonti_metallicity(mass) + rng.normal(0, 0.1, n)
     catalog = pd.DataFrame({"objID": np.arange(n), "lgm_tot_p50": mass})
     catalog.loc[:9, "lgm_tot_p50"] = SENTINEL  # 10 galaxies without a mass
-    z_pred = pd.DataFrame({"objID": np.arange(n), "true": z, "pred": z.mean() + 0.5 * (z - z.mean())})
-    m_pred = pd.DataFrame({"objID": np.arange(n), "true": mass, "pred": mass + rng.normal(0, 0.2, n)})
+    z_pred = pd.DataFrame(
+        {"objID": np.arange(n), "true": z, "pred": z.mean() + 0.5 * (z - z.mean())}
+    )
+    m_pred = pd.DataFrame(
+        {"objID": np.arange(n), "true": mass, "pred": mass + rng.normal(0, 0.2, n)}
+    )
     sample = mmr_sample(z_pred, catalog, m_pred)
     assert len(sample) == n - 10 and (sample["mass_true"] > 0).all()
     table = mmr_table(sample, np.round(np.arange(8.5, 11.51, 0.2), 6))
@@ -93,18 +105,51 @@ def test_the_authors_selection_and_bins_are_written_beside_the_ratio(tmp_path):
     mass = rng.uniform(8.0, 11.5, n)
     z = tremonti_metallicity(mass, extrapolate=True) + rng.normal(0, 0.1, n)
     pd.DataFrame({"objID": np.arange(n), "lgm_tot_p50": mass}).to_parquet(tmp_path / "cat.parquet")
-    pd.DataFrame({"objID": np.arange(n), "true": z, "pred": z.mean() + 0.5 * (z - z.mean())}).to_parquet(tmp_path / "z.parquet")
+    pd.DataFrame(
+        {"objID": np.arange(n), "true": z, "pred": z.mean() + 0.5 * (z - z.mean())}
+    ).to_parquet(tmp_path / "z.parquet")
     edges = mmr_edges(8.4, 11.4, 0.2)
-    assert np.allclose(0.5 * (edges[:-1] + edges[1:]), np.arange(8.5, 11.31, 0.2))  # the authors' centres
-    table = build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "mmr.csv", min_mass=8.5, z_true=[8.25, 9.15], min_count=1)
+    assert np.allclose(
+        0.5 * (edges[:-1] + edges[1:]), np.arange(8.5, 11.31, 0.2)
+    )  # the authors' centres
+    table = build_mmr_table(
+        tmp_path / "z.parquet",
+        tmp_path / "cat.parquet",
+        None,
+        edges,
+        tmp_path / "mmr.csv",
+        min_mass=8.5,
+        z_true=[8.25, 9.15],
+        min_count=1,
+    )
     stored = pd.read_csv(tmp_path / "mmr.csv")
-    assert (stored[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1]).all().all()
+    assert (
+        (stored[["min_mass", "z_true_min", "z_true_max", "min_count"]] == [8.5, 8.25, 9.15, 1])
+        .all()
+        .all()
+    )
     bins = table[table["kind"] == "bin"]
     keep = (mass > 8.5) & (z > 8.25) & (z < 9.15)
     assert bins["n_sdss"].sum() == int((keep & (mass < 11.4)).sum())
     # no selection: more galaxies, and the bounds are written as empty
-    open_table = build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "all.csv", min_mass=None, z_true=[None, None], min_count=1)
+    open_table = build_mmr_table(
+        tmp_path / "z.parquet",
+        tmp_path / "cat.parquet",
+        None,
+        edges,
+        tmp_path / "all.csv",
+        min_mass=None,
+        z_true=[None, None],
+        min_count=1,
+    )
     assert open_table.loc[open_table["kind"] == "bin", "n_sdss"].sum() > bins["n_sdss"].sum()
     assert pd.read_csv(tmp_path / "all.csv")[["min_mass", "z_true_min"]].isna().all().all()
     with pytest.raises(ValueError, match="mmr.min_mass or mmr.z_true"):
-        build_mmr_table(tmp_path / "z.parquet", tmp_path / "cat.parquet", None, edges, tmp_path / "none.csv", min_mass=12.0)
+        build_mmr_table(
+            tmp_path / "z.parquet",
+            tmp_path / "cat.parquet",
+            None,
+            edges,
+            tmp_path / "none.csv",
+            min_mass=12.0,
+        )

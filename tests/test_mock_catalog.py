@@ -13,7 +13,9 @@ from galcnn import catalog as gcat
 from galcnn import mock_catalog as mc
 from galcnn.mmr import tremonti_metallicity
 
-CUTS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["query"]["cuts"]
+CUTS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())[
+    "query"
+]["cuts"]
 N = 4000
 
 
@@ -63,7 +65,10 @@ def test_star_formers_follow_tremonti_within_scatter(mock):
 def test_bulges_and_sizes_grow_with_mass(uncut):
     _, truth = uncut
     kpc = truth["disk_hlr"] * mc.COSMO.kpc_proper_per_arcmin(truth["z"].to_numpy()).value / 60
-    low, high = truth["logm"] < truth["logm"].quantile(1 / 3), truth["logm"] > truth["logm"].quantile(2 / 3)
+    low, high = (
+        truth["logm"] < truth["logm"].quantile(1 / 3),
+        truth["logm"] > truth["logm"].quantile(2 / 3),
+    )
     assert truth.loc[high, "bulge_frac"].median() > truth.loc[low, "bulge_frac"].median() + 0.05
     assert np.median(kpc[high]) > 1.3 * np.median(kpc[low])
 
@@ -99,10 +104,16 @@ def _rf_gain(x_base, x_more, y):
     idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.3, random_state=0)
     sq = []
     for x in (x_base, x_more):
-        rf = RandomForestRegressor(n_estimators=40, min_samples_leaf=8, random_state=0, n_jobs=1).fit(x[idx_a], y[idx_a])
+        rf = RandomForestRegressor(
+            n_estimators=40, min_samples_leaf=8, random_state=0, n_jobs=1
+        ).fit(x[idx_a], y[idx_a])
         sq.append((rf.predict(x[idx_b]) - y[idx_b]) ** 2)
     gain = sq[0] - sq[1]
-    return float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(gain.size)), float(np.sqrt(sq[0].mean()))
+    return (
+        float(gain.mean()),
+        float(gain.std(ddof=1) / np.sqrt(gain.size)),
+        float(np.sqrt(sq[0].mean())),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +170,9 @@ def test_control_metallicity_leaves_no_trace_in_the_image(large):
     control = mc.simulate_catalog(12000, 2019, CUTS, image_z_terms=False)
     cat, truth = large
     pd.testing.assert_frame_equal(control[1].drop(columns="oh_true"), truth.drop(columns="oh_true"))
-    limit = 4 / np.sqrt(len(cat))  # 4 standard errors of a correlation coefficient of independent data
+    limit = 4 / np.sqrt(
+        len(cat)
+    )  # 4 standard errors of a correlation coefficient of independent data
     corr = {}
     for name, (c, t) in (("control", control), ("standard", large)):
         resid = _magnitude_residuals(c)

@@ -22,7 +22,17 @@ def test_native_resolution_down_to_one_pixel(res):
 def test_head_is_the_fastai_head():
     head = ResNetRegressor("resnet18").head
     kinds = [type(m).__name__ for m in head]
-    assert kinds == ["AdaptiveConcatPool2d", "Flatten", "BatchNorm1d", "Dropout", "Linear", "ReLU", "BatchNorm1d", "Dropout", "Linear"]
+    assert kinds == [
+        "AdaptiveConcatPool2d",
+        "Flatten",
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+    ]
     assert (head[3].p, head[7].p) == (0.25, 0.5)
     assert (head[4].in_features, head[4].out_features, head[8].out_features) == (1024, 512, 1)
 
@@ -62,7 +72,9 @@ def test_output_is_rescaled_to_target_units():
 def test_weights_file_is_checked_and_copied(tmp_path):
     src = tmp_path / "r18.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), src)
-    dest = fetch_weights("resnet18", tmp_path / "weights" / "resnet18-imagenet.pth", weights_file=src)
+    dest = fetch_weights(
+        "resnet18", tmp_path / "weights" / "resnet18-imagenet.pth", weights_file=src
+    )
     assert dest.read_bytes() == src.read_bytes()
     model = ResNetRegressor("resnet18", weights=dest)
     assert torch.equal(model.body[0].weight, load_weights(src, "resnet18")["conv1.weight"])

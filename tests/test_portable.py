@@ -31,9 +31,29 @@ def train_outputs(tmp_path, folds=2, res=4, bands="gri"):
         model.y_std.fill_(0.2)
         path = tmp_path / f"fold{k}" / "model.pt"
         path.parent.mkdir(parents=True)
-        torch.save({"arch": "resnet18", "state_dict": model.state_dict(), "target": "oh_p50", "bands": bands, "res": res, "fold": k, "train": SETTINGS}, path)
+        torch.save(
+            {
+                "arch": "resnet18",
+                "state_dict": model.state_dict(),
+                "target": "oh_p50",
+                "bands": bands,
+                "res": res,
+                "fold": k,
+                "train": SETTINGS,
+            },
+            path,
+        )
         models[k] = path
-        configs[k] = {"target": "oh_p50", "bands": bands, "res": res, "fold": k, "seed": 1, "train": SETTINGS, "n_train": 50, "n_validation": 50}
+        configs[k] = {
+            "target": "oh_p50",
+            "bands": bands,
+            "res": res,
+            "fold": k,
+            "seed": 1,
+            "train": SETTINGS,
+            "n_train": 50,
+            "n_validation": 50,
+        }
     return models, configs
 
 
@@ -54,9 +74,18 @@ def test_model_json_describes_the_folder(exported):
     meta = json.loads((folder / "model.json").read_text())
     assert (meta["target"], meta["bands"], meta["resolution"]) == ("oh_p50", "gri", 4)
     assert meta["architecture"]["arch"] == "resnet18" and meta["input"]["dtype"] == "uint8"
-    assert meta["calibration"]["factor"] == 2.5 and meta["tta"] == {"enabled": True, "mode": "dihedral", "n": 8}
-    assert meta["target_scaling"]["folds"]["1"] == {"y_mean": pytest.approx(8.91), "y_std": pytest.approx(0.2)}
-    assert meta["test_metrics"]["n"] == 3 and meta["test_metrics"]["rmse"] == pytest.approx(np.sqrt(0.02 / 3))
+    assert meta["calibration"]["factor"] == 2.5 and meta["tta"] == {
+        "enabled": True,
+        "mode": "dihedral",
+        "n": 8,
+    }
+    assert meta["target_scaling"]["folds"]["1"] == {
+        "y_mean": pytest.approx(8.91),
+        "y_std": pytest.approx(0.2),
+    }
+    assert meta["test_metrics"]["n"] == 3 and meta["test_metrics"]["rmse"] == pytest.approx(
+        np.sqrt(0.02 / 3)
+    )
     assert meta["training"]["settings"] == SETTINGS and "torch" in meta["versions"]
     assert set(meta["files"]) == {"fold0.pt", "fold1.pt"}
     assert (folder / "fold1.pt").read_bytes() == models[1].read_bytes()
@@ -67,7 +96,10 @@ def test_predictions_are_the_mean_and_calibrated_spread_of_every_fold_and_transf
     model = galcnn.load(folder, device="cpu")
     rgb = np.random.default_rng(0).integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
     out = model.predict(rgb, batch_size=4)
-    per_fold = [predict_transforms(load_model(models[k], CPU)[0], rgb, np.arange(6), "gri", 6, CPU) for k in (0, 1)]
+    per_fold = [
+        predict_transforms(load_model(models[k], CPU)[0], rgb, np.arange(6), "gri", 6, CPU)
+        for k in (0, 1)
+    ]
     stacked = np.concatenate(per_fold)  # 16 predictions per galaxy
     np.testing.assert_allclose(out["pred"], stacked.mean(axis=0), rtol=1e-12)
     spread = np.sqrt((per_fold[0].var(axis=0) + per_fold[1].var(axis=0)) / 2)
@@ -78,7 +110,9 @@ def test_predictions_are_the_mean_and_calibrated_spread_of_every_fold_and_transf
     one = model.predict(rgb[2])
     assert one["pred"].iloc[0] == pytest.approx(out["pred"].iloc[2], rel=1e-9)
     big = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    np.testing.assert_allclose(model.predict(big)["pred"], model.predict(images.area_average(big, 4))["pred"], rtol=1e-12)
+    np.testing.assert_allclose(
+        model.predict(big)["pred"], model.predict(images.area_average(big, 4))["pred"], rtol=1e-12
+    )
 
 
 def test_bad_images_are_refused_with_what_is_expected(exported):
@@ -94,17 +128,24 @@ def test_a_changed_weight_file_is_refused_naming_it(exported):
     data = bytearray((folder / "fold1.pt").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (folder / "fold1.pt").write_bytes(bytes(data))
-    with pytest.raises(portable.ModelFolderError, match=r"fold1.pt does not match .*model.json.*sha256.*export the model again"):
+    with pytest.raises(
+        portable.ModelFolderError,
+        match=r"fold1.pt does not match .*model.json.*sha256.*export the model again",
+    ):
         galcnn.load(folder)
 
 
 def test_a_missing_weight_file_or_model_json_is_refused(exported):
     folder, _ = exported
     (folder / "fold0.pt").unlink()
-    with pytest.raises(portable.ModelFolderError, match=r"fold0.pt is listed in .*model.json but missing"):
+    with pytest.raises(
+        portable.ModelFolderError, match=r"fold0.pt is listed in .*model.json but missing"
+    ):
         portable.load(folder)
     (folder / "model.json").unlink()
-    with pytest.raises(portable.ModelFolderError, match="has no model.json: not an exported model folder"):
+    with pytest.raises(
+        portable.ModelFolderError, match="has no model.json: not an exported model folder"
+    ):
         portable.load(folder)
 
 
@@ -121,17 +162,23 @@ def test_a_model_json_of_another_format_is_refused(exported):
 
 def test_without_a_factor_sigma_is_nan(tmp_path):
     models, configs = train_outputs(tmp_path, res=1)
-    portable.export_model(tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True, tta_mode="dihedral")
+    portable.export_model(
+        tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True, tta_mode="dihedral"
+    )
     out = portable.load(tmp_path / "e", "cpu").predict(np.full((2, 1, 1, 3), 30, dtype=np.uint8))
     # At 1 px the transforms are one image: no spread, and no factor to scale it.
-    assert out["sigma"].isna().all() and (out["n_models"] == 2).all() and (out["sigma_raw"] == 0).all()
+    assert (
+        out["sigma"].isna().all() and (out["n_models"] == 2).all() and (out["sigma_raw"] == 0).all()
+    )
 
 
 def test_predict_packed_keeps_the_index_order(exported, tmp_path):
     model = portable.load(exported[0], "cpu")
     rgb = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
     np.save(tmp_path / "8px.npy", rgb)
-    pd.DataFrame({"objID": [50, 40, 30, 20, 10], "row": [4, 3, 2, 1, 0]}).to_parquet(tmp_path / "index.parquet")
+    pd.DataFrame({"objID": [50, 40, 30, 20, 10], "row": [4, 3, 2, 1, 0]}).to_parquet(
+        tmp_path / "index.parquet"
+    )
     out = portable.predict_packed(model, tmp_path / "8px.npy", tmp_path / "index.parquet")
     assert list(out["objID"]) == [10, 20, 30, 40, 50]
     np.testing.assert_allclose(out["pred"], model.predict(rgb)["pred"])

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_train import SETTINGS, synthetic_survey
 from torch import nn
 
 from galcnn import data
@@ -11,7 +12,6 @@ from galcnn.augment import N_DIHEDRAL, dihedral
 from galcnn.ensemble import ensemble_folds, headline
 from galcnn.model import ResNetRegressor
 from galcnn.predict import PREDICTION_COLUMNS, predict_cnn, predict_rows
-from test_train import SETTINGS, synthetic_survey
 
 CPU = torch.device("cpu")
 
@@ -95,7 +95,9 @@ def test_fastai_tta_is_the_original_and_four_augmented_copies_independent_of_the
     model = Recorder((1, 3, 8, 8))
     augment = {"max_zoom": 1.1, "rotate": 10.0, "lighting": 0.05}
     rows = np.arange(7)
-    pred, plain = predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=3)
+    pred, plain = predict_rows(
+        model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=3
+    )
     assert len(model.seen) == 5  # one batch: the original, then 4 augmented copies
     x = data.to_model_input(torch.from_numpy(images), "gri")
     assert torch.equal(model.seen[0], x)
@@ -103,9 +105,13 @@ def test_fastai_tta_is_the_original_and_four_augmented_copies_independent_of_the
     outs = torch.stack([(s * model.w).sum((1, 2, 3)) for s in model.seen]).numpy()
     np.testing.assert_allclose(pred, outs.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(plain, outs[0], rtol=1e-5)
-    small, _ = predict_rows(model, images, rows, "gri", 3, CPU, tta_mode="fastai", augment=augment, seed=3)
+    small, _ = predict_rows(
+        model, images, rows, "gri", 3, CPU, tta_mode="fastai", augment=augment, seed=3
+    )
     np.testing.assert_allclose(small, pred, rtol=1e-5)
-    other, _ = predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=4)
+    other, _ = predict_rows(
+        model, images, rows, "gri", 7, CPU, tta_mode="fastai", augment=augment, seed=4
+    )
     assert not np.allclose(other, pred)
     with pytest.raises(ValueError, match="tta_mode"):
         predict_rows(model, images, rows, "gri", 7, CPU, tta_mode="flips")
@@ -116,7 +122,9 @@ def test_fastai_tta_is_the_original_and_four_augmented_copies_independent_of_the
 def test_r_band_input_is_the_green_channel_everywhere():
     images = random_images(n=2)
     x = data.to_model_input(torch.from_numpy(images), "r")
-    raw = x * torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) + torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    raw = x * torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) + torch.tensor(
+        [0.485, 0.456, 0.406]
+    ).view(1, 3, 1, 1)
     for c in range(3):
         assert torch.allclose(raw[:, c] * 255, torch.from_numpy(images[..., 1]).float(), atol=1e-3)
     with pytest.raises(ValueError, match="bands 'u'"):
@@ -127,8 +135,28 @@ def test_predict_cnn_writes_test_and_validation_rows(tmp_path):
     paths = synthetic_survey(tmp_path, n=80)
     model = ResNetRegressor("resnet18")
     model.y_mean.fill_(9.0)
-    torch.save({"arch": "resnet18", "state_dict": model.state_dict(), "target": "oh_p50", "bands": "r", "res": 4, "fold": 1, "train": SETTINGS}, tmp_path / "model.pt")
-    out = predict_cnn(tmp_path / "model.pt", paths["images"], paths["index"], paths["splits"], paths["catalog"], tmp_path / "p.parquet", batch_size=16, tta=True)
+    torch.save(
+        {
+            "arch": "resnet18",
+            "state_dict": model.state_dict(),
+            "target": "oh_p50",
+            "bands": "r",
+            "res": 4,
+            "fold": 1,
+            "train": SETTINGS,
+        },
+        tmp_path / "model.pt",
+    )
+    out = predict_cnn(
+        tmp_path / "model.pt",
+        paths["images"],
+        paths["index"],
+        paths["splits"],
+        paths["catalog"],
+        tmp_path / "p.parquet",
+        batch_size=16,
+        tta=True,
+    )
     assert tuple(out.columns) == PREDICTION_COLUMNS
     assert pd.read_parquet(tmp_path / "p.parquet").equals(out)
     splits = pd.read_parquet(paths["splits"]).set_index("objID")
@@ -139,15 +167,34 @@ def test_predict_cnn_writes_test_and_validation_rows(tmp_path):
 
 
 def fold_frame(k, test_ids, val_ids, offset):
-    test = pd.DataFrame({"objID": test_ids, "set": "test", "true": 9.0, "pred": 9.0 + offset, "pred_notta": 9.1 + offset})
-    val = pd.DataFrame({"objID": val_ids, "set": "validation", "true": 8.5, "pred": 8.6, "pred_notta": 8.7})
+    test = pd.DataFrame(
+        {
+            "objID": test_ids,
+            "set": "test",
+            "true": 9.0,
+            "pred": 9.0 + offset,
+            "pred_notta": 9.1 + offset,
+        }
+    )
+    val = pd.DataFrame(
+        {"objID": val_ids, "set": "validation", "true": 8.5, "pred": 8.6, "pred_notta": 8.7}
+    )
     return pd.concat([test.sample(frac=1, random_state=k), val], ignore_index=True)
 
 
 def test_ensemble_is_the_mean_over_folds():
     folds = {0: fold_frame(0, [3, 1, 2], [10, 11], 0.0), 1: fold_frame(1, [3, 1, 2], [12], 0.2)}
     test, val = ensemble_folds(folds)
-    assert list(test.columns) == ["objID", "true", "pred_fold0", "pred_fold0_notta", "pred_fold1", "pred_fold1_notta", "pred", "pred_notta"]
+    assert list(test.columns) == [
+        "objID",
+        "true",
+        "pred_fold0",
+        "pred_fold0_notta",
+        "pred_fold1",
+        "pred_fold1_notta",
+        "pred",
+        "pred_notta",
+    ]
     assert list(test["objID"]) == [1, 2, 3]
     assert np.allclose(test["pred"], 9.1) and np.allclose(test["pred_notta"], 9.2)
     assert list(val.columns) == ["objID", "true", "fold", "pred", "pred_notta"]
@@ -159,12 +206,16 @@ def test_ensemble_is_the_mean_over_folds():
 
 
 def test_headline_is_one_folds_model_or_the_ensemble():
-    test, _ = ensemble_folds({0: fold_frame(0, [3, 1, 2], [10, 11], 0.0), 1: fold_frame(1, [3, 1, 2], [12], 0.2)})
+    test, _ = ensemble_folds(
+        {0: fold_frame(0, [3, 1, 2], [10, 11], 0.0), 1: fold_frame(1, [3, 1, 2], [12], 0.2)}
+    )
     single = headline(test, "single", 1)
     assert list(single.columns) == ["objID", "true", "pred", "pred_notta"]
     assert np.allclose(single["pred"], 9.2) and np.allclose(single["pred_notta"], 9.3)
     assert np.allclose(headline(test, "ensemble")["pred"], 9.1)
-    with pytest.raises(ValueError, match=r"analysis.fold is 2 but the predictions hold folds \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"analysis.fold is 2 but the predictions hold folds \[0, 1\]"
+    ):
         headline(test, "single", 2)
     with pytest.raises(ValueError, match="analysis.predictions"):
         headline(test, "median")

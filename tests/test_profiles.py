@@ -17,4 +17,6 @@ def test_every_run_limits_the_jobs_talking_to_skyserver(workflow_copy, monkeypat
     _, args = parse_args(argv)
     assert args.resources["sdss_http"].value == limit
     if "--profile" in argv:
-        assert args.executor == "slurm" and args.jobs == 100  # the slurm profile's own settings still apply
+        assert (
+            args.executor == "slurm" and args.jobs == 100
+        )  # the slurm profile's own settings still apply

@@ -8,7 +8,6 @@ config file: `--config` would pass nested values as strings (rf={n_estimators: 1
 from __future__ import annotations
 
 import pytest
-
 from conftest import REPO, TINY, copy_finished, dry_run_jobs
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +42,9 @@ def test_random_forest_settings_rerun_only_the_forest_and_its_readers(finished):
     assert jobs == descendants(finished, "baselines_rf")
     assert jobs["baselines_rf"] == 2  # one per target
     assert "analysis_summary" in jobs and "figure_fig3_resolution" in jobs
-    assert not set(jobs) & (UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_mean"})
+    assert not set(jobs) & (
+        UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_mean"}
+    )
 
 
 def test_training_setting_reruns_training_and_downstream_only(finished):
@@ -58,8 +59,14 @@ def test_training_setting_reruns_training_and_downstream_only(finished):
 def test_headline_choice_reruns_only_what_shows_the_headline(finished):
     jobs = changed(finished, "analysis: {predictions: ensemble}")
     assert jobs == descendants(finished, "analysis_headline")
-    assert jobs["analysis_headline"] == 4 and "analysis_mmr" in jobs and "figure_fig2_predicted_vs_true" in jobs
-    assert not set(jobs) & (UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_rf", "baselines_mean"})
+    assert (
+        jobs["analysis_headline"] == 4
+        and "analysis_mmr" in jobs
+        and "figure_fig2_predicted_vs_true" in jobs
+    )
+    assert not set(jobs) & (
+        UPSTREAM | {"train_cnn", "predict_cnn", "ensemble_folds", "baselines_rf", "baselines_mean"}
+    )
 
 
 def test_prediction_setting_keeps_the_trained_models(finished):
@@ -69,7 +76,13 @@ def test_prediction_setting_keeps_the_trained_models(finished):
 
 
 def test_settings_that_do_not_change_results_rerun_nothing(finished):
-    assert changed(finished, "predict: {batch_size: 128}\nresources: {train: {threads: 2, mem_mb: 3000, runtime: 20, gpu: 1}}\n") == {}
+    assert (
+        changed(
+            finished,
+            "predict: {batch_size: 128}\nresources: {train: {threads: 2, mem_mb: 3000, runtime: 20, gpu: 1}}\n",
+        )
+        == {}
+    )
 
 
 def test_new_resolution_adds_only_its_jobs(finished):
@@ -93,7 +106,14 @@ def test_extending_the_resolution_study_trains_only_the_new_models(finished):
     # The three pairs outside the study were trained at 4 px only; 1 px is new for each.
     jobs = changed(finished, "resolution_study: {targets: [oh_p50, lgm_tot_p50], bands: [gri, r]}")
     rerun = {k: v for k, v in jobs.items() if k not in TARGETS}
-    assert rerun == {"train_cnn": 6, "predict_cnn": 6, "ensemble_folds": 3, "calibrate_uncertainty": 3, "uncertainty_table": 1, "analysis_summary": 1}
+    assert rerun == {
+        "train_cnn": 6,
+        "predict_cnn": 6,
+        "ensemble_folds": 3,
+        "calibrate_uncertainty": 3,
+        "uncertainty_table": 1,
+        "analysis_summary": 1,
+    }
 
 
 def test_editing_a_figure_script_reruns_only_that_figure(finished):
@@ -115,4 +135,10 @@ def test_a_new_published_checksum_refetches_and_rescores_only_the_reference(fini
     files[0]["sha256"] = "0" * 64
     jobs = changed(finished, yaml.safe_dump({"reference": {"files": files}}))
     assert jobs == descendants(finished, "reference_fetch")
-    assert set(jobs) - TARGETS == {"reference_fetch", "reference_comparison", "analysis_summary", "figure_fig3_resolution", "figure_fig2_published"}
+    assert set(jobs) - TARGETS == {
+        "reference_fetch",
+        "reference_comparison",
+        "analysis_summary",
+        "figure_fig3_resolution",
+        "figure_fig2_published",
+    }

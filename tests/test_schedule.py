@@ -8,7 +8,13 @@ from galcnn.schedule import CONSTANT, SGDR, STAGE1, Schedule
 
 PAPER = {
     "stage1": {"epochs": 2, "lr": 0.1},
-    "stage2": {"lrs": [1e-3, 1e-2, 1e-1], "epochs": 1, "cycles": 3, "cycle_len": 1, "cycle_mult": 2},
+    "stage2": {
+        "lrs": [1e-3, 1e-2, 1e-1],
+        "epochs": 1,
+        "cycles": 3,
+        "cycle_len": 1,
+        "cycle_mult": 2,
+    },
 }
 STEPS = 10
 
@@ -54,7 +60,10 @@ def test_each_cycle_starts_at_max_and_anneals_towards_zero(paper):
 
 
 def test_empty_schedule_is_refused():
-    empty = {"stage1": {"epochs": 0, "lr": 0.1}, "stage2": {**PAPER["stage2"], "epochs": 0, "cycles": 0}}
+    empty = {
+        "stage1": {"epochs": 0, "lr": 0.1},
+        "stage2": {**PAPER["stage2"], "epochs": 0, "cycles": 0},
+    }
     with pytest.raises(ValueError, match="no epochs"):
         Schedule.from_settings(empty, 5)
 

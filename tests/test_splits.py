@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from galcnn.splits import TEST_FOLD, make_splits
-from galcnn.sufficiency import MIN_EVAL, MIN_TRAIN, InsufficientData, check_counts, fold_counts, minimums
+from galcnn.sufficiency import (
+    MIN_EVAL,
+    MIN_TRAIN,
+    InsufficientData,
+    check_counts,
+    fold_counts,
+    minimums,
+)
 
 
 def test_splits_are_disjoint_complete_and_balanced():
@@ -28,7 +35,9 @@ def test_splits_are_stable_for_a_seed_and_independent_of_row_order():
     assert not a["fold"].equals(c["fold"])
 
 
-@pytest.mark.parametrize("kwargs, match", [({"test_fraction": 1.0}, "test_fraction"), ({"folds": 50}, "folds")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"test_fraction": 1.0}, "test_fraction"), ({"folds": 50}, "folds")]
+)
 def test_splits_refuse_impossible_requests(kwargs, match):
     args = {"test_fraction": 0.2, "folds": 3, "seed": 0} | kwargs
     with pytest.raises(ValueError, match=match):
@@ -53,7 +62,9 @@ def fold_inputs(n: int, missing_mass=()):
 
 def test_fold_counts_drop_galaxies_without_image_or_target():
     index, splits, catalog = fold_inputs(101)
-    val0 = splits.loc[(splits["fold"] == 0) & splits["objID"].isin(index["objID"]), "objID"].to_numpy()
+    val0 = splits.loc[
+        (splits["fold"] == 0) & splits["objID"].isin(index["objID"]), "objID"
+    ].to_numpy()
     index_, splits_, catalog_ = fold_inputs(101, missing_mass=val0[:5])
     oh = fold_counts(index, splits, catalog, "oh_p50")
     mass = fold_counts(index_, splits_, catalog_, "lgm_tot_p50")
@@ -65,21 +76,30 @@ def test_fold_counts_drop_galaxies_without_image_or_target():
 
 def test_enough_galaxies_pass_the_check():
     index, splits, catalog = fold_inputs(101)
-    check_counts(fold_counts(index, splits, catalog, "oh_p50"), "oh_p50", batch_size=32, survey="mock")
+    check_counts(
+        fold_counts(index, splits, catalog, "oh_p50"), "oh_p50", batch_size=32, survey="mock"
+    )
 
 
 def test_a_target_with_missing_values_is_checked_after_dropping_them():
     # Enough galaxies for oh_p50; most validation galaxies of fold 1 lack a stellar mass.
     index, splits, catalog = fold_inputs(101)
-    val1 = splits.loc[(splits["fold"] == 1) & splits["objID"].isin(index["objID"]), "objID"].to_numpy()
+    val1 = splits.loc[
+        (splits["fold"] == 1) & splits["objID"].isin(index["objID"]), "objID"
+    ].to_numpy()
     index, splits, catalog = fold_inputs(101, missing_mass=val1[:30])
-    check_counts(fold_counts(index, splits, catalog, "oh_p50"), "oh_p50", batch_size=32, survey="mock")
+    check_counts(
+        fold_counts(index, splits, catalog, "oh_p50"), "oh_p50", batch_size=32, survey="mock"
+    )
     counts = fold_counts(index, splits, catalog, "lgm_tot_p50")
     with pytest.raises(InsufficientData) as err:
         check_counts(counts, "lgm_tot_p50", batch_size=32, survey="mock")
     message = str(err.value)
     # Fold 1's validation galaxies are fold 0's training galaxies.
-    assert f"fold 0: train {counts['train'][0]} < {MIN_TRAIN}; fold 1: validation {counts['validation'][1]} < {MIN_EVAL} (" in message
+    assert (
+        f"fold 0: train {counts['train'][0]} < {MIN_TRAIN}; fold 1: validation {counts['validation'][1]} < {MIN_EVAL} ("
+        in message
+    )
     assert "lgm_tot_p50 (-9999)" in message
 
 
@@ -95,7 +115,9 @@ def test_too_few_galaxies_stop_with_the_counts_and_the_keys_to_change():
         row = counts.iloc[fold]
         assert f"fold {fold}: train {row['train']} < {MIN_TRAIN}" in message
         assert f"fold {fold}: validation {row['validation']} < {MIN_EVAL}" in message
-    assert message.count(f"test {counts['test'][0]} < {MIN_EVAL}") == 1  # one test set for all folds
+    assert (
+        message.count(f"test {counts['test'][0]} < {MIN_EVAL}") == 1
+    )  # one test set for all folds
     for key in ("mock.n_galaxies", "query.cuts", "folds", "test_fraction"):
         assert key in message
     with pytest.raises(InsufficientData, match="query.partitions"):
@@ -115,7 +137,9 @@ def test_schema_bounds_the_test_fraction(fraction):
     from snakemake.utils import validate
 
     repo = Path(__file__).resolve().parents[1]
-    config = yaml.safe_load((repo / "config" / "config.yaml").read_text()) | {"test_fraction": fraction}
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text()) | {
+        "test_fraction": fraction
+    }
     with pytest.raises(WorkflowError, match="test_fraction"):
         validate(config, str(repo / "config" / "schema.yaml"))
 
@@ -125,10 +149,22 @@ def test_too_little_data_stops_the_run_before_any_training(workflow_copy):
     from conftest import REPO, TINY, snakemake
 
     # The mistake of a new user: ten mock galaxies, five of them left after the cuts.
-    proc = snakemake(workflow_copy, "--configfile", str(TINY.relative_to(REPO)), "--cores", "2", "--config", "mock={n_galaxies: 10, seed: 1}", check=False)
+    proc = snakemake(
+        workflow_copy,
+        "--configfile",
+        str(TINY.relative_to(REPO)),
+        "--cores",
+        "2",
+        "--config",
+        "mock={n_galaxies: 10, seed: 1}",
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "Error in rule splits_check" in out and "too few galaxies with a measured oh_p50 to train and score its models" in out
+    assert (
+        "Error in rule splits_check" in out
+        and "too few galaxies with a measured oh_p50 to train and score its models" in out
+    )
     assert "mock.n_galaxies" in out and "test_fraction" in out
     assert not re.search(r"^(local)?rule train_cnn:", out, re.MULTILINE), "a training job started"
     assert not (workflow_copy / "results" / "models").exists()

@@ -22,7 +22,15 @@ def predictions(n=50, folds=2, seed=0, objid_offset=0):
 def validation(n=80, seed=1):
     rng = np.random.default_rng(seed)
     true = rng.normal(8.9, 0.2, n)
-    return pd.DataFrame({"objID": np.arange(n), "true": true, "fold": np.arange(n) % 2, "pred": true + 0.1, "pred_notta": true})
+    return pd.DataFrame(
+        {
+            "objID": np.arange(n),
+            "true": true,
+            "fold": np.arange(n) % 2,
+            "pred": true + 0.1,
+            "pred_notta": true,
+        }
+    )
 
 
 def baseline(n=50, value=8.9):
@@ -49,31 +57,50 @@ def test_columns_and_rows(table):
     assert set(cnn["variant"]) == {"ensemble", "ensemble_notta", "validation", "fold0", "fold1"}
     assert table["method"].tolist()[-2:] == ["rf", "mean"]
     rf, mean = table.iloc[-2], table.iloc[-1]
-    assert (rf["bands"], rf["variant"], mean["bands"], mean["variant"]) == ("gri", "rf", "-", "mean")
+    assert (rf["bands"], rf["variant"], mean["bands"], mean["variant"]) == (
+        "gri",
+        "rf",
+        "-",
+        "mean",
+    )
     assert pd.isna(rf["resolution"]) and pd.isna(mean["resolution"])
     assert cnn["resolution"].tolist()[:5] == [128] * 5  # largest images first
 
 
 def test_values_are_the_metrics_of_the_right_column(table):
     test = predictions(seed=1)
-    row = table[(table["bands"] == "gri") & (table["resolution"] == 128) & (table["variant"] == "fold1")].iloc[0]
+    row = table[
+        (table["bands"] == "gri") & (table["resolution"] == 128) & (table["variant"] == "fold1")
+    ].iloc[0]
     assert row["rmse"] == pytest.approx(np.sqrt(np.mean((test["pred_fold1"] - test["true"]) ** 2)))
     assert row["n"] == 50
     val = table[(table["variant"] == "validation")].iloc[0]
-    assert val["n"] == 80 and val["rmse"] == pytest.approx(0.1) and val["nmad"] == pytest.approx(0.0)
+    assert (
+        val["n"] == 80 and val["rmse"] == pytest.approx(0.1) and val["nmad"] == pytest.approx(0.0)
+    )
 
 
 def test_paper_values_compare_like_with_like(table):
     """Single-model rows beside the paper's single model, the ensemble beside its ensemble,
     at the top resolution only, each saying which part of the paper it uses."""
     with_paper = table[table["paper_rmse"].notna()]
-    assert with_paper[["method", "bands", "resolution", "variant"]].astype(object).values.tolist() == [
-        ["cnn", "gri", 128, "ensemble"], ["cnn", "gri", 128, "fold0"], ["cnn", "gri", 128, "fold1"], ["rf", "gri", pd.NA, "rf"]]
+    assert with_paper[["method", "bands", "resolution", "variant"]].astype(
+        object
+    ).values.tolist() == [
+        ["cnn", "gri", 128, "ensemble"],
+        ["cnn", "gri", 128, "fold0"],
+        ["cnn", "gri", 128, "fold1"],
+        ["rf", "gri", pd.NA, "rf"],
+    ]
     ensemble, fold0, _, rf = (with_paper.iloc[i] for i in range(4))
     assert (ensemble["paper_rmse"], np.isnan(ensemble["paper_nmad"])) == (0.0835, True)
     assert (fold0["paper_rmse"], fold0["paper_nmad"]) == (0.085, 0.0668)
     assert (rf["paper_rmse"], rf["paper_nmad"]) == (0.1296, 0.1059)
-    assert "ensemble" in ensemble["paper_figure"] and fold0["paper_figure"].startswith("Fig. 2") and "Fig. 3" in rf["paper_figure"]
+    assert (
+        "ensemble" in ensemble["paper_figure"]
+        and fold0["paper_figure"].startswith("Fig. 2")
+        and "Fig. 3" in rf["paper_figure"]
+    )
     assert (table["paper_figure"] != "").sum() == 4 and set(with_paper["paper_source"]) == {"paper"}
 
 
@@ -81,24 +108,44 @@ def test_mass_rows_get_the_papers_cnn_mass_scatter():
     table = summary_table({("lgm_tot_p50", "gri", 32): (predictions(seed=4), None)}, {})
     single = table[table["variant"].str.startswith("fold")]
     assert (single["paper_rmse"] == PAPER_VALUES[("cnn", "lgm_tot_p50", "gri", "single")][0]).all()
-    assert single["paper_figure"].str.contains("Fig. 4").all() and single["paper_figure"].str.contains("0.19-0.22").all()
+    assert (
+        single["paper_figure"].str.contains("Fig. 4").all()
+        and single["paper_figure"].str.contains("0.19-0.22").all()
+    )
     assert table.loc[table["variant"] == "ensemble", "paper_rmse"].isna().all()
 
 
 def test_markdown_and_files(table, tmp_path):
-    mmr = pd.DataFrame([{"comparison": "cnn_metallicity", "kind": "weighted", "ratio": 0.8, "ratio_spread": 0.07, "n_cnn": 500}])
+    mmr = pd.DataFrame(
+        [
+            {
+                "comparison": "cnn_metallicity",
+                "kind": "weighted",
+                "ratio": 0.8,
+                "ratio_spread": 0.07,
+                "n_cnn": 500,
+            }
+        ]
+    )
     md = summary_markdown(table, mmr)
     assert "| method" in md and "0.800 ± 0.070" in md and "paper: 0.821 ± 0.077" in md
     assert "| paper_figure" in md and "Fig. 2 and §4: one model" in md
 
     paths = {}
-    for name, frame in (("t", predictions()), ("v", validation()), ("rf", baseline()), ("mean", baseline())):
+    for name, frame in (
+        ("t", predictions()),
+        ("v", validation()),
+        ("rf", baseline()),
+        ("mean", baseline()),
+    ):
         paths[name] = tmp_path / f"{name}.parquet"
         frame.to_parquet(paths[name])
     out = build_summary(
         {("oh_p50", "gri", 4): (paths["t"], paths["v"])},
         {("rf", "oh_p50"): paths["rf"], ("mean", "oh_p50"): paths["mean"]},
-        None, tmp_path / "s.csv", tmp_path / "s.md",
+        None,
+        tmp_path / "s.csv",
+        tmp_path / "s.md",
     )
     back = pd.read_csv(tmp_path / "s.csv")
     assert len(back) == len(out) == 7 and list(back.columns) == list(COLUMNS)
@@ -107,4 +154,12 @@ def test_markdown_and_files(table, tmp_path):
 
 def test_missing_prediction_columns_are_refused():
     with pytest.raises(ValueError, match="pred_fold"):
-        summary_table({("oh_p50", "gri", 4): (predictions().drop(columns=["pred_fold0", "pred_fold1"]), None)}, {})
+        summary_table(
+            {
+                ("oh_p50", "gri", 4): (
+                    predictions().drop(columns=["pred_fold0", "pred_fold1"]),
+                    None,
+                )
+            },
+            {},
+        )

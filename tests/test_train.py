@@ -21,7 +21,13 @@ SETTINGS = {
     "momentum": 0.9,
     "weight_decay": 0.0,
     "stage1": {"epochs": 1, "lr": 0.1},
-    "stage2": {"lrs": [0.001, 0.01, 0.1], "epochs": 1, "cycles": 2, "cycle_len": 1, "cycle_mult": 1},
+    "stage2": {
+        "lrs": [0.001, 0.01, 0.1],
+        "epochs": 1,
+        "cycles": 2,
+        "cycle_len": 1,
+        "cycle_mult": 1,
+    },
     "zoom": 1.1,
     "rotate": 0,
     "lighting": 0.0,
@@ -47,20 +53,40 @@ def synthetic_survey(root, n=300, res=4, folds=2, seed=0, missing=5):
     objid = rng.choice(10**12, size=n, replace=False).astype(np.int64)
     y = rng.normal(9.0, 0.2, n)
     level = np.clip(128 + 400 * (y - 9.0), 0, 255)
-    img = level[:, None, None, None] * np.array([1.0, 0.8, 0.6]) + rng.normal(0, 4, (n, res, res, 3))
+    img = level[:, None, None, None] * np.array([1.0, 0.8, 0.6]) + rng.normal(
+        0, 4, (n, res, res, 3)
+    )
     rows = rng.permutation(n)
     images = np.zeros((n, res, res, 3), np.uint8)
     images[rows] = np.clip(img, 0, 255).astype(np.uint8)
     y_cat = y.copy()
     y_cat[:missing] = SENTINEL
     test = rng.random(n) < 0.2
-    split = pd.DataFrame({"objID": objid, "split": np.where(test, "test", "train"), "fold": np.where(test, -1, rng.integers(0, folds, n))})
-    split = pd.concat([split, pd.DataFrame({"objID": [1], "split": ["train"], "fold": [0]})], ignore_index=True)
-    paths = {k: root / f"{k}.{ext}" for k, ext in (("images", "npy"), ("index", "parquet"), ("splits", "parquet"), ("catalog", "parquet"))}
+    split = pd.DataFrame(
+        {
+            "objID": objid,
+            "split": np.where(test, "test", "train"),
+            "fold": np.where(test, -1, rng.integers(0, folds, n)),
+        }
+    )
+    split = pd.concat(
+        [split, pd.DataFrame({"objID": [1], "split": ["train"], "fold": [0]})], ignore_index=True
+    )
+    paths = {
+        k: root / f"{k}.{ext}"
+        for k, ext in (
+            ("images", "npy"),
+            ("index", "parquet"),
+            ("splits", "parquet"),
+            ("catalog", "parquet"),
+        )
+    }
     np.save(paths["images"], images)
     pd.DataFrame({"objID": objid, "row": rows.astype(np.int64)}).to_parquet(paths["index"])
     split.to_parquet(paths["splits"])
-    pd.DataFrame({"objID": np.append(objid, 1), "oh_p50": np.append(y_cat, 9.0), "lgm_tot_p50": 10.0}).to_parquet(paths["catalog"])
+    pd.DataFrame(
+        {"objID": np.append(objid, 1), "oh_p50": np.append(y_cat, 9.0), "lgm_tot_p50": 10.0}
+    ).to_parquet(paths["catalog"])
     return paths
 
 
@@ -69,7 +95,15 @@ class Preempted(Exception):
 
 
 def load_fold(paths, fold=0):
-    return data.load_fold(paths["images"], paths["index"], paths["splits"], paths["catalog"], target="oh_p50", res=4, fold=fold)
+    return data.load_fold(
+        paths["images"],
+        paths["index"],
+        paths["splits"],
+        paths["catalog"],
+        target="oh_p50",
+        res=4,
+        fold=fold,
+    )
 
 
 def test_loss_is_rmse():
@@ -97,7 +131,16 @@ def test_stage1_leaves_the_body_unchanged(tmp_path):
     body = {k: v.clone() for k, v in model.body.state_dict().items()}
     head = {k: v.clone() for k, v in model.head.state_dict().items()}
     only_stage1 = {**SETTINGS, "stage2": {**SETTINGS["stage2"], "epochs": 0, "cycles": 0}}
-    fit(model, images, subsets["train"], subsets["validation"], only_stage1, bands="gri", seed=1, device=CPU)
+    fit(
+        model,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        only_stage1,
+        bands="gri",
+        seed=1,
+        device=CPU,
+    )
     for k, v in model.body.state_dict().items():
         assert torch.equal(v, body[k]), k  # weights and BatchNorm running statistics
     assert not all(torch.equal(v, head[k]) for k, v in model.head.state_dict().items())
@@ -112,7 +155,16 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     torch.manual_seed(0)
     ref_model = ResNetRegressor("resnet18")
     full.load_state_dict(ref_model.state_dict())
-    ref, ref_pred = fit(full, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
+    ref, ref_pred = fit(
+        full,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=3,
+        device=CPU,
+    )
 
     def kill_after_two(epoch, history):
         if epoch == 1:
@@ -121,11 +173,33 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     first = ResNetRegressor("resnet18")
     first.load_state_dict(ref_model.state_dict())
     with pytest.raises(Preempted):
-        fit(first, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=kill_after_two)
+        fit(
+            first,
+            images,
+            subsets["train"],
+            subsets["validation"],
+            settings,
+            bands="gri",
+            seed=3,
+            device=CPU,
+            checkpoint=ckpt,
+            epoch_callback=kill_after_two,
+        )
     assert ckpt.exists()
     seen = []
     resumed = ResNetRegressor("resnet18")
-    hist, pred = fit(resumed, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=lambda e, h: seen.append(e))
+    hist, pred = fit(
+        resumed,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=3,
+        device=CPU,
+        checkpoint=ckpt,
+        epoch_callback=lambda e, h: seen.append(e),
+    )
     assert seen == [2, 3]
     pd.testing.assert_frame_equal(hist.drop(columns="seconds"), ref.drop(columns="seconds"))
     np.testing.assert_array_equal(pred, ref_pred)
@@ -135,7 +209,11 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
 
 def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predictions(tmp_path):
     images, subsets = load_fold(synthetic_survey(tmp_path, n=120))
-    settings = {**SETTINGS, "batch_size": 16, "stage2": {**SETTINGS["stage2"], "epochs": 0, "cycles": 1}}
+    settings = {
+        **SETTINGS,
+        "batch_size": 16,
+        "stage2": {**SETTINGS["stage2"], "epochs": 0, "cycles": 1},
+    }
     ckpt = tmp_path / "run" / CHECKPOINT_NAME
     torch.manual_seed(0)
     model = ResNetRegressor("resnet18")
@@ -145,9 +223,30 @@ def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predict
             raise Preempted
 
     with pytest.raises(Preempted):
-        fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt, epoch_callback=kill_at_the_end)
+        fit(
+            model,
+            images,
+            subsets["train"],
+            subsets["validation"],
+            settings,
+            bands="gri",
+            seed=3,
+            device=CPU,
+            checkpoint=ckpt,
+            epoch_callback=kill_at_the_end,
+        )
     resumed = ResNetRegressor("resnet18")
-    hist, pred = fit(resumed, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU, checkpoint=ckpt)
+    hist, pred = fit(
+        resumed,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=3,
+        device=CPU,
+        checkpoint=ckpt,
+    )
     assert list(hist["epoch"]) == [0, 1]
     val = subsets["validation"]
     expected, _ = predict_rows(model, images, val.rows, "gri", 64, CPU, tta=False)
@@ -157,16 +256,42 @@ def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predict
 
 def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     paths = synthetic_survey(tmp_path, n=400)
-    out = {k: tmp_path / "model" / name for k, name in (("model", "model.pt"), ("config", "config.json"), ("history", "history.csv"), ("metrics", "metrics.json"))}
+    out = {
+        k: tmp_path / "model" / name
+        for k, name in (
+            ("model", "model.pt"),
+            ("config", "config.json"),
+            ("history", "history.csv"),
+            ("metrics", "metrics.json"),
+        )
+    }
     # From scratch a frozen random body teaches little and RMSE's scale-free gradient
     # overshoots at the paper's rates in a few dozen steps: small rates, no stage 1.
     settings = {
         **SETTINGS,
         "batch_size": 16,
         "stage1": {"epochs": 0, "lr": 0.001},
-        "stage2": {"lrs": [0.001, 0.001, 0.001], "epochs": 2, "cycles": 1, "cycle_len": 3, "cycle_mult": 1},
+        "stage2": {
+            "lrs": [0.001, 0.001, 0.001],
+            "epochs": 2,
+            "cycles": 1,
+            "cycle_len": 3,
+            "cycle_mult": 1,
+        },
     }
-    result = train_cnn(paths["images"], paths["index"], paths["splits"], paths["catalog"], out, target="oh_p50", bands="gri", res=4, fold=1, settings=settings, seed=42)
+    result = train_cnn(
+        paths["images"],
+        paths["index"],
+        paths["splits"],
+        paths["catalog"],
+        out,
+        target="oh_p50",
+        bands="gri",
+        res=4,
+        fold=1,
+        settings=settings,
+        seed=42,
+    )
     _, subsets = load_fold(paths, 1)
     val = subsets["validation"]
     mean_rmse = metrics.rmse(np.full(len(val), subsets["train"].y.mean()), val.y)
@@ -174,7 +299,9 @@ def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     assert json.loads(out["metrics"].read_text()) == result
     assert json.loads(out["config"].read_text())["n_validation"] == len(val) == result["n"]
     history = pd.read_csv(out["history"])
-    assert list(history["phase"]) == ["stage2", "stage2", "sgdr", "sgdr", "sgdr"] and list(history["epoch"]) == [0, 1, 2, 3, 4]
+    assert list(history["phase"]) == ["stage2", "stage2", "sgdr", "sgdr", "sgdr"] and list(
+        history["epoch"]
+    ) == [0, 1, 2, 3, 4]
     assert list(history["lr"]) == pytest.approx([0.001, 0.001, 0.001, 0.00075, 0.00025])
     assert not (out["model"].parent / CHECKPOINT_NAME).exists()
 
@@ -186,19 +313,43 @@ def test_the_authors_recipe_regresses_in_dex_from_the_training_mean(tmp_path):
     paths = synthetic_survey(tmp_path, n=200)
     images, subsets = load_fold(paths, 1)
     settings = {
-        **SETTINGS, "batch_size": 16, "standardize_target": False, "head_init": "kaiming", "rotate": 10, "lighting": 0.05, "amp": False,
+        **SETTINGS,
+        "batch_size": 16,
+        "standardize_target": False,
+        "head_init": "kaiming",
+        "rotate": 10,
+        "lighting": 0.05,
+        "amp": False,
         "stage1": {"epochs": 0, "lr": 1e-12},
-        "stage2": {"lrs": [1e-12, 1e-12, 1e-12], "epochs": 0, "cycles": 1, "cycle_len": 1, "cycle_mult": 1, "warmup": 0.05},
+        "stage2": {
+            "lrs": [1e-12, 1e-12, 1e-12],
+            "epochs": 0,
+            "cycles": 1,
+            "cycle_len": 1,
+            "cycle_mult": 1,
+            "warmup": 0.05,
+        },
     }
     torch.manual_seed(0)
     model = ResNetRegressor("resnet18")
-    hist, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU)
+    hist, pred = fit(
+        model,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=3,
+        device=CPU,
+    )
     mean = subsets["train"].y.mean()
     assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
     assert model.head[-1].bias.item() == pytest.approx(mean, abs=1e-6)
     assert model.head[4].bias.abs().max() < 1e-9  # zero, moved by 1e-12-sized steps
     val = subsets["validation"]
-    assert abs(np.median(pred) - mean) < 0.5  # dex about the training mean, not standard deviations about 0
+    assert (
+        abs(np.median(pred) - mean) < 0.5
+    )  # dex about the training mean, not standard deviations about 0
     assert hist["val_loss"].iloc[-1] == pytest.approx(metrics.rmse(pred, val.y), rel=1e-5)
 
 
@@ -209,14 +360,32 @@ def test_wrong_resolution_and_missing_weights_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"expected \(N, 8, 8, 3\) uint8"):
         train_cnn(*args, target="oh_p50", bands="gri", res=8, fold=0, settings=SETTINGS, seed=0)
     with pytest.raises(ValueError, match="weights are missing"):
-        train_cnn(*args, target="oh_p50", bands="gri", res=4, fold=0, settings={**SETTINGS, "pretrained": "imagenet"}, seed=0)
+        train_cnn(
+            *args,
+            target="oh_p50",
+            bands="gri",
+            res=4,
+            fold=0,
+            settings={**SETTINGS, "pretrained": "imagenet"},
+            seed=0,
+        )
 
 
 def run_fit(images, subsets, settings, init, checkpoint=None, epoch_callback=None):
     model = ResNetRegressor("resnet18")
     model.load_state_dict(init)
-    hist, pred = fit(model, images, subsets["train"], subsets["validation"], settings, bands="gri", seed=3, device=CPU,
-                     checkpoint=checkpoint, epoch_callback=epoch_callback)
+    hist, pred = fit(
+        model,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=3,
+        device=CPU,
+        checkpoint=checkpoint,
+        epoch_callback=epoch_callback,
+    )
     return model, hist, pred
 
 
@@ -232,6 +401,7 @@ def kill_after(last_epoch):
     def callback(epoch, history):
         if epoch == last_epoch:
             raise Preempted
+
     return callback
 
 
@@ -246,7 +416,9 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "old layout"])
-def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(tmp_path, uninterrupted, damage, caplog):
+def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(
+    tmp_path, uninterrupted, damage, caplog
+):
     images, subsets, settings, init, reference = uninterrupted
     ckpt = tmp_path / "run" / CHECKPOINT_NAME
     ckpt.parent.mkdir()

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import calibration, metrics
-from .style import COLORS, new_figure, save_figure
+from galcnn import calibration, metrics
+from galcnn.figures.style import COLORS, new_figure, save_figure
 
 #: Axis names of the targets the paper predicts; others are shown by their column name.
 TARGET_LABELS = {"oh_p50": "12 + log(O/H)", "lgm_tot_p50": r"log $M_\star$"}
@@ -27,12 +27,20 @@ def plot_calibration(entries: list[dict]) -> Figure:
         if factor is not None:
             val_res = metrics.residuals(val["pred"], val["true"])
             curves += [
-                ("validation, calibrated", val_res, factor * val["spread"].to_numpy(), COLORS["rf"], ":"),
+                (
+                    "validation, calibrated",
+                    val_res,
+                    factor * val["spread"].to_numpy(),
+                    COLORS["rf"],
+                    ":",
+                ),
                 ("test, calibrated", res, factor * raw, COLORS["cnn"], "-"),
             ]
         for label, r, s, colour, ls in curves:
             curve = calibration.coverage_curve(r, s)
-            ax_cov.plot(curve["expected"], curve["observed"], color=colour, ls=ls, lw=2, label=label)
+            ax_cov.plot(
+                curve["expected"], curve["observed"], color=colour, ls=ls, lw=2, label=label
+            )
         ax_cov.plot([0, 1], [0, 1], color="black", lw=1, label="calibrated")
         ax_cov.set_xlim(0, 1)
         ax_cov.set_ylim(0, 1)
@@ -42,15 +50,27 @@ def plot_calibration(entries: list[dict]) -> Figure:
         ax_cov.legend(loc="lower right", frameon=False, fontsize="small")
 
         sigma = raw if factor is None else factor * raw
-        ax_sig.scatter(sigma, np.abs(res), s=6, color=COLORS["sdss"], alpha=0.4, lw=0, label="test galaxies")
+        ax_sig.scatter(
+            sigma, np.abs(res), s=6, color=COLORS["sdss"], alpha=0.4, lw=0, label="test galaxies"
+        )
         hi = float(np.quantile(np.concatenate([sigma, np.abs(res)]), 0.995)) * 1.05 or 1.0
         edges = np.quantile(sigma, np.linspace(0, 1, 9))
-        binned = pd.DataFrame({"sigma": sigma, "res": res}).groupby(np.clip(np.searchsorted(edges, sigma, side="right") - 1, 0, 7))
-        ax_sig.plot(binned["sigma"].median(), binned["res"].apply(lambda r: np.sqrt(np.mean(r**2))), "o-", color=COLORS["rmse"], label="RMS |Δ| in bins of σ")
+        binned = pd.DataFrame({"sigma": sigma, "res": res}).groupby(
+            np.clip(np.searchsorted(edges, sigma, side="right") - 1, 0, 7)
+        )
+        ax_sig.plot(
+            binned["sigma"].median(),
+            binned["res"].apply(lambda r: np.sqrt(np.mean(r**2))),
+            "o-",
+            color=COLORS["rmse"],
+            label="RMS |Δ| in bins of σ",
+        )
         ax_sig.plot([0, hi], [0, hi], color="black", lw=1, label="|Δ| = σ")
         ax_sig.set_xlim(0, hi)
         ax_sig.set_ylim(0, hi)
-        ax_sig.set_xlabel("σ, calibrated [dex]" if factor is not None else "σ, raw spread (no factor) [dex]")
+        ax_sig.set_xlabel(
+            "σ, calibrated [dex]" if factor is not None else "σ, raw spread (no factor) [dex]"
+        )
         ax_sig.set_ylabel("|Δ| = |pred − true| [dex]")
         ax_sig.legend(loc="upper left", frameon=False, fontsize="small")
     fig.tight_layout()

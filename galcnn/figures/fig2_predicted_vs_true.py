@@ -7,16 +7,35 @@ import logging
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..metrics import bin_edges, binned_stats, nmad, rmse
-from ..reference import load_reference
-from .style import COLORS, SCATTER, Z_PRED, Z_TRUE, density, new_figure, notice_figure, one_to_one, padded_range, save_figure
+from galcnn.figures.style import (
+    COLORS,
+    SCATTER,
+    Z_PRED,
+    Z_TRUE,
+    density,
+    new_figure,
+    notice_figure,
+    one_to_one,
+    padded_range,
+    save_figure,
+)
+from galcnn.metrics import bin_edges, binned_stats, nmad, rmse
+from galcnn.reference import load_reference
 
 log = logging.getLogger(__name__)
 
 
 def draw_predicted_vs_true(
-    fig: Figure, cell, true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED,
-    limits: tuple[float, float] | None = None, title: str | None = None, colorbar: bool = True,
+    fig: Figure,
+    cell,
+    true,
+    pred,
+    step: float = 0.1,
+    xlabel: str = Z_TRUE,
+    ylabel: str = Z_PRED,
+    limits: tuple[float, float] | None = None,
+    title: str | None = None,
+    colorbar: bool = True,
 ):
     """Figure 2's panel in grid cell ``cell`` of ``fig``: 2-D histogram of (true, pred) with
     the running median (red), ±RMSE (blue) and ±NMAD (orange) in bins of ``true`` and the
@@ -28,7 +47,9 @@ def draw_predicted_vs_true(
     stats = stats[stats["count"] > 0]
 
     widths = [24, 1] if colorbar else [1]
-    grid = cell.subgridspec(2, len(widths), height_ratios=[1, 3.2], width_ratios=widths, hspace=0.05, wspace=0.05)
+    grid = cell.subgridspec(
+        2, len(widths), height_ratios=[1, 3.2], width_ratios=widths, hspace=0.05, wspace=0.05
+    )
     ax_top = fig.add_subplot(grid[0, 0])
     ax = fig.add_subplot(grid[1, 0], sharex=ax_top)
 
@@ -48,8 +69,24 @@ def draw_predicted_vs_true(
     ax.legend(loc="lower right", frameon=False)
 
     area = 120 * stats["count"] / stats["count"].max()
-    ax_top.scatter(c, stats["rmse"], s=area, color=COLORS["rmse"], edgecolors="white", label=f"RMSE = {global_rmse:.4f} dex", zorder=3)
-    ax_top.scatter(c, stats["nmad"], s=area, color=COLORS["nmad"], edgecolors="white", label=f"NMAD = {global_nmad:.4f} dex", zorder=3)
+    ax_top.scatter(
+        c,
+        stats["rmse"],
+        s=area,
+        color=COLORS["rmse"],
+        edgecolors="white",
+        label=f"RMSE = {global_rmse:.4f} dex",
+        zorder=3,
+    )
+    ax_top.scatter(
+        c,
+        stats["nmad"],
+        s=area,
+        color=COLORS["nmad"],
+        edgecolors="white",
+        label=f"NMAD = {global_nmad:.4f} dex",
+        zorder=3,
+    )
     ax_top.axhline(global_rmse, color=COLORS["rmse"], lw=1.5, zorder=1)
     ax_top.axhline(global_nmad, color=COLORS["nmad"], lw=1.5, zorder=1)
     ax_top.set_ylim(0, 1.15 * max(stats["rmse"].max(), stats["nmad"].max(), global_rmse))
@@ -61,7 +98,14 @@ def draw_predicted_vs_true(
     return ax_top, ax
 
 
-def plot_predicted_vs_true(true, pred, step: float = 0.1, xlabel: str = Z_TRUE, ylabel: str = Z_PRED, title: str | None = None) -> Figure:
+def plot_predicted_vs_true(
+    true,
+    pred,
+    step: float = 0.1,
+    xlabel: str = Z_TRUE,
+    ylabel: str = Z_PRED,
+    title: str | None = None,
+) -> Figure:
     """Figure 2: :func:`draw_predicted_vs_true` on a figure of its own."""
     fig = new_figure(5.0, 6.0)
     draw_predicted_vs_true(fig, fig.add_gridspec(1, 1)[0], true, pred, step, xlabel, ylabel)
@@ -78,17 +122,24 @@ def make_predicted_vs_true(predictions_path: str, pdf_path: str, png_path: str) 
     return fig
 
 
-def make_published_predicted_vs_true(status_path: str, predictions_path: str, resolution: int, pdf_path: str, png_path: str) -> Figure:
+def make_published_predicted_vs_true(
+    status_path: str, predictions_path: str, resolution: int, pdf_path: str, png_path: str
+) -> Figure:
     """Figure 2 drawn by the same code from the authors' published predictions at ``resolution`` px,
     or a notice saying why they are unavailable."""
     reference = load_reference(status_path, {resolution: predictions_path})
     if reference.available:
         pred = reference.frames[resolution]
         log.info("figure 2 from %d published test galaxies (%s)", len(pred), reference.source)
-        fig = plot_predicted_vs_true(pred["true"].to_numpy(), pred["pred"].to_numpy(),
-                                     title=f"Wu & Boada (2019), published, {resolution} px ({reference.source})")
+        fig = plot_predicted_vs_true(
+            pred["true"].to_numpy(),
+            pred["pred"].to_numpy(),
+            title=f"Wu & Boada (2019), published, {resolution} px ({reference.source})",
+        )
     else:
         log.warning("%s", reference.describe())
-        fig = notice_figure("Figure 2 from the published predictions: not drawn", reference.describe())
+        fig = notice_figure(
+            "Figure 2 from the published predictions: not drawn", reference.describe()
+        )
     save_figure(fig, pdf_path, png_path)
     return fig

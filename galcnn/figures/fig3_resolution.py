@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..metrics import nmad, rmse
-from ..reference import Reference, load_reference
-from .style import COLORS, new_figure, save_figure
+from galcnn.figures.style import COLORS, new_figure, save_figure
+from galcnn.metrics import nmad, rmse
+from galcnn.reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +22,22 @@ BASELINE_STYLES = {"mean": ":", "rf": "-."}
 def scores(frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
     """RMSE and NMAD of each resolution's ensemble predictions (``resolution``, ``n``, ``rmse``, ``nmad``)."""
     rows = [
-        {"resolution": int(res), "n": len(f), "rmse": rmse(f["pred"], f["true"]), "nmad": nmad(f["pred"], f["true"])}
+        {
+            "resolution": int(res),
+            "n": len(f),
+            "rmse": rmse(f["pred"], f["true"]),
+            "nmad": nmad(f["pred"], f["true"]),
+        }
         for res, f in frames.items()
     ]
     return pd.DataFrame(rows).sort_values("resolution").reset_index(drop=True)
 
 
-def plot_resolution(cnn: pd.DataFrame, baselines: Mapping[str, tuple[float, float]], reference: Reference | None = None) -> Figure:
+def plot_resolution(
+    cnn: pd.DataFrame,
+    baselines: Mapping[str, tuple[float, float]],
+    reference: Reference | None = None,
+) -> Figure:
     """RMSE (blue) and NMAD (orange) against image size on a log axis; each baseline
     (``{method: (rmse, nmad)}``) as a horizontal line in the same colours with an
     arrow at the right edge; the published predictions' curve (open squares, dashed)
@@ -37,20 +46,57 @@ def plot_resolution(cnn: pd.DataFrame, baselines: Mapping[str, tuple[float, floa
     ax = fig.add_subplot()
     published = scores(reference.frames) if reference is not None and reference.available else None
     for metric in ("rmse", "nmad"):
-        ax.plot(cnn["resolution"], cnn[metric], "o-", color=COLORS[metric], ms=6, label=f"CNN {metric.upper()}", zorder=3)
+        ax.plot(
+            cnn["resolution"],
+            cnn[metric],
+            "o-",
+            color=COLORS[metric],
+            ms=6,
+            label=f"CNN {metric.upper()}",
+            zorder=3,
+        )
         if published is not None:
-            ax.plot(published["resolution"], published[metric], "s--", mfc="white", color=COLORS[metric], ms=6, zorder=3,
-                    label=f"published CNN {metric.upper()} (Wu & Boada 2019)")
+            ax.plot(
+                published["resolution"],
+                published[metric],
+                "s--",
+                mfc="white",
+                color=COLORS[metric],
+                ms=6,
+                zorder=3,
+                label=f"published CNN {metric.upper()} (Wu & Boada 2019)",
+            )
     if reference is not None and not reference.available:
-        ax.text(0.02, 0.02, "published curve unavailable (see the summary table)", transform=ax.transAxes, fontsize=7, color="0.3")
-    res = cnn["resolution"].to_numpy() if published is None else np.union1d(cnn["resolution"], published["resolution"])
+        ax.text(
+            0.02,
+            0.02,
+            "published curve unavailable (see the summary table)",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.3",
+        )
+    res = (
+        cnn["resolution"].to_numpy()
+        if published is None
+        else np.union1d(cnn["resolution"], published["resolution"])
+    )
     x_lo, x_hi = res.min() / 1.6, res.max() * 2.2
     for method, values in baselines.items():
         for metric, value in zip(("rmse", "nmad"), values):
-            ax.axhline(value, color=COLORS[metric], ls=BASELINE_STYLES.get(method, "--"), lw=1.2, zorder=1,
-                       label=f"{BASELINE_LABELS.get(method, method)} {metric.upper()}")
-            ax.annotate("", xy=(res.max() * 1.3, value), xytext=(x_hi, value),
-                        arrowprops={"arrowstyle": "->", "color": COLORS[metric], "lw": 1.5})
+            ax.axhline(
+                value,
+                color=COLORS[metric],
+                ls=BASELINE_STYLES.get(method, "--"),
+                lw=1.2,
+                zorder=1,
+                label=f"{BASELINE_LABELS.get(method, method)} {metric.upper()}",
+            )
+            ax.annotate(
+                "",
+                xy=(res.max() * 1.3, value),
+                xytext=(x_hi, value),
+                arrowprops={"arrowstyle": "->", "color": COLORS[metric], "lw": 1.5},
+            )
     ax.set_xscale("log", base=2)
     ax.set_xticks(res, [str(r) for r in res])
     ax.minorticks_off()
@@ -70,9 +116,17 @@ def make_resolution(
     reference_status: str | None = None,
     reference_paths: Mapping[int, str] | None = None,
 ) -> Figure:
-    cnn = scores({res: pd.read_parquet(p, columns=["true", "pred"]) for res, p in prediction_paths.items()})
+    cnn = scores(
+        {res: pd.read_parquet(p, columns=["true", "pred"]) for res, p in prediction_paths.items()}
+    )
     for _, row in cnn.iterrows():
-        log.info("%4d px: RMSE %.4f NMAD %.4f (n=%d)", row["resolution"], row["rmse"], row["nmad"], row["n"])
+        log.info(
+            "%4d px: RMSE %.4f NMAD %.4f (n=%d)",
+            row["resolution"],
+            row["rmse"],
+            row["nmad"],
+            row["n"],
+        )
     baselines = {}
     for method, path in baseline_paths.items():
         f = pd.read_parquet(path, columns=["true", "pred"])

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..mmr import CATALOG_COLUMNS, TREMONTI_RANGE, mmr_sample, tremonti_metallicity
-from .style import COLORS, M_TRUE, density, new_figure, padded_range, save_figure
+from galcnn.figures.style import COLORS, M_TRUE, density, new_figure, padded_range, save_figure
+from galcnn.mmr import CATALOG_COLUMNS, TREMONTI_RANGE, mmr_sample, tremonti_metallicity
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,20 @@ def plot_mmr(sample: pd.DataFrame, bins: pd.DataFrame, ratio: float, spread: flo
     ax_nmad = fig.add_subplot(grid[1, :])
     m_lo, m_hi = padded_range(sample["mass_true"], step=0.5)
     z_lo, z_hi = padded_range(sample["z_true"], sample["z_pred"], step=0.1)
-    x_fit = np.linspace(max(m_lo, TREMONTI_RANGE[0]) + 1e-6, min(m_hi, TREMONTI_RANGE[1]) - 1e-6, 100)
+    x_fit = np.linspace(
+        max(m_lo, TREMONTI_RANGE[0]) + 1e-6, min(m_hi, TREMONTI_RANGE[1]) - 1e-6, 100
+    )
     filled = bins[bins["n_sdss"] > 0]
-    for ax, column, name, title in ((ax_sdss, "z_true", "sdss", "SDSS"), (ax_cnn, "z_pred", "cnn", "CNN")):
+    for ax, column, name, title in (
+        (ax_sdss, "z_true", "sdss", "SDSS"),
+        (ax_cnn, "z_pred", "cnn", "CNN"),
+    ):
         density(ax, sample["mass_true"], sample[column], m_lo, m_hi, bins=60, y_range=(z_lo, z_hi))
         med, spread_ = filled[f"median_{name}"], filled[f"nmad_{name}"]
         ax.plot(filled["center"], med, color=COLORS["median"], lw=2, label="median")
-        ax.plot(filled["center"], med + spread_, color=COLORS["nmad"], ls="--", lw=1.5, label="± NMAD")
+        ax.plot(
+            filled["center"], med + spread_, color=COLORS["nmad"], ls="--", lw=1.5, label="± NMAD"
+        )
         ax.plot(filled["center"], med - spread_, color=COLORS["nmad"], ls="--", lw=1.5)
         if x_fit.size and x_fit[0] < x_fit[-1]:
             ax.plot(x_fit, tremonti_metallicity(x_fit), color="k", lw=1.2, label="Tremonti+04")
@@ -50,25 +57,47 @@ def plot_mmr(sample: pd.DataFrame, bins: pd.DataFrame, ratio: float, spread: flo
         ax_nmad.plot(filled["center"], filled[f"nmad_{name}"], "-", color=COLORS[name], label=label)
         # filled markers: bins entering the ratio; open: too few galaxies
         ax_nmad.scatter(used["center"], used[f"nmad_{name}"], color=COLORS[name], zorder=3)
-        ax_nmad.scatter(filled["center"], filled[f"nmad_{name}"], facecolors="none", edgecolors=COLORS[name], zorder=2)
+        ax_nmad.scatter(
+            filled["center"],
+            filled[f"nmad_{name}"],
+            facecolors="none",
+            edgecolors=COLORS[name],
+            zorder=2,
+        )
     ax_nmad.set_xlabel(M_TRUE)
     ax_nmad.set_ylabel("NMAD of Z at fixed mass [dex]")
     ax_nmad.set_ylim(0, None)
     ax_nmad.legend(loc="upper right", frameon=False)
-    ax_nmad.text(0.02, 0.9, f"NMAD(CNN) / NMAD(SDSS) = {ratio:.3f} ± {spread:.3f}  ({len(used)} bins)",
-                 transform=ax_nmad.transAxes, ha="left", va="top")
+    ax_nmad.text(
+        0.02,
+        0.9,
+        f"NMAD(CNN) / NMAD(SDSS) = {ratio:.3f} ± {spread:.3f}  ({len(used)} bins)",
+        transform=ax_nmad.transAxes,
+        ha="left",
+        va="top",
+    )
     return fig
 
 
-def make_mmr(z_predictions_path: str, catalog_path: str, mmr_table_path: str, pdf_path: str, png_path: str) -> Figure:
+def make_mmr(
+    z_predictions_path: str, catalog_path: str, mmr_table_path: str, pdf_path: str, png_path: str
+) -> Figure:
     """The figure from the stored predictions and the scatter-ratio table (so its
     numbers are the table's)."""
-    sample = mmr_sample(pd.read_parquet(z_predictions_path), pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)))
+    sample = mmr_sample(
+        pd.read_parquet(z_predictions_path),
+        pd.read_parquet(catalog_path, columns=list(CATALOG_COLUMNS)),
+    )
     table = pd.read_csv(mmr_table_path)
     table = table[table["comparison"] == "cnn_metallicity"]
     bins = table[table["kind"] == "bin"]
     summary = table[table["kind"] == "weighted"].iloc[0]
-    log.info("MMR figure: %d test galaxies; scatter ratio %.3f ± %.3f", len(sample), summary["ratio"], summary["ratio_spread"])
+    log.info(
+        "MMR figure: %d test galaxies; scatter ratio %.3f ± %.3f",
+        len(sample),
+        summary["ratio"],
+        summary["ratio_spread"],
+    )
     fig = plot_mmr(sample, bins, float(summary["ratio"]), float(summary["ratio_spread"]))
     save_figure(fig, pdf_path, png_path)
     return fig

@@ -8,8 +8,15 @@ from collections.abc import Mapping
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..reference import common_predictions, load_reference
-from .style import density, new_figure, notice_figure, one_to_one, padded_range, save_figure
+from galcnn.figures.style import (
+    density,
+    new_figure,
+    notice_figure,
+    one_to_one,
+    padded_range,
+    save_figure,
+)
+from galcnn.reference import common_predictions, load_reference
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +39,28 @@ def plot_ours_vs_published(common: Mapping[int, pd.DataFrame], source: str) -> F
 
 
 def make_reference_comparison(
-    prediction_paths: Mapping[int, str], status_path: str, reference_paths: Mapping[int, str], pdf_path: str, png_path: str
+    prediction_paths: Mapping[int, str],
+    status_path: str,
+    reference_paths: Mapping[int, str],
+    pdf_path: str,
+    png_path: str,
 ) -> Figure:
     reference = load_reference(status_path, reference_paths)
     common = {
-        res: common_predictions(pd.read_parquet(path, columns=["objID", "true", "pred"]), reference, res)
+        res: common_predictions(
+            pd.read_parquet(path, columns=["objID", "true", "pred"]), reference, res
+        )
         for res, path in prediction_paths.items()
     }
     common = {res: frame for res, frame in common.items() if len(frame)}
     if common:
         fig = plot_ours_vs_published(common, reference.source)
     else:
-        why = reference.describe() if not reference.available else "no test galaxy of ours is among the published ones"
+        why = (
+            reference.describe()
+            if not reference.available
+            else "no test galaxy of ours is among the published ones"
+        )
         log.warning("ours vs published: nothing to compare (%s)", why)
         fig = notice_figure("Ours against the published predictions: not drawn", why)
     save_figure(fig, pdf_path, png_path)

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
 
-from ..io import atomic_path
+from galcnn.io import atomic_path
 
 # Jobs run headless on cluster nodes: never let a GUI backend be picked.
 matplotlib.use("Agg")
@@ -55,13 +55,19 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 #: Greys without its white end, so that bins holding a single galaxy stay visible.
-DENSITY_CMAP = ListedColormap(matplotlib.colormaps["Greys"](np.linspace(0.25, 1.0, 256)), name="greys_visible")
+DENSITY_CMAP = ListedColormap(
+    matplotlib.colormaps["Greys"](np.linspace(0.25, 1.0, 256)), name="greys_visible"
+)
 
 
-def density(ax, x, y, lo: float, hi: float, bins: int = 80, y_range: tuple[float, float] | None = None):
+def density(
+    ax, x, y, lo: float, hi: float, bins: int = 80, y_range: tuple[float, float] | None = None
+):
     """2-D histogram of (x, y) on a log colour scale over [lo, hi] (and ``y_range``, default the same)."""
     extent = [[lo, hi], list(y_range or (lo, hi))]
-    *_, image = ax.hist2d(x, y, bins=bins, range=extent, cmin=1, cmap=DENSITY_CMAP, norm=LogNorm(vmin=1))
+    *_, image = ax.hist2d(
+        x, y, bins=bins, range=extent, cmin=1, cmap=DENSITY_CMAP, norm=LogNorm(vmin=1)
+    )
     return image
 
 

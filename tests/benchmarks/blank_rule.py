@@ -7,7 +7,6 @@ the margins of the centre test, and the mock sky's statistics.
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,12 +48,17 @@ for _, row in rows.head(N_CASES * 4).iterrows():
     rgb = mock_cutouts.render(mock_cutouts.pure_sky(row))
     centre, border = cutouts.centre_and_border(decoded(rgb))
     sky.append((centre - border, cutouts.check_jpeg(mi.encode_jpeg(rgb), mock_cutouts.SIZE)[0]))
-print(f"centre minus border, grey levels: galaxies ≥ {min(margins):.1f}, pure sky ≤ {max(s for s, _ in sky):.1f} "
-      f"(blank at ≤ {cutouts.CENTRE_MARGIN})")
+print(
+    f"centre minus border, grey levels: galaxies ≥ {min(margins):.1f}, pure sky ≤ {max(s for s, _ in sky):.1f} "
+    f"(blank at ≤ {cutouts.CENTRE_MARGIN})"
+)
 print(f"pure sky: {sum(s == cutouts.BLANK for _, s in sky)} of {len(sky)} blank")
 step = max(1, len(rgbs) // N_CASES)
 for region in mock_cutouts.ZEROED_REGIONS:
-    verdicts = [cutouts.check_jpeg(mi.encode_jpeg(mock_cutouts.zeroed(rgb, region)), mock_cutouts.SIZE)[0] for rgb in rgbs[::step]]
+    verdicts = [
+        cutouts.check_jpeg(mi.encode_jpeg(mock_cutouts.zeroed(rgb, region)), mock_cutouts.SIZE)[0]
+        for rgb in rgbs[::step]
+    ]
     print(f"{region} zeroed: {verdicts.count(cutouts.BLANK)} of {len(verdicts)} blank")
 for objid, reason in false_blanks:
     print(f"  false blank {objid}: {reason}")

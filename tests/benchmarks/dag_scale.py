@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parents[2]))
 
 from conftest import copy_workflow  # noqa: E402
+
 from galcnn import io  # noqa: E402
 from galcnn.catalog import CATALOG_COLUMNS, INTEGER_COLUMNS  # noqa: E402
 
@@ -44,13 +45,24 @@ def synthetic_catalog(n: int, seed: int = 0) -> pd.DataFrame:
 
 def dry_run(workdir: Path) -> tuple[float, int]:
     """Seconds for one `snakemake -n`, and the number of jobs it plans."""
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-n", "--quiet", "rules", "--cores", "1"]
+    cmd = [
+        str(Path(sys.executable).with_name("snakemake")),
+        "-n",
+        "--quiet",
+        "rules",
+        "--cores",
+        "1",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"snakemake -n failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    totals = [line.split()[1] for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("total ")]
+    totals = [
+        line.split()[1]
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.startswith("total ")
+    ]
     return elapsed, int(totals[-1])
 
 
@@ -58,9 +70,14 @@ def timed(workdir: Path, repeats: int, label: str) -> float:
     runs = [dry_run(workdir) for _ in range(repeats)]
     seconds = statistics.median(t for t, _ in runs)
     jobs = runs[0][1]
-    print(f"{label}: {jobs} jobs, median {seconds:.2f} s over {repeats} dry runs ({', '.join(f'{t:.2f}' for t, _ in runs)})")
+    print(
+        f"{label}: {jobs} jobs, median {seconds:.2f} s over {repeats} "
+        f"dry runs ({', '.join(f'{t:.2f}' for t, _ in runs)})"
+    )
     if jobs > MAX_JOBS:
-        raise SystemExit(f"{label}: {jobs} jobs, more than {MAX_JOBS}: the DAG scales with the sample")
+        raise SystemExit(
+            f"{label}: {jobs} jobs, more than {MAX_JOBS}: the DAG scales with the sample"
+        )
     return seconds
 
 
@@ -73,9 +90,14 @@ def main() -> None:
         workdir = copy_workflow(Path(tmp) / "wf")
         start = time.perf_counter()
         version = subprocess.run(
-            [str(Path(sys.executable).with_name("snakemake")), "--version"], capture_output=True, text=True, check=True
+            [str(Path(sys.executable).with_name("snakemake")), "--version"],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        print(f"snakemake {version.stdout.strip()} start-up alone: {time.perf_counter() - start:.2f} s")
+        print(
+            f"snakemake {version.stdout.strip()} start-up alone: {time.perf_counter() - start:.2f} s"
+        )
 
         fresh = timed(workdir, args.repeats, "fresh checkout")
 

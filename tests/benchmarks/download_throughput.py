@@ -18,8 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from galcnn import cutouts, download  # noqa: E402
 from servers import FakeSkyServer, fake_catalog, position_key  # noqa: E402
+
+from galcnn import cutouts, download  # noqa: E402
 
 LATENCY = 0.05
 
@@ -36,22 +37,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rate-limit", type=float, default=1000.0, help="requests/s cap (default: far above the ideal)")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=1000.0,
+        help="requests/s cap (default: far above the ideal)",
+    )
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
 
     galaxies = fake_catalog(args.images, seed=1)
     # The server runs in its own process so that it does not compete with the client for the GIL.
     parent, child = mp.Pipe()
-    server = mp.get_context("fork").Process(target=serve, args=(child, galaxies, args.size), daemon=True)
+    server = mp.get_context("fork").Process(
+        target=serve, args=(child, galaxies, args.size), daemon=True
+    )
     server.start()
     url = parent.recv()
     with tempfile.TemporaryDirectory() as root:
         service = download.CutoutService(url=url, data_release=14, size=args.size)
         start = time.perf_counter()
         manifest = download.download_shard(
-            galaxies, root, 0, 1, service,
-            concurrency=args.concurrency, rate_limit=args.rate_limit, retries=3, timeout=10.0,
+            galaxies,
+            root,
+            0,
+            1,
+            service,
+            concurrency=args.concurrency,
+            rate_limit=args.rate_limit,
+            retries=3,
+            timeout=10.0,
         )
         elapsed = time.perf_counter() - start
     parent.send("stop")
@@ -59,7 +74,10 @@ def main() -> None:
     ok = int((manifest["status"] == cutouts.OK).sum())
     achieved = ok / elapsed
     ideal = min(args.concurrency / LATENCY, args.rate_limit)
-    print(f"images={ok}/{args.images} concurrency={args.concurrency} rate_limit={args.rate_limit:g}/s latency={LATENCY * 1000:.0f} ms")
+    print(
+        f"images={ok}/{args.images} concurrency={args.concurrency} "
+        f"rate_limit={args.rate_limit:g}/s latency={LATENCY * 1000:.0f} ms"
+    )
     print(f"elapsed={elapsed:.2f} s achieved={achieved:.1f} img/s ideal={ideal:.1f} img/s")
     print(f"ratio={achieved / ideal:.3f}")
 

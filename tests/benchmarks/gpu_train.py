@@ -50,8 +50,12 @@ def paper_sizes(cfg: dict) -> dict:
     rest = N_GALAXIES - round(N_GALAXIES * cfg["test_fraction"])
     n_val = rest // cfg["folds"]
     return {
-        "res": max(cfg["resolutions"]), "n_train": rest - n_val, "n_val": n_val, "n_test": N_TEST,
-        "batch": cfg["train"]["batch_size"], "predict_batch": cfg["predict"]["batch_size"],
+        "res": max(cfg["resolutions"]),
+        "n_train": rest - n_val,
+        "n_val": n_val,
+        "n_test": N_TEST,
+        "batch": cfg["train"]["batch_size"],
+        "predict_batch": cfg["predict"]["batch_size"],
     }
 
 
@@ -61,14 +65,18 @@ def synthetic_array(path: Path, n: int, res: int, seed: int = 0) -> np.ndarray:
     np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(n, res, res, 3)).flush()
     for start in range(0, n, BLOCK):
         out = np.load(path, mmap_mode="r+")
-        out[start : start + BLOCK] = rng.integers(0, 256, (min(BLOCK, n - start), res, res, 3), dtype=np.uint8)
+        out[start : start + BLOCK] = rng.integers(
+            0, 256, (min(BLOCK, n - start), res, res, 3), dtype=np.uint8
+        )
         out.flush()
         del out
     return np.load(path, mmap_mode="r")
 
 
 def subset(rows: np.ndarray, rng: np.random.Generator) -> Subset:
-    return Subset(objid=rows.astype(np.int64), rows=rows.astype(np.int64), y=rng.normal(9.0, 0.2, len(rows)))
+    return Subset(
+        objid=rows.astype(np.int64), rows=rows.astype(np.int64), y=rng.normal(9.0, 0.2, len(rows))
+    )
 
 
 def sync(device: torch.device) -> None:
@@ -78,9 +86,18 @@ def sync(device: torch.device) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    parser.add_argument("--threads", type=int, default=8, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()), help="folder for the synthetic array (7 GB at full size)")
+    parser.add_argument(
+        "--device", default=None, help="cuda, mps or cpu (default: the best available)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=8, help="CPU threads (torch.set_num_threads)"
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="folder for the synthetic array (7 GB at full size)",
+    )
     args = parser.parse_args()
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -88,19 +105,29 @@ def main() -> None:
     device = data.pick_device(args.device)
     sizes = paper_sizes(cfg) if device.type == "cuda" else TINY
     if device.type != "cuda":
-        print(f"no CUDA device ({device}): a tiny version of the same code ({sizes}); its numbers say nothing about a GPU")
+        print(
+            f"no CUDA device ({device}): a tiny version of the same code ({sizes}); its numbers say nothing about a GPU"
+        )
     settings = dict(cfg["train"], pretrained=False, batch_size=sizes["batch"])
     settings["stage1"] = dict(settings["stage1"], epochs=0)
     settings["stage2"] = dict(settings["stage2"], epochs=1, cycles=0)
     rng = np.random.default_rng(0)
     n_rows = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
-    print(f"device={device} arch={settings['arch']} res={sizes['res']} batch={sizes['batch']} autocast={data.amp_dtype(device, settings['amp'])} "
-          f"train={sizes['n_train']:,} validation={sizes['n_val']:,} test={sizes['n_test']:,}", flush=True)
+    print(
+        f"device={device} arch={settings['arch']} res={sizes['res']} "
+        f"batch={sizes['batch']} autocast={data.amp_dtype(device, settings['amp'])} "
+        f"train={sizes['n_train']:,} validation={sizes['n_val']:,} test={sizes['n_test']:,}",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="gpu_train_", dir=args.scratch) as tmp:
         start = time.perf_counter()
         images = synthetic_array(Path(tmp) / f"{sizes['res']}px.npy", n_rows, sizes["res"])
-        print(f"synthetic {images.shape} array ({images.nbytes / 1e9:.2f} GB) written in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"synthetic {images.shape} array ({images.nbytes / 1e9:.2f} "
+            f"GB) written in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
         rows = rng.permutation(n_rows)
         train = subset(rows[: sizes["n_train"]], rng)
         val = subset(rows[sizes["n_train"] : sizes["n_train"] + sizes["n_val"]], rng)
@@ -116,26 +143,57 @@ def main() -> None:
         # The epoch includes its validation pass; time that pass alone to get the training rate.
         sync(device)
         t0 = time.perf_counter()
-        predict_rows(model, images, val.rows, "gri", 4 * sizes["batch"], device, tta=False, amp=bool(settings["amp"]))
+        predict_rows(
+            model,
+            images,
+            val.rows,
+            "gri",
+            4 * sizes["batch"],
+            device,
+            tta=False,
+            amp=bool(settings["amp"]),
+        )
         sync(device)
         val_s = time.perf_counter() - t0
         train_rate = len(train) / max(epoch_s - val_s, 1e-9)
 
         t0 = time.perf_counter()
-        predict_rows(model, images, test.rows, "gri", sizes["predict_batch"], device, tta=True, amp=bool(settings["amp"]))
+        predict_rows(
+            model,
+            images,
+            test.rows,
+            "gri",
+            sizes["predict_batch"],
+            device,
+            tta=True,
+            amp=bool(settings["amp"]),
+        )
         sync(device)
         tta_ms = (time.perf_counter() - t0) / len(test) * 1e3
-        peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+        peak_mb = (
+            torch.cuda.max_memory_allocated(device) / 2**20
+            if device.type == "cuda"
+            else float("nan")
+        )
         del images
 
-    print(f"one unfrozen epoch: {epoch_s:.1f} s ({val_s:.1f} s of it the validation pass); training {train_rate:.0f} images/s")
-    print(f"TTA (8 transforms) on {len(test):,} test images: {tta_ms:.2f} ms/image, {tta_ms * len(test) / 1e3:.0f} s")
+    print(
+        f"one unfrozen epoch: {epoch_s:.1f} s ({val_s:.1f} s of it "
+        f"the validation pass); training {train_rate:.0f} images/s"
+    )
+    print(
+        f"TTA (8 transforms) on {len(test):,} test images: {tta_ms:.2f} ms/image, {tta_ms * len(test) / 1e3:.0f} s"
+    )
     print(f"peak GPU memory: {peak_mb:.0f} MB")
     model_min = (PAPER_EPOCHS * epoch_s + tta_ms * (len(test) + len(val)) / 1e3) / 60
-    print(f"per fold model, {PAPER_EPOCHS} epochs + TTA predictions: about {model_min:.1f} min "
-          f"(an upper bound: the 2 frozen epochs cost less); paper: 10 epochs in 25-30 min on one P100")
-    print(f"gpu_train device={device.type} images_per_s={train_rate:.1f} s_per_epoch={epoch_s:.2f} "
-          f"tta_ms_per_image={tta_ms:.3f} peak_gpu_mb={peak_mb:.0f}")
+    print(
+        f"per fold model, {PAPER_EPOCHS} epochs + TTA predictions: about {model_min:.1f} min "
+        f"(an upper bound: the 2 frozen epochs cost less); paper: 10 epochs in 25-30 min on one P100"
+    )
+    print(
+        f"gpu_train device={device.type} images_per_s={train_rate:.1f} s_per_epoch={epoch_s:.2f} "
+        f"tta_ms_per_image={tta_ms:.3f} peak_gpu_mb={peak_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

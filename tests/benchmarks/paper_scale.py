@@ -45,9 +45,23 @@ BLANK_SHARE, FAILED_SHARE = 0.008, 0.002  # manifest entries that packing must e
 SKIPPED_RULES = {"train_cnn", "predict_cnn", "weights_fetch", "bundle", "bundle_restore", "all"}
 SKIPPED_PREFIXES = ("catalog_", "cutouts_")
 #: The order stages run in; rules not listed (the figures) follow in the dry run's order.
-ORDER = ("reference_fetch", "ensemble_folds", "analysis_mmr", "analysis_summary", "reference_comparison", "images_gallery")
+ORDER = (
+    "reference_fetch",
+    "ensemble_folds",
+    "analysis_mmr",
+    "analysis_summary",
+    "reference_comparison",
+    "images_gallery",
+)
 #: The paper's run offline: the published reference is recorded as unavailable at once.
-OVERRIDES = {"reference": {"url": "http://127.0.0.1:9", "local_dir": "resources/reference", "retries": 1, "timeout": 5.0}}
+OVERRIDES = {
+    "reference": {
+        "url": "http://127.0.0.1:9",
+        "local_dir": "resources/reference",
+        "retries": 1,
+        "timeout": 5.0,
+    }
+}
 
 
 def paper_config() -> dict:
@@ -69,7 +83,12 @@ def simulate_catalogue(n: int, cuts: dict, seed: int = 2019):
         truths.append(truth.head(10 * POOL))
         have += len(cat)
         chunk += 1
-    catalog = pd.concat(catalogs, ignore_index=True).drop_duplicates("objID").head(n).reset_index(drop=True)
+    catalog = (
+        pd.concat(catalogs, ignore_index=True)
+        .drop_duplicates("objID")
+        .head(n)
+        .reset_index(drop=True)
+    )
     return catalog, pd.concat(truths, ignore_index=True)
 
 
@@ -97,7 +116,11 @@ def write_store(root: Path, catalog, pool: list[bytes], n_shards: int) -> int:
 
     objids = catalog["objID"].to_numpy(np.int64)
     rng = np.random.default_rng(0)
-    status = rng.choice([cutouts.OK, cutouts.BLANK, cutouts.FAILED], size=len(objids), p=[1 - BLANK_SHARE - FAILED_SHARE, BLANK_SHARE, FAILED_SHARE])
+    status = rng.choice(
+        [cutouts.OK, cutouts.BLANK, cutouts.FAILED],
+        size=len(objids),
+        p=[1 - BLANK_SHARE - FAILED_SHARE, BLANK_SHARE, FAILED_SHARE],
+    )
     shards = cutouts.shard_of(objids, n_shards)
     written = 0
     for shard in range(n_shards):
@@ -110,8 +133,14 @@ def write_store(root: Path, catalog, pool: list[bytes], n_shards: int) -> int:
                 jpeg = pool[i % len(pool)]
                 path.write_bytes(jpeg)
                 written += len(jpeg)
-            reason = {cutouts.OK: "", cutouts.BLANK: "no source at the centre (synthetic)", cutouts.FAILED: "HTTP 500 (synthetic)"}[status[i]]
-            records.append({"objID": int(objids[i]), "status": status[i], "reason": reason, "path": str(path)})
+            reason = {
+                cutouts.OK: "",
+                cutouts.BLANK: "no source at the centre (synthetic)",
+                cutouts.FAILED: "HTTP 500 (synthetic)",
+            }[status[i]]
+            records.append(
+                {"objID": int(objids[i]), "status": status[i], "reason": reason, "path": str(path)}
+            )
         cutouts.write_manifest(cutouts.manifest_path(root, shard), records)
     return written
 
@@ -123,7 +152,11 @@ def cnn_keys(cfg: dict) -> list[tuple[str, str, int]]:
         (t, b, r)
         for t in cfg["targets"]
         for b in cfg["bands"]
-        for r in (sorted(cfg["resolutions"], reverse=True) if t in study["targets"] and b in study["bands"] else [top])
+        for r in (
+            sorted(cfg["resolutions"], reverse=True)
+            if t in study["targets"] and b in study["bands"]
+            else [top]
+        )
     ]
 
 
@@ -148,8 +181,27 @@ def write_predictions(wf: Path, cfg: dict) -> int:
             for name in ("test", "validation"):
                 sub = subsets[name]
                 noise = rng.normal(0, 0.1, size=(2, len(sub.y)))
-                frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, "pred": sub.y + noise[0], "pred_notta": sub.y + noise[1]}))
-            gio.write_parquet(results / "models" / target / bands / f"{res}px" / f"fold{fold}" / "predictions.parquet", pd.concat(frames, ignore_index=True))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "objID": sub.objid,
+                            "set": name,
+                            "true": sub.y,
+                            "pred": sub.y + noise[0],
+                            "pred_notta": sub.y + noise[1],
+                        }
+                    )
+                )
+            gio.write_parquet(
+                results
+                / "models"
+                / target
+                / bands
+                / f"{res}px"
+                / f"fold{fold}"
+                / "predictions.parquet",
+                pd.concat(frames, ignore_index=True),
+            )
             n += 1
     return n
 
@@ -180,8 +232,11 @@ def build(wf: Path, n: int) -> None:
     gio.write_parquet(wf / "results" / "catalog" / "galaxies.parquet", catalog)
     pool = jpeg_pool(truth, cfg)
     written = write_store(wf / "results" / "cutouts", catalog, pool, cfg["cutouts"]["shards"])
-    print(f"synthetic input: {len(catalog):,} catalogue rows, {written / 1e9:.2f} GB of cutouts "
-          f"(pool of {len(pool)}, {np.mean([len(p) for p in pool]):.0f} bytes per JPEG) in {time.perf_counter() - start:.0f} s; in {wf}")
+    print(
+        f"synthetic input: {len(catalog):,} catalogue rows, {written / 1e9:.2f} GB of cutouts "
+        f"(pool of {len(pool)}, {np.mean([len(p) for p in pool]):.0f} "
+        f"bytes per JPEG) in {time.perf_counter() - start:.0f} s; in {wf}"
+    )
 
 
 class Runner:
@@ -195,7 +250,15 @@ class Runner:
 
     def command(self, *args: str) -> list[str]:
         # targets first: --allowed-rules takes every word after it
-        return [self.snakemake, *args, *self.base, "--cores", str(self.cores), "--allowed-rules", *self.allowed]
+        return [
+            self.snakemake,
+            *args,
+            *self.base,
+            "--cores",
+            str(self.cores),
+            "--allowed-rules",
+            *self.allowed,
+        ]
 
     def run(self, label: str, cmd: list[str]) -> None:
         log = self.wf / "stage_logs" / f"{label.replace(' ', '_').replace('/', '_')}.log"
@@ -209,14 +272,19 @@ class Runner:
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
         if proc.returncode:
-            raise SystemExit(f"stage {label} failed ({proc.returncode}); its log {log}:\n{log.read_text()[-6000:]}")
+            raise SystemExit(
+                f"stage {label} failed ({proc.returncode}); its log {log}:\n{log.read_text()[-6000:]}"
+            )
         rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
         jobs = self.job_benchmarks(since=time.time() - seconds)
         cpu = usage.ru_utime + usage.ru_stime
         self.rows.append((label, seconds, cpu, rss_mb))
         job_s = f"{sum(s for s, _ in jobs):9.1f} s" if jobs else f"{'-':>11}"
         job_rss = f"{max(r for _, r in jobs):9.0f} MB" if jobs else f"{'-':>12}"
-        print(f"{label:<34} {len(jobs) or '':>4} {seconds:9.1f} s {cpu:9.1f} s {rss_mb:9.0f} MB {job_s} {job_rss}", flush=True)
+        print(
+            f"{label:<34} {len(jobs) or '':>4} {seconds:9.1f} s {cpu:9.1f} s {rss_mb:9.0f} MB {job_s} {job_rss}",
+            flush=True,
+        )
 
     def job_benchmarks(self, since: float) -> list[tuple[float, float]]:
         """(seconds, max_rss MB) of the jobs whose Snakemake benchmark file was written since ``since``."""
@@ -225,7 +293,9 @@ class Runner:
             if tsv.stat().st_mtime >= since:
                 header, values = tsv.read_text().splitlines()[:2]
                 row = dict(zip(header.split("\t"), values.split("\t")))
-                jobs.append((float(row["s"]), float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0))
+                jobs.append(
+                    (float(row["s"]), float(row["max_rss"]) if row["max_rss"] != "NA" else 0.0)
+                )
         return jobs
 
     def targets(self, label: str, *paths: str) -> None:
@@ -236,7 +306,13 @@ class Runner:
 
     def pending_rules(self) -> list[str]:
         """Rules with jobs left in the non-GPU DAG of `all`, in the dry run's order."""
-        proc = subprocess.run(self.command("all", "-n", "--quiet", "rules"), cwd=self.wf, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            self.command("all", "-n", "--quiet", "rules"),
+            cwd=self.wf,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode:
             raise SystemExit(f"dry run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         rules, table = [], False
@@ -244,21 +320,44 @@ class Runner:
             parts = line.split()
             if parts[:2] == ["job", "count"]:
                 table = True
-            elif table and len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "all", *rules):
+            elif (
+                table
+                and len(parts) == 2
+                and parts[1].isdigit()
+                and parts[0] not in ("total", "all", *rules)
+            ):
                 rules.append(parts[0])
         return rules
 
 
 def all_rules(wf: Path, runner: Runner) -> list[str]:
-    proc = subprocess.run([runner.snakemake, *runner.base, "--list-rules"], cwd=wf, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [runner.snakemake, *runner.base, "--list-rules"],
+        cwd=wf,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [r.strip() for r in proc.stdout.split() if r.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's 142,176 galaxies (e.g. 0.02 for a quick run)")
-    parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()), help="folder to build the scratch workflow in (needs the disk printed first)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch workflow (its path is printed)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of the paper's 142,176 galaxies (e.g. 0.02 for a quick run)",
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()),
+        help="folder to build the scratch workflow in (needs the disk printed first)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch workflow (its path is printed)"
+    )
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores for each stage")
     parser.add_argument("--build", nargs=2, metavar=("WF", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--stand-ins", metavar="WF", help=argparse.SUPPRESS)
@@ -271,21 +370,36 @@ def main() -> None:
 
     cfg = paper_config()
     n = max(2000, round(N_GALAXIES * args.scale))
-    need = disk_needed(n, cfg, jpeg_bytes=9000)  # a budget for real DR14 JPEGs; the mock ones are 2.4 kB
+    need = disk_needed(
+        n, cfg, jpeg_bytes=9000
+    )  # a budget for real DR14 JPEGs; the mock ones are 2.4 kB
     free = shutil.disk_usage(args.scratch).free
-    print(f"{n:,} galaxies; disk needed in {args.scratch}: {sum(need.values()) / 1e9:.1f} GB "
-          f"({', '.join(f'{k} {v / 1e9:.2f} GB' for k, v in need.items())}); free {free / 1e9:.1f} GB", flush=True)
+    print(
+        f"{n:,} galaxies; disk needed in {args.scratch}: {sum(need.values()) / 1e9:.1f} GB "
+        f"({', '.join(f'{k} {v / 1e9:.2f} GB' for k, v in need.items())}); free {free / 1e9:.1f} GB",
+        flush=True,
+    )
     if sum(need.values()) > 0.95 * free:
-        raise SystemExit(f"not enough free disk in {args.scratch}; give --scratch a folder with {sum(need.values()) / 1e9:.1f} GB free, or a smaller --scale")
+        raise SystemExit(
+            f"not enough free disk in {args.scratch}; give --scratch a folder "
+            f"with {sum(need.values()) / 1e9:.1f} GB free, or a smaller --scale"
+        )
 
     scratch = Path(tempfile.mkdtemp(prefix="paper_scale_", dir=args.scratch))
     try:
         wf = scratch / "wf"
         subprocess.run([sys.executable, __file__, "--build", str(wf), str(n)], check=True)
         runner = Runner(wf, args.cores, [])
-        runner.allowed = [r for r in all_rules(wf, runner) if r not in SKIPPED_RULES and not r.startswith(SKIPPED_PREFIXES)]
+        runner.allowed = [
+            r
+            for r in all_rules(wf, runner)
+            if r not in SKIPPED_RULES and not r.startswith(SKIPPED_PREFIXES)
+        ]
         size = cfg["cutouts"]["size"]
-        print(f"{'stage':<34} {'jobs':>4} {'wall':>11} {'CPU':>11} {'peak RSS':>12} {'jobs (s)':>11} {'job max_rss':>12}", flush=True)
+        print(
+            f"{'stage':<34} {'jobs':>4} {'wall':>11} {'CPU':>11} {'peak RSS':>12} {'jobs (s)':>11} {'job max_rss':>12}",
+            flush=True,
+        )
         runner.targets("images_pack", f"results/images/{size}px.npy")
         for res in sorted(cfg["resolutions"], reverse=True):
             if res != size:
@@ -295,9 +409,11 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--stand-ins", str(wf)], check=True)
         for target in cfg["targets"]:
             for method in ("rf", "mean"):
-                runner.targets(f"baselines_{method} {target}", f"results/baselines/{method}/{target}.parquet")
+                runner.targets(
+                    f"baselines_{method} {target}", f"results/baselines/{method}/{target}.parquet"
+                )
         pending = runner.pending_rules()
-        for rule in sorted(pending, key=lambda r: (ORDER.index(r) if r in ORDER else len(ORDER))):
+        for rule in sorted(pending, key=lambda r: ORDER.index(r) if r in ORDER else len(ORDER)):
             runner.until(rule)
         runner.run("report", [runner.snakemake, *runner.base, "--report", "results/report.html"])
 

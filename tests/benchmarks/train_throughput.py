@@ -44,13 +44,17 @@ def sync(device):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--arch", default="resnet18")
     parser.add_argument("--res", type=int, default=32)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--n-images", type=int, default=4096, help="rows of the memory-mapped array")
+    parser.add_argument(
+        "--n-images", type=int, default=4096, help="rows of the memory-mapped array"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
@@ -67,7 +71,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "images.npy"
-        arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(args.n_images, args.res, args.res, 3))
+        arr = np.lib.format.open_memmap(
+            path, mode="w+", dtype=np.uint8, shape=(args.n_images, args.res, args.res, 3)
+        )
         arr[:] = rng.integers(0, 256, arr.shape, dtype=np.uint8)
         arr.flush()
         del arr
@@ -100,7 +106,9 @@ def main() -> None:
         alone = args.steps * args.batch / seconds["alone"]
         path_rate = args.steps * args.batch / seconds["path"]
 
-    print(f"device={device} arch={args.arch} res={args.res} batch={args.batch} steps={args.steps} threads={args.threads}")
+    print(
+        f"device={device} arch={args.arch} res={args.res} batch={args.batch} steps={args.steps} threads={args.threads}"
+    )
     print(f"model alone: {alone:.1f} images/s")
     print(f"data path:   {path_rate:.1f} images/s")
     print(f"ratio={path_rate / alone:.3f}")

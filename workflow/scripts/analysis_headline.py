@@ -5,4 +5,9 @@ from galcnn.io import setup_logging
 
 setup_logging(snakemake.log[0])
 analysis = snakemake.params.analysis
-headline_file(snakemake.input[0], snakemake.output[0], predictions=analysis["predictions"], fold=analysis["fold"])
+headline_file(
+    snakemake.input[0],
+    snakemake.output[0],
+    predictions=analysis["predictions"],
+    fold=analysis["fold"],
+)

@@ -11,7 +11,9 @@ build_summary(
         (t, b, int(r)): (test, val)
         for (t, b, r), test, val in zip(params.cnn_keys, inp.cnn, inp.validation, strict=True)
     },
-    baseline_paths={(m, t): path for (m, t), path in zip(params.baseline_keys, inp.baselines, strict=True)},
+    baseline_paths={
+        (m, t): path for (m, t), path in zip(params.baseline_keys, inp.baselines, strict=True)
+    },
     mmr_path=inp.mmr[0] if inp.mmr else None,
     csv_path=snakemake.output.csv,
     md_path=snakemake.output.md,

@@ -9,4 +9,6 @@ if snakemake.output.truth:
     mock = snakemake.params.mock
     gio.write_parquet(snakemake.output.truth[0], mock_truth(catalog, mock["seed"], mock["cuts"]))
 gio.write_parquet(snakemake.output.catalog, catalog)
-log.info("%s: %d galaxies, columns %s", snakemake.input.catalog, len(catalog), list(catalog.columns))
+log.info(
+    "%s: %d galaxies, columns %s", snakemake.input.catalog, len(catalog), list(catalog.columns)
+)

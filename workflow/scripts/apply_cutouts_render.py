@@ -7,4 +7,12 @@ from galcnn.mock_images import render_shard
 
 gio.setup_logging(snakemake.log[0])
 render = snakemake.params.render
-render_shard(pd.read_parquet(snakemake.input.truth), snakemake.params.root, 0, 1, render["size"], render["scale"], render["seed"])
+render_shard(
+    pd.read_parquet(snakemake.input.truth),
+    snakemake.params.root,
+    0,
+    1,
+    render["size"],
+    render["scale"],
+    render["seed"],
+)

@@ -10,6 +10,17 @@ from galcnn.portable import load, predict_packed
 log = gio.setup_logging(snakemake.log[0])
 torch.set_num_threads(max(1, int(snakemake.threads)))
 model = load(Path(snakemake.input.model).parent)
-out = predict_packed(model, snakemake.input.images, snakemake.input.index, batch_size=snakemake.config["predict"]["batch_size"])
+out = predict_packed(
+    model,
+    snakemake.input.images,
+    snakemake.input.index,
+    batch_size=snakemake.config["predict"]["batch_size"],
+)
 gio.write_parquet(snakemake.output[0], out)
-log.info("predicted %s for %d galaxies with %s on %s", model.meta["target"], len(out), snakemake.input.model, model.device)
+log.info(
+    "predicted %s for %d galaxies with %s on %s",
+    model.meta["target"],
+    len(out),
+    snakemake.input.model,
+    model.device,
+)

@@ -8,10 +8,20 @@ from galcnn import io as gio
 log = gio.setup_logging(snakemake.log[0])
 i = snakemake.input
 catalog = pd.read_parquet(i.catalog)
-status = apply.cutout_status(catalog, cutouts.read_manifests(i.manifests), pd.read_parquet(i.index), pd.read_parquet(i.excluded))
+status = apply.cutout_status(
+    catalog,
+    cutouts.read_manifests(i.manifests),
+    pd.read_parquet(i.index),
+    pd.read_parquet(i.excluded),
+)
 predictions = {t: pd.read_parquet(p) for t, p in zip(snakemake.params.targets, i.predictions)}
 ranges = apply.training_ranges(pd.read_parquet(i.training_catalog), pd.read_parquet(i.splits))
 table = apply.assemble(catalog, status, predictions, ranges)
 gio.write_parquet(snakemake.output.table, table)
 gio.write_csv(snakemake.output.csv, table)
-log.info("%d galaxies: status %s; %d flagged", len(table), table["status"].value_counts().to_dict(), int((table["flags"] != "").sum()))
+log.info(
+    "%d galaxies: status %s; %d flagged",
+    len(table),
+    table["status"].value_counts().to_dict(),
+    int((table["flags"] != "").sum()),
+)

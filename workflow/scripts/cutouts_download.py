@@ -14,5 +14,15 @@ download.download_shard(
     shard=int(snakemake.wildcards.shard),
     n_shards=p.shards,
     service=download.CutoutService(url=snakemake.config["sdss"]["url"], **p.service),
-    **{k: cfg[k] for k in ("concurrency", "rate_limit", "retries", "timeout", "max_failed_fraction", "max_consecutive_failures")},
+    **{
+        k: cfg[k]
+        for k in (
+            "concurrency",
+            "rate_limit",
+            "retries",
+            "timeout",
+            "max_failed_fraction",
+            "max_consecutive_failures",
+        )
+    },
 )

@@ -4,4 +4,8 @@ from galcnn import io as gio
 from galcnn.ensemble import ensemble_files
 
 gio.setup_logging(snakemake.log[0])
-ensemble_files(dict(zip(snakemake.params.folds, snakemake.input)), snakemake.output.test, snakemake.output.validation)
+ensemble_files(
+    dict(zip(snakemake.params.folds, snakemake.input)),
+    snakemake.output.test,
+    snakemake.output.validation,
+)

@@ -11,7 +11,16 @@ from galcnn.figures.calibration import make_calibration_figure
 gio.setup_logging(snakemake.log[0])
 i = snakemake.input
 entries = [
-    {"target": t, "bands": b, "res": r, "test": pd.read_parquet(test), "validation": pd.read_parquet(val), "factor": json.loads(Path(cal).read_text())["factor"]}
-    for (t, b, r), test, val, cal in zip(snakemake.params.configurations, i.test, i.validation, i.calibration)
+    {
+        "target": t,
+        "bands": b,
+        "res": r,
+        "test": pd.read_parquet(test),
+        "validation": pd.read_parquet(val),
+        "factor": json.loads(Path(cal).read_text())["factor"],
+    }
+    for (t, b, r), test, val, cal in zip(
+        snakemake.params.configurations, i.test, i.validation, i.calibration
+    )
 ]
 make_calibration_figure(entries, snakemake.output.pdf, snakemake.output.png)

@@ -10,5 +10,7 @@ make_resolution(
     pdf_path=snakemake.output.pdf,
     png_path=snakemake.output.png,
     reference_status=snakemake.input.get("reference_status"),
-    reference_paths=dict(zip(snakemake.params.published, snakemake.input.get("reference", []), strict=True)),
+    reference_paths=dict(
+        zip(snakemake.params.published, snakemake.input.get("reference", []), strict=True)
+    ),
 )

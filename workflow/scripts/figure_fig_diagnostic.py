@@ -4,5 +4,7 @@ from galcnn import io as gio
 from galcnn.figures.fig_diagnostic import make_diagnostic
 
 gio.setup_logging(snakemake.log[0])
-models = {key: snakemake.input[key] for key in ("cnn_gri", "cnn_r", "rf") if key in snakemake.input.keys()}
+models = {
+    key: snakemake.input[key] for key in ("cnn_gri", "cnn_r", "rf") if key in snakemake.input.keys()
+}
 make_diagnostic(models, snakemake.output.pdf, snakemake.output.png)

@@ -5,7 +5,9 @@ from galcnn.reference import PublishedFile, fetch_reference
 
 gio.setup_logging(snakemake.log[0])
 ref = snakemake.config["reference"]
-files = [PublishedFile(int(f["resolution"]), f["name"], f["sha256"]) for f in snakemake.params.files]
+files = [
+    PublishedFile(int(f["resolution"]), f["name"], f["sha256"]) for f in snakemake.params.files
+]
 fetch_reference(
     files,
     outputs={f.resolution: path for f, path in zip(files, snakemake.output.tables, strict=True)},

@@ -10,8 +10,13 @@ from galcnn import sufficiency
 gio.setup_logging(snakemake.log[0])
 target = snakemake.wildcards.target
 counts = sufficiency.fold_counts(
-    pd.read_parquet(snakemake.input.index), pd.read_parquet(snakemake.input.splits), pd.read_parquet(snakemake.input.catalog), target
+    pd.read_parquet(snakemake.input.index),
+    pd.read_parquet(snakemake.input.splits),
+    pd.read_parquet(snakemake.input.catalog),
+    target,
 )
-logging.getLogger("galcnn").info("galaxies with %s per fold:\n%s", target, counts.to_string(index=False))
+logging.getLogger("galcnn").info(
+    "galaxies with %s per fold:\n%s", target, counts.to_string(index=False)
+)
 sufficiency.check_counts(counts, target, snakemake.params.batch_size, snakemake.params.survey)
 gio.write_csv(snakemake.output[0], counts)

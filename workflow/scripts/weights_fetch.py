@@ -4,4 +4,8 @@ from galcnn import io as gio
 from galcnn.model import fetch_weights
 
 gio.setup_logging(snakemake.log[0])
-fetch_weights(snakemake.wildcards.arch, snakemake.output[0], weights_file=snakemake.config["train"]["weights_file"])
+fetch_weights(
+    snakemake.wildcards.arch,
+    snakemake.output[0],
+    weights_file=snakemake.config["train"]["weights_file"],
+)
