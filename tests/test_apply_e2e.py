@@ -4,9 +4,11 @@ trained models, with no training or test prediction job, and the exported models
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, TINY, copy_finished, dry_run_jobs, snakemake
 
 import galcnn
+from galcnn.predict import tta_copies
 
 pytestmark = pytest.mark.e2e
 
@@ -85,9 +87,12 @@ def test_apply_writes_every_galaxy_with_predictions_status_and_flags(applied):
         table.loc[ok, "oh_p50_pred"].between(7.5, 10.0).all()
         and (table.loc[ok, "oh_p50_sigma"] > 0).all()
     )
-    assert (table.loc[ok, "oh_p50_n_models"] == 16).all() and table.loc[
-        ~ok, "oh_p50_pred"
-    ].isna().all()
+    # Every fold model (2) times the copies TTA averages (the paper config's fastai mode: 1 + 4).
+    copies = 2 * tta_copies(
+        yaml.safe_load((REPO / "config" / "config.yaml").read_text())["predict"]["tta_mode"]
+    )
+    assert copies == 10 and (table.loc[ok, "oh_p50_n_models"] == copies).all()
+    assert table.loc[~ok, "oh_p50_pred"].isna().all()
     assert "z_above_training" in table.loc[3, "flags"]
     assert (table.loc[table["status"] == "blank", "flags"].str.contains("cutout_blank")).all()
 
