@@ -17,6 +17,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,135 @@ def job_seed(seed: int, target: str, bands: str, res: int, fold: int) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
+@dataclass
+class _Epochs:
+    """What every epoch of one :func:`fit` shares: the model and data, the optimiser and its
+    schedule, the random streams (all checkpointed) and the numeric settings."""
+
+    model: ResNetRegressor
+    images: np.ndarray
+    train: Subset
+    val: Subset
+    bands: str
+    device: torch.device
+    schedule: Schedule
+    steps: int
+    batch_size: int
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    rng: np.random.Generator
+    aug_gen: torch.Generator
+    augment: dict
+    dtype: torch.dtype | None
+    amp: bool
+
+    def train_epoch(self, epoch: int, guard: EpochGuard) -> float:
+        """One epoch of SGD steps on a fresh permutation; returns the training RMSE in the
+        target's units (dex)."""
+        model, schedule, fmt = self.model, self.schedule, data.memory_format(self.device)
+        # The loss in the head's units: standard deviations of the target, or dex.
+        loss_scale = model.y_std.item()
+        model.train()
+        perm = self.rng.permutation(len(self.train))
+        sq_err, n_seen = 0.0, 0
+        batches = data.iterate_batches(
+            self.images,
+            self.train.rows[perm],
+            self.train.y[perm],
+            self.batch_size,
+            self.device,
+            drop_last=True,
+        )
+        for i, (xb, yb, _) in enumerate(
+            tqdm(batches, total=self.steps, desc=f"epoch {epoch}", mininterval=10, leave=False)
+        ):
+            for group, lr in zip(self.opt.param_groups, schedule.lrs_at(epoch * self.steps + i)):
+                group["lr"] = lr
+            x = augment_batch(
+                data.to_model_input(xb, self.bands), generator=self.aug_gen, **self.augment
+            ).contiguous(memory_format=fmt)
+            with torch.autocast(
+                self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+            ):
+                pred = model(x)
+            loss = rmse_loss(pred, yb) / loss_scale
+            guard.check("training loss", loss.detach(), self.opt, step=i)
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            sq_err += float(loss.detach()) ** 2 * len(yb)
+            n_seen += len(yb)
+        return float(np.sqrt(sq_err / n_seen)) * loss_scale
+
+    def validate(self) -> np.ndarray:
+        """The validation predictions, without TTA."""
+        # Without gradients a batch needs a fraction of the memory; larger ones run faster.
+        eval_batch = EVAL_BATCH_FACTOR * self.batch_size
+        pred, _ = predict_rows(
+            self.model,
+            self.images,
+            self.val.rows,
+            self.bands,
+            eval_batch,
+            self.device,
+            tta=False,
+            amp=self.amp,
+        )
+        return pred
+
+
+def _prepare(
+    model: ResNetRegressor,
+    images: np.ndarray,
+    train: Subset,
+    val: Subset,
+    settings: dict,
+    bands: str,
+    seed: int,
+    device: torch.device,
+) -> _Epochs:
+    """The seeded random streams, the head set for the target, and the optimiser."""
+    batch_size = min(int(settings["batch_size"]), len(train))
+    steps = len(data.batch_slices(len(train), batch_size, drop_last=True))
+    schedule = Schedule.from_settings(settings, steps)
+    dtype = data.amp_dtype(device, bool(settings["amp"]))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    aug_gen = torch.Generator().manual_seed(seed)
+    standardize = bool(settings["standardize_target"])
+    model.prepare_head(
+        float(np.mean(train.y)), float(np.std(train.y)) or 1.0, standardize, settings["head_init"]
+    )
+    model.to(device, memory_format=data.memory_format(device))
+    groups = [{"params": list(g.parameters())} for g in model.layer_groups()]
+    opt = torch.optim.SGD(
+        groups,
+        lr=schedule.stage1_lr,
+        momentum=float(settings["momentum"]),
+        weight_decay=float(settings["weight_decay"]),
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return _Epochs(
+        model,
+        images,
+        train,
+        val,
+        bands,
+        device,
+        schedule,
+        steps,
+        batch_size,
+        opt,
+        scaler,
+        rng,
+        aug_gen,
+        augment_settings(settings),
+        dtype,
+        bool(settings["amp"]),
+    )
+
+
 def fit(
     model: ResNetRegressor,
     images: np.ndarray,
@@ -82,64 +212,32 @@ def fit(
     """
     if len(train) < 2:
         raise ValueError(f"only {len(train)} training galaxies; BatchNorm needs at least 2")
-    batch_size = min(int(settings["batch_size"]), len(train))
-    steps = len(data.batch_slices(len(train), batch_size, drop_last=True))
-    schedule = Schedule.from_settings(settings, steps)
-    dtype = data.amp_dtype(device, bool(settings["amp"]))
-    fmt = data.memory_format(device)
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    aug_gen = torch.Generator().manual_seed(seed)
-    standardize = bool(settings["standardize_target"])
-    model.prepare_head(
-        float(np.mean(train.y)), float(np.std(train.y)) or 1.0, standardize, settings["head_init"]
-    )
-    augment = augment_settings(settings)
-    model.to(device, memory_format=fmt)
-    groups = [{"params": list(g.parameters())} for g in model.layer_groups()]
-    opt = torch.optim.SGD(
-        groups,
-        lr=schedule.stage1_lr,
-        momentum=float(settings["momentum"]),
-        weight_decay=float(settings["weight_decay"]),
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    run = _prepare(model, images, train, val, settings, bands, seed, device)
+    schedule = run.schedule
     history: list[dict] = []
     start = 0
     ckpt = None
     if checkpoint:
-        ckpt = ckpts.Checkpoint(
-            checkpoint,
-            ckpts.fingerprint(
-                settings,
-                bands=bands,
-                seed=seed,
-                arch=model.arch,
-                train=train,
-                val=val,
-                images=images,
-            ),
+        fingerprint = ckpts.fingerprint(
+            settings, bands=bands, seed=seed, arch=model.arch, train=train, val=val, images=images
         )
-        start, history = ckpt.restore(model, opt, scaler, rng, aug_gen, device)
+        ckpt = ckpts.Checkpoint(checkpoint, fingerprint)
+        start, history = ckpt.restore(model, run.opt, run.scaler, run.rng, run.aug_gen, device)
         if start:
             log.info("resuming from %s after epoch %d of %d", checkpoint, start, schedule.n_epochs)
-
     log.info(
         "training %s on %s: %d train / %d validation images, batch %d, %d steps per epoch, %d epochs, autocast %s",
-        model.arch,
-        device,
-        len(train),
-        len(val),
-        batch_size,
-        steps,
-        schedule.n_epochs,
-        dtype,
+        *(
+            model.arch,
+            device,
+            len(train),
+            len(val),
+            run.batch_size,
+            run.steps,
+            schedule.n_epochs,
+            run.dtype,
+        ),
     )
-    # The loss in the head's units: standard deviations of the target, or dex.
-    loss_scale = model.y_std.item()
-    # Without gradients a batch needs a fraction of the memory; larger ones run faster.
-    eval_batch = EVAL_BATCH_FACTOR * batch_size
     val_pred = None
     for epoch in range(start, schedule.n_epochs):
         t0 = time.perf_counter()
@@ -147,50 +245,23 @@ def fit(
         model.set_body_frozen(stage == 1)
         if schedule.phase_starts(epoch):
             # Each phase was its own fastai fit() with a fresh optimiser: momentum restarts.
-            opt.state.clear()
-        model.train()
-        perm = rng.permutation(len(train))
-        sq_err, n_seen = 0.0, 0
-        lr_start = schedule.lrs_at(epoch * steps)[-1]
+            run.opt.state.clear()
         guard = EpochGuard(
             epoch,
             stage,
             schedule.phase(epoch),
-            fp16=scaler.is_enabled(),
-            checkpoint=ckpt.path if ckpt else None,
+            fp16=run.scaler.is_enabled(),
+            checkpoint=ckpt and ckpt.path,
         )
-        batches = data.iterate_batches(
-            images, train.rows[perm], train.y[perm], batch_size, device, drop_last=True
-        )
-        for i, (xb, yb, _) in enumerate(
-            tqdm(batches, total=steps, desc=f"epoch {epoch}", mininterval=10, leave=False)
-        ):
-            for group, lr in zip(opt.param_groups, schedule.lrs_at(epoch * steps + i)):
-                group["lr"] = lr
-            x = augment_batch(
-                data.to_model_input(xb, bands), generator=aug_gen, **augment
-            ).contiguous(memory_format=fmt)
-            with torch.autocast(
-                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-            ):
-                pred = model(x)
-            loss = rmse_loss(pred, yb) / loss_scale
-            guard.check("training loss", loss.detach(), opt, step=i)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sq_err += float(loss.detach()) ** 2 * len(yb)
-            n_seen += len(yb)
-        val_pred, _ = predict_rows(
-            model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"])
-        )
-        guard.check("validation predictions", val_pred, opt)
+        lr_start = schedule.lrs_at(epoch * run.steps)[-1]
+        train_rmse = run.train_epoch(epoch, guard)
+        val_pred = run.validate()
+        guard.check("validation predictions", val_pred, run.opt)
         row = {
             "epoch": epoch,
             "stage": stage,
             "phase": schedule.phase(epoch),
-            "train_loss": float(np.sqrt(sq_err / n_seen)) * loss_scale,
+            "train_loss": train_rmse,
             "val_loss": metrics.rmse(val_pred, val.y) if len(val) else float("nan"),
             "lr": lr_start,
             "seconds": time.perf_counter() - t0,
@@ -198,22 +269,15 @@ def fit(
         history.append(row)
         log.info(
             "epoch %d (%s): train RMSE %.4f, validation RMSE %.4f, lr %.3g, %.1f s",
-            epoch,
-            row["phase"],
-            row["train_loss"],
-            row["val_loss"],
-            row["lr"],
-            row["seconds"],
+            *(epoch, row["phase"], row["train_loss"], row["val_loss"], row["lr"], row["seconds"]),
         )
         if ckpt is not None:
-            ckpt.save(epoch + 1, history, model, opt, scaler, rng, aug_gen, device)
+            ckpt.save(epoch + 1, history, model, run.opt, run.scaler, run.rng, run.aug_gen, device)
         if epoch_callback is not None:
             epoch_callback(epoch, pd.DataFrame(history, columns=HISTORY_COLUMNS))
     model.set_body_frozen(False)
     if val_pred is None:  # resumed from the checkpoint of the last epoch
-        val_pred, _ = predict_rows(
-            model, images, val.rows, bands, eval_batch, device, tta=False, amp=bool(settings["amp"])
-        )
+        val_pred = run.validate()
     return pd.DataFrame(history, columns=HISTORY_COLUMNS), val_pred
 
 
