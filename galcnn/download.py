@@ -167,17 +167,7 @@ def download_shard(
     members = cutouts.shard_members(catalog, shard, n_shards)
     settings = {k: getattr(service, k) for k in ("data_release", "size", "scale", "opt")}
     _remove_stale_temporaries(cutouts.open_shard(root, shard, settings))
-    records: dict[int, dict] = {}
-    todo = []
-    for objid, ra, dec in members[["objID", "ra", "dec"]].itertuples(index=False):
-        path = cutouts.cutout_path(root, shard, objid)
-        if path.exists():
-            status, reason = cutouts.check_file(path, service.size)
-            if status != cutouts.FAILED:
-                records[int(objid)] = _record(objid, status, reason, path)
-                continue
-            log.info("refetching %s: %s", path, reason)
-        todo.append((int(objid), float(ra), float(dec), path))
+    records, todo = _on_disk(members, root, shard, service.size)
     log.info(
         "shard %d: %d galaxies, %d already on disk, %d to download from %s",
         shard,
@@ -217,7 +207,10 @@ def download_shard(
             ),
         )
 
-    attempts, exhausted, in_a_row, last = 0, 0, 0, ""
+    attempts, watch = (
+        0,
+        _OutageWatch(shard, len(todo), service, max_failed_fraction, max_consecutive_failures),
+    )
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cutout")
     try:
         futures = [pool.submit(work, item) for item in todo]
@@ -228,32 +221,9 @@ def download_shard(
                 records[objid] = _record(objid, outcome.status, outcome.reason, path)
                 if outcome.status == cutouts.FAILED:
                     log.warning("objID %d failed: %s", objid, outcome.reason)
-                exhausted += outcome.exhausted
-                in_a_row = in_a_row + 1 if outcome.exhausted else 0
-                last = outcome.reason if outcome.exhausted else last
-                if in_a_row >= max_consecutive_failures:
-                    raise ServiceOutage(
-                        _outage_message(
-                            shard,
-                            f"{in_a_row} downloads in a row",
-                            exhausted,
-                            len(todo),
-                            last,
-                            service,
-                        )
-                    )
+                watch.add(outcome)
                 bar.update()
-        if exhausted > max_failed_fraction * len(todo):
-            raise ServiceOutage(
-                _outage_message(
-                    shard,
-                    f"more than {max_failed_fraction:.0%} of the downloads",
-                    exhausted,
-                    len(todo),
-                    last,
-                    service,
-                )
-            )
+        watch.finish()
     except BaseException as exc:
         # Ctrl-C or an error: let in-flight requests finish their atomic writes, start no new ones.
         stop.set()
@@ -276,6 +246,53 @@ def download_shard(
     counts = manifest["status"].value_counts().to_dict()
     log.info("shard %d: %s; %d requests for %d downloads", shard, counts, attempts, len(todo))
     return manifest
+
+
+def _on_disk(
+    members: pd.DataFrame, root: str | Path, shard: int, size: int
+) -> tuple[dict[int, dict], list]:
+    """The manifest records of the valid files already in the store, and (objID, ra, dec, path)
+    of every cutout still to download (missing, or failed its check)."""
+    records: dict[int, dict] = {}
+    todo = []
+    for objid, ra, dec in members[["objID", "ra", "dec"]].itertuples(index=False):
+        path = cutouts.cutout_path(root, shard, objid)
+        if path.exists():
+            status, reason = cutouts.check_file(path, size)
+            if status != cutouts.FAILED:
+                records[int(objid)] = _record(objid, status, reason, path)
+                continue
+            log.info("refetching %s: %s", path, reason)
+        todo.append((int(objid), float(ra), float(dec), path))
+    return records, todo
+
+
+class _OutageWatch:
+    """Counts the downloads that failed after every retry; too many in all, or too many in a
+    row, is an outage of the service, not a few bad galaxies: :class:`ServiceOutage`."""
+
+    def __init__(
+        self, shard: int, todo: int, service: CutoutService, max_fraction: float, max_in_a_row: int
+    ):
+        self.shard, self.todo, self.service = shard, todo, service
+        self.max_fraction, self.max_in_a_row = max_fraction, max_in_a_row
+        self.exhausted, self.in_a_row, self.last = 0, 0, ""
+
+    def add(self, outcome: Outcome) -> None:
+        self.exhausted += outcome.exhausted
+        self.in_a_row = self.in_a_row + 1 if outcome.exhausted else 0
+        self.last = outcome.reason if outcome.exhausted else self.last
+        if self.in_a_row >= self.max_in_a_row:
+            self._raise(f"{self.in_a_row} downloads in a row")
+
+    def finish(self) -> None:
+        if self.exhausted > self.max_fraction * self.todo:
+            self._raise(f"more than {self.max_fraction:.0%} of the downloads")
+
+    def _raise(self, what: str) -> None:
+        raise ServiceOutage(
+            _outage_message(self.shard, what, self.exhausted, self.todo, self.last, self.service)
+        )
 
 
 def _outage_message(
