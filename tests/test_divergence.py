@@ -6,11 +6,11 @@ import copy
 import numpy as np
 import pytest
 import torch
-from test_train import CPU, SETTINGS, load_fold, synthetic_survey
+from test_train import SETTINGS, fit_fold, load_fold, synthetic_survey
 
 from galcnn.divergence import EpochGuard, TrainingDiverged
 from galcnn.model import ResNetRegressor
-from galcnn.train import CHECKPOINT_NAME, fit
+from galcnn.train import CHECKPOINT_NAME
 
 
 @pytest.fixture(autouse=True)
@@ -40,15 +40,12 @@ def test_absurd_learning_rate_stops_in_its_epoch_and_keeps_the_last_finite_check
     ckpt = tmp_path / CHECKPOINT_NAME
     epochs = []
     with pytest.raises(TrainingDiverged) as err:
-        fit(
+        fit_fold(
             model,
             images,
-            subsets["train"],
-            subsets["validation"],
+            subsets,
             diverging_settings(),
-            bands="gri",
             seed=1,
-            device=CPU,
             checkpoint=ckpt,
             epoch_callback=lambda epoch, history: epochs.append(epoch),
         )

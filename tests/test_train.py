@@ -38,6 +38,21 @@ SETTINGS = {
 CPU = torch.device("cpu")
 
 
+def fit_fold(model, images, subsets, settings, seed, **kwargs):
+    """:func:`fit` on a fold's training and validation galaxies, gri images, on the CPU."""
+    return fit(
+        model,
+        images,
+        subsets["train"],
+        subsets["validation"],
+        settings,
+        bands="gri",
+        seed=seed,
+        device=CPU,
+        **kwargs,
+    )
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     torch.set_num_threads(1)
@@ -131,15 +146,12 @@ def test_stage1_leaves_the_body_unchanged(tmp_path):
     body = {k: v.clone() for k, v in model.body.state_dict().items()}
     head = {k: v.clone() for k, v in model.head.state_dict().items()}
     only_stage1 = {**SETTINGS, "stage2": {**SETTINGS["stage2"], "epochs": 0, "cycles": 0}}
-    fit(
+    fit_fold(
         model,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         only_stage1,
-        bands="gri",
         seed=1,
-        device=CPU,
     )
     for k, v in model.body.state_dict().items():
         assert torch.equal(v, body[k]), k  # weights and BatchNorm running statistics
@@ -155,15 +167,12 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     torch.manual_seed(0)
     ref_model = ResNetRegressor("resnet18")
     full.load_state_dict(ref_model.state_dict())
-    ref, ref_pred = fit(
+    ref, ref_pred = fit_fold(
         full,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         settings,
-        bands="gri",
         seed=3,
-        device=CPU,
     )
 
     def kill_after_two(epoch, history):
@@ -173,30 +182,24 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     first = ResNetRegressor("resnet18")
     first.load_state_dict(ref_model.state_dict())
     with pytest.raises(Preempted):
-        fit(
+        fit_fold(
             first,
             images,
-            subsets["train"],
-            subsets["validation"],
+            subsets,
             settings,
-            bands="gri",
             seed=3,
-            device=CPU,
             checkpoint=ckpt,
             epoch_callback=kill_after_two,
         )
     assert ckpt.exists()
     seen = []
     resumed = ResNetRegressor("resnet18")
-    hist, pred = fit(
+    hist, pred = fit_fold(
         resumed,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         settings,
-        bands="gri",
         seed=3,
-        device=CPU,
         checkpoint=ckpt,
         epoch_callback=lambda e, h: seen.append(e),
     )
@@ -223,28 +226,22 @@ def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predict
             raise Preempted
 
     with pytest.raises(Preempted):
-        fit(
+        fit_fold(
             model,
             images,
-            subsets["train"],
-            subsets["validation"],
+            subsets,
             settings,
-            bands="gri",
             seed=3,
-            device=CPU,
             checkpoint=ckpt,
             epoch_callback=kill_at_the_end,
         )
     resumed = ResNetRegressor("resnet18")
-    hist, pred = fit(
+    hist, pred = fit_fold(
         resumed,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         settings,
-        bands="gri",
         seed=3,
-        device=CPU,
         checkpoint=ckpt,
     )
     assert list(hist["epoch"]) == [0, 1]
@@ -332,15 +329,12 @@ def test_the_authors_recipe_regresses_in_dex_from_the_training_mean(tmp_path):
     }
     torch.manual_seed(0)
     model = ResNetRegressor("resnet18")
-    hist, pred = fit(
+    hist, pred = fit_fold(
         model,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         settings,
-        bands="gri",
         seed=3,
-        device=CPU,
     )
     mean = subsets["train"].y.mean()
     assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
@@ -374,15 +368,12 @@ def test_wrong_resolution_and_missing_weights_are_refused(tmp_path):
 def run_fit(images, subsets, settings, init, checkpoint=None, epoch_callback=None):
     model = ResNetRegressor("resnet18")
     model.load_state_dict(init)
-    hist, pred = fit(
+    hist, pred = fit_fold(
         model,
         images,
-        subsets["train"],
-        subsets["validation"],
+        subsets,
         settings,
-        bands="gri",
         seed=3,
-        device=CPU,
         checkpoint=checkpoint,
         epoch_callback=epoch_callback,
     )
