@@ -48,6 +48,8 @@ SKIPPED_PREFIXES = ("catalog_", "cutouts_")
 ORDER = (
     "reference_fetch",
     "ensemble_folds",
+    "calibrate_uncertainty",
+    "uncertainty_table",
     "analysis_mmr",
     "analysis_summary",
     "reference_comparison",
@@ -167,6 +169,8 @@ def write_predictions(wf: Path, cfg: dict) -> int:
 
     from galcnn import data
     from galcnn import io as gio
+    from galcnn.paths import MODEL_PREDICTIONS
+    from galcnn.predict import PREDICTION_COLUMNS
 
     results = wf / "results"
     index = pd.read_parquet(results / "images" / "index.parquet")
@@ -180,7 +184,7 @@ def write_predictions(wf: Path, cfg: dict) -> int:
             frames = []
             for name in ("test", "validation"):
                 sub = subsets[name]
-                noise = rng.normal(0, 0.1, size=(2, len(sub.y)))
+                noise = rng.normal(0, 0.1, size=(3, len(sub.y)))
                 frames.append(
                     pd.DataFrame(
                         {
@@ -189,19 +193,13 @@ def write_predictions(wf: Path, cfg: dict) -> int:
                             "true": sub.y,
                             "pred": sub.y + noise[0],
                             "pred_notta": sub.y + noise[1],
-                        }
+                            "spread": np.abs(noise[2]) / 5,
+                        },
+                        columns=PREDICTION_COLUMNS,
                     )
                 )
-            gio.write_parquet(
-                results
-                / "models"
-                / target
-                / bands
-                / f"{res}px"
-                / f"fold{fold}"
-                / "predictions.parquet",
-                pd.concat(frames, ignore_index=True),
-            )
+            path = MODEL_PREDICTIONS.format(target=target, bands=bands, res=res, fold=fold)
+            gio.write_parquet(wf / path, pd.concat(frames, ignore_index=True))
             n += 1
     return n
 
