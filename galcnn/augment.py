@@ -68,6 +68,15 @@ def random_dihedral(x: torch.Tensor, generator: Generators = None) -> torch.Tens
     return out
 
 
+def _warp(x: torch.Tensor, theta: torch.Tensor, padding: str) -> torch.Tensor:
+    """Each image resampled (bilinear) through its affine map ``theta`` (N × 2 × 3), the
+    area outside the image filled by ``padding`` (grid_sample's padding_mode)."""
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(
+        x.float(), grid, mode="bilinear", padding_mode=padding, align_corners=False
+    ).to(x.dtype)
+
+
 def random_zoom(x: torch.Tensor, max_zoom: float, generator: Generators = None) -> torch.Tensor:
     """Each image magnified by a random factor in [1, max_zoom] about a random
     point that keeps the view inside the image (fastai 0.7's RandomScale + RandomCrop)."""
@@ -83,10 +92,7 @@ def random_zoom(x: torch.Tensor, max_zoom: float, generator: Generators = None) 
     theta[:, 0, 0] = inv
     theta[:, 1, 1] = inv
     theta[:, :, 2] = shift
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(
-        x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False
-    ).to(x.dtype)
+    return _warp(x, theta, "border")
 
 
 #: fastai 0.7's RandomRotate rotates three images in four.
@@ -108,10 +114,7 @@ def random_rotate(
     cos, sin = torch.cos(angle), torch.sin(angle)
     theta = torch.zeros((n, 2, 3), device=x.device, dtype=torch.float32)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(
-        x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False
-    ).to(x.dtype)
+    return _warp(x, theta, "reflection")
 
 
 def random_lighting(x: torch.Tensor, amount: float, generator: Generators = None) -> torch.Tensor:

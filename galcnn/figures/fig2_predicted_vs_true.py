@@ -69,26 +69,12 @@ def draw_predicted_vs_true(
     ax.legend(loc="lower right", frameon=False)
 
     area = 120 * stats["count"] / stats["count"].max()
-    ax_top.scatter(
-        c,
-        stats["rmse"],
-        s=area,
-        color=COLORS["rmse"],
-        edgecolors="white",
-        label=f"RMSE = {global_rmse:.4f} dex",
-        zorder=3,
-    )
-    ax_top.scatter(
-        c,
-        stats["nmad"],
-        s=area,
-        color=COLORS["nmad"],
-        edgecolors="white",
-        label=f"NMAD = {global_nmad:.4f} dex",
-        zorder=3,
-    )
-    ax_top.axhline(global_rmse, color=COLORS["rmse"], lw=1.5, zorder=1)
-    ax_top.axhline(global_nmad, color=COLORS["nmad"], lw=1.5, zorder=1)
+    for key, value in (("rmse", global_rmse), ("nmad", global_nmad)):
+        label = f"{key.upper()} = {value:.4f} dex"
+        ax_top.scatter(
+            c, stats[key], s=area, color=COLORS[key], edgecolors="white", label=label, zorder=3
+        )
+        ax_top.axhline(value, color=COLORS[key], lw=1.5, zorder=1)
     ax_top.set_ylim(0, 1.15 * max(stats["rmse"].max(), stats["nmad"].max(), global_rmse))
     ax_top.set_ylabel(SCATTER)
     ax_top.tick_params(labelbottom=False)
