@@ -19,6 +19,8 @@ number of predictions behind it, on CPU or GPU.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import platform
@@ -103,10 +105,8 @@ def export_model(
     for k in folds:
         raw = Path(model_paths[k]).read_bytes()
         gio.write_bytes(out / weight_name(k), raw)
-        files[weight_name(k)] = _file_entry(out / weight_name(k))
-        state = torch.load(out / weight_name(k), map_location="cpu", weights_only=True)[
-            "state_dict"
-        ]
+        files[weight_name(k)] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)["state_dict"]
         scaling[str(k)] = {"y_mean": float(state["y_mean"]), "y_std": float(state["y_std"])}
     meta = {
         "format": FORMAT,
@@ -131,7 +131,11 @@ def export_model(
             "description": "prediction = head output * y_std + y_mean, per fold",
             "folds": scaling,
         },
-        "tta": {"enabled": bool(tta), "mode": tta_mode, "n": tta_copies(tta_mode) if tta else 1},
+        "tta": {
+            "enabled": bool(tta),
+            "mode": tta_mode,
+            "n": tta_copies(tta_mode, int(first["res"])) if tta else 1,
+        },
         "calibration": {
             "sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms",
             **uncertainty,

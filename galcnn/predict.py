@@ -39,9 +39,12 @@ TTA_MODES = ("dihedral", "fastai")
 N_FASTAI_AUGMENTED = 4
 
 
-def tta_copies(mode: str) -> int:
-    """How many copies of an image (its original included) TTA averages in ``mode``, above 1 px."""
-    return N_DIHEDRAL if mode == "dihedral" else 1 + N_FASTAI_AUGMENTED
+def tta_copies(mode: str, res: int) -> int:
+    """How many copies of a ``res`` px image (its original included) TTA averages in ``mode``;
+    every symmetry leaves a 1 x 1 image unchanged, so dihedral TTA runs the model once there."""
+    if mode == "dihedral":
+        return N_DIHEDRAL if res > 1 else 1
+    return 1 + N_FASTAI_AUGMENTED
 
 
 def _tta_copies(
@@ -49,8 +52,7 @@ def _tta_copies(
 ) -> list[torch.Tensor]:
     """The transformed copies of batch ``x`` to average, the original first."""
     if mode == "dihedral":
-        # 1 x 1 images are unchanged by every symmetry: the model runs once.
-        return [dihedral(x, k) for k in range(N_DIHEDRAL if min(x.shape[2:]) > 1 else 1)]
+        return [dihedral(x, k) for k in range(tta_copies(mode, min(x.shape[2:])))]
     gens = [
         torch.Generator().manual_seed(
             int(np.random.SeedSequence([seed, int(p)]).generate_state(1)[0])

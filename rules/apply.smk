@@ -67,15 +67,10 @@ if _apply["catalog"]:
                 runtime=60,
             params:
                 root=store_root,
-                render=canonical(
-                    {
-                        "size": config["cutouts"]["size"],
-                        "scale": config["cutouts"]["scale"],
-                        "seed": config["mock"]["seed"],
-                    }
-                ),
+                shards=1,
+                render=MOCK_RENDER,
             script:
-                "../workflow/scripts/apply_cutouts_render.py"
+                "../workflow/scripts/mock_render.py"
 
     else:
 
@@ -96,16 +91,10 @@ if _apply["catalog"]:
                 runtime=240,
             params:
                 root=store_root,
-                service=canonical(
-                    {
-                        "data_release": config["sdss"]["data_release"],
-                        "size": config["cutouts"]["size"],
-                        "scale": config["cutouts"]["scale"],
-                        "opt": config["cutouts"]["opt"],
-                    }
-                ),
+                shards=1,
+                service=CUTOUT_SERVICE,
             script:
-                "../workflow/scripts/apply_cutouts_download.py"
+                "../workflow/scripts/cutouts_download.py"
 
     rule apply_pack:
         input:

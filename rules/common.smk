@@ -211,7 +211,31 @@ def canonical(obj):
 
 
 #: The config's resources: entry of each rule that takes its requests from there.
-CONFIG_RESOURCES = {"train_cnn": "resources.train", "predict_cnn": "resources.predict"}
+CONFIG_RESOURCES = {
+    "train_cnn": "resources.train",
+    "predict_cnn": "resources.predict",
+    "apply_predict": "resources.predict",
+}
+
+
+# What determines the cutouts: the server address and the politeness settings
+# (cutouts.concurrency/rate_limit/retries/timeout/...) do not, so the download script reads
+# them from the config and changing them reruns nothing.
+CUTOUT_SERVICE = canonical(
+    {
+        "data_release": config["sdss"]["data_release"],
+        "size": config["cutouts"]["size"],
+        "scale": config["cutouts"]["scale"],
+        "opt": config["cutouts"]["opt"],
+    }
+)
+MOCK_RENDER = canonical(
+    {
+        "size": config["cutouts"]["size"],
+        "scale": config["cutouts"]["scale"],
+        "seed": config["mock"]["seed"],
+    }
+)
 
 
 def gpu_resources(kind):

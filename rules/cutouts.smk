@@ -25,16 +25,6 @@ rule cutouts_download:
     params:
         root=store_root,
         shards=config["cutouts"]["shards"],
-        # What determines the images; the server address and the politeness settings
-        # (cutouts.concurrency/rate_limit/retries/timeout) do not, so the script reads
-        # them from the config and changing them reruns nothing.
-        service=canonical(
-            {
-                "data_release": config["sdss"]["data_release"],
-                "size": config["cutouts"]["size"],
-                "scale": config["cutouts"]["scale"],
-                "opt": config["cutouts"]["opt"],
-            }
-        ),
+        service=CUTOUT_SERVICE,
     script:
         "../workflow/scripts/cutouts_download.py"

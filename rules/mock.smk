@@ -46,12 +46,6 @@ rule cutouts_render:
     params:
         root=store_root,
         shards=config["cutouts"]["shards"],
-        render=canonical(
-            {
-                "size": config["cutouts"]["size"],
-                "scale": config["cutouts"]["scale"],
-                "seed": config["mock"]["seed"],
-            }
-        ),
+        render=MOCK_RENDER,
     script:
         "../workflow/scripts/mock_render.py"

@@ -90,7 +90,7 @@ def test_apply_writes_every_galaxy_with_predictions_status_and_flags(applied):
         and (table.loc[ok, "oh_p50_sigma"] > 0).all()
     )
     # Every fold model (2) times the copies TTA averages (the paper config's fastai mode: 1 + 4).
-    copies = 2 * tta_copies(PAPER_TTA)
+    copies = 2 * tta_copies(PAPER_TTA, 4)
     assert copies == 10 and (table.loc[ok, "oh_p50_n_models"] == copies).all()
     assert table.loc[~ok, "oh_p50_pred"].isna().all()
     assert "z_above_training" in table.loc[3, "flags"]

@@ -11,7 +11,8 @@ cfg = snakemake.config["cutouts"]
 download.download_shard(
     catalog=pd.read_parquet(snakemake.input.catalog, columns=["objID", "ra", "dec"]),
     root=p.root,
-    shard=int(snakemake.wildcards.shard),
+    # The apply stage downloads its galaxies as the one shard of a store of their own.
+    shard=int(getattr(snakemake.wildcards, "shard", 0)),
     n_shards=p.shards,
     service=download.CutoutService(url=snakemake.config["sdss"]["url"], **p.service),
     **{

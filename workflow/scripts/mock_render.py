@@ -11,7 +11,8 @@ render = params.render
 render_shard(
     pd.read_parquet(snakemake.input.truth),
     params.root,
-    int(snakemake.wildcards.shard),
+    # The apply stage renders its galaxies as the one shard of a store of their own.
+    int(getattr(snakemake.wildcards, "shard", 0)),
     params.shards,
     render["size"],
     render["scale"],
