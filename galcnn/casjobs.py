@@ -182,7 +182,11 @@ def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) ->
         reply = None
         try:
             reply = get()
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             reason = http.describe(exc)
         else:
             if reply.status == 200:

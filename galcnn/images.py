@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 #: The images a model sees: the gri colour JPEG, or its r channel alone (the morphology-only
 #: diagnostic, paper §4.1).
 BANDS = ("gri", "r")
-INDEX_COLUMNS = ("objID", "row")
 #: Rows per block when streaming a large array through memory (50 MB at 128 px; the
 #: downsampling's integer sums take about five times that).
 BLOCK = 1024

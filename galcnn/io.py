@@ -130,11 +130,6 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.save(tmp, array)
-
-
 def sha256_stream(stream: IO[bytes], chunk: int = 1 << 20) -> tuple[int, str]:
     """(size in bytes, sha256 hex digest) of everything left in ``stream``, read in chunks."""
     digest, size = hashlib.sha256(), 0

@@ -90,7 +90,10 @@ def parse_minutes(limit: str) -> float:
         return UNLIMITED
     days, _, clock = limit.strip().rpartition("-")
     parts = [int(p) for p in clock.split(":")]
-    h, m, s = ([0] * (3 - len(parts)) + parts) if len(parts) > 1 else (0, parts[0], 0)
+    if days:  # days-hours[:minutes[:seconds]]
+        h, m, s = parts + [0] * (3 - len(parts))
+    else:  # minutes, minutes:seconds or hours:minutes:seconds
+        h, m, s = [0] * (3 - len(parts)) + parts if len(parts) > 1 else (0, parts[0], 0)
     return (int(days or 0) * 24 + h) * 60 + m + s / 60
 
 

@@ -41,7 +41,15 @@ def test_sinfo_lines_become_nodes():
 
 @pytest.mark.parametrize(
     "limit, minutes",
-    [("infinite", float("inf")), ("30", 30), ("1:30:00", 90), ("45:00", 45), ("1-02:00:00", 1560)],
+    [
+        ("infinite", float("inf")),
+        ("30", 30),
+        ("1:30:00", 90),
+        ("45:00", 45),
+        ("1-02:00:00", 1560),
+        ("1-12", 2160),  # days-hours: the clock after the day counts from hours
+        ("1-12:30", 2190),
+    ],
 )
 def test_time_limits_in_minutes(limit, minutes):
     assert parse_minutes(limit) == minutes
