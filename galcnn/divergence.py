@@ -34,7 +34,7 @@ class EpochGuard:
     def check(
         self,
         what: str,
-        values: torch.Tensor | np.ndarray,
+        values: torch.Tensor | np.ndarray | float,
         optimizer: torch.optim.Optimizer,
         step: int | None = None,
     ) -> None:

@@ -112,12 +112,16 @@ class _Epochs:
             ):
                 pred = model(x)
             loss = rmse_loss(pred, yb) / loss_scale
-            guard.check("training loss", loss.detach(), self.opt, step=i)
             self.opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.opt)
             self.scaler.update()
-            sq_err += float(loss.detach()) ** 2 * len(yb)
+            # One wait for the device per step, once the step's work is queued: the loss's value
+            # serves the divergence check and the epoch's RMSE (a diverged step's weights are
+            # discarded with the job; the last finite epoch's checkpoint is on disk).
+            value = float(loss.detach())
+            guard.check("training loss", value, self.opt, step=i)
+            sq_err += value**2 * len(yb)
             n_seen += len(yb)
         return float(np.sqrt(sq_err / n_seen)) * loss_scale
 
