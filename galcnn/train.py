@@ -174,22 +174,22 @@ def _prepare(
     )
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     return _Epochs(
-        model,
-        images,
-        train,
-        val,
-        bands,
-        device,
-        schedule,
-        steps,
-        batch_size,
-        opt,
-        scaler,
-        rng,
-        aug_gen,
-        augment_settings(settings),
-        dtype,
-        bool(settings["amp"]),
+        model=model,
+        images=images,
+        train=train,
+        val=val,
+        bands=bands,
+        device=device,
+        schedule=schedule,
+        steps=steps,
+        batch_size=batch_size,
+        opt=opt,
+        scaler=scaler,
+        rng=rng,
+        aug_gen=aug_gen,
+        augment=augment_settings(settings),
+        dtype=dtype,
+        amp=bool(settings["amp"]),
     )
 
 
