@@ -35,6 +35,8 @@ HERE = Path(__file__).resolve()
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(REPO))
+from galcnn import paths  # noqa: E402 (after the path set-up; imports nothing heavy)
+
 # The synthetic input is made in child processes (--build, --stand-ins) and this process imports
 # nothing heavy: a child's peak RSS as the kernel reports it starts at its parent's RSS at fork.
 
@@ -169,13 +171,11 @@ def write_predictions(wf: Path, cfg: dict) -> int:
 
     from galcnn import data
     from galcnn import io as gio
-    from galcnn.paths import MODEL_PREDICTIONS
     from galcnn.predict import PREDICTION_COLUMNS
 
-    results = wf / "results"
-    index = pd.read_parquet(results / "images" / "index.parquet")
-    splits = pd.read_parquet(results / "splits.parquet")
-    catalog = pd.read_parquet(results / "catalog" / "galaxies.parquet")
+    index = pd.read_parquet(wf / paths.IMAGE_INDEX)
+    splits = pd.read_parquet(wf / paths.SPLITS)
+    catalog = pd.read_parquet(wf / paths.CATALOG)
     rng = np.random.default_rng(1)
     n = 0
     for target, bands, res in cnn_keys(cfg):
@@ -198,7 +198,7 @@ def write_predictions(wf: Path, cfg: dict) -> int:
                         columns=PREDICTION_COLUMNS,
                     )
                 )
-            path = MODEL_PREDICTIONS.format(target=target, bands=bands, res=res, fold=fold)
+            path = paths.MODEL_PREDICTIONS.format(target=target, bands=bands, res=res, fold=fold)
             gio.write_parquet(wf / path, pd.concat(frames, ignore_index=True))
             n += 1
     return n
@@ -227,9 +227,9 @@ def build(wf: Path, n: int) -> None:
     copy_workflow(wf)
     gio.write_text(wf / "overrides.yaml", yaml.safe_dump(OVERRIDES))
     catalog, truth = simulate_catalogue(n, cfg["query"]["cuts"])
-    gio.write_parquet(wf / "results" / "catalog" / "galaxies.parquet", catalog)
+    gio.write_parquet(wf / paths.CATALOG, catalog)
     pool = jpeg_pool(truth, cfg)
-    written = write_store(wf / "results" / "cutouts", catalog, pool, cfg["cutouts"]["shards"])
+    written = write_store(wf / paths.CUTOUT_ROOT, catalog, pool, cfg["cutouts"]["shards"])
     print(
         f"synthetic input: {len(catalog):,} catalogue rows, {written / 1e9:.2f} GB of cutouts "
         f"(pool of {len(pool)}, {np.mean([len(p) for p in pool]):.0f} "
@@ -398,28 +398,31 @@ def main() -> None:
             f"{'stage':<34} {'jobs':>4} {'wall':>11} {'CPU':>11} {'peak RSS':>12} {'jobs (s)':>11} {'job max_rss':>12}",
             flush=True,
         )
-        runner.targets("images_pack", f"results/images/{size}px.npy")
+        runner.targets("images_pack", paths.IMAGES.format(res=size))
         for res in sorted(cfg["resolutions"], reverse=True):
             if res != size:
-                runner.targets(f"images_downsample {res}px", f"results/images/{res}px.npy")
-        runner.targets("splits", "results/splits.parquet")
+                runner.targets(f"images_downsample {res}px", paths.IMAGES.format(res=res))
+        runner.targets("splits", paths.SPLITS)
 
         subprocess.run([sys.executable, __file__, "--stand-ins", str(wf)], check=True)
         for target in cfg["targets"]:
             for method in ("rf", "mean"):
                 runner.targets(
-                    f"baselines_{method} {target}", f"results/baselines/{method}/{target}.parquet"
+                    f"baselines_{method} {target}",
+                    paths.BASELINE.format(method=method, target=target),
                 )
         pending = runner.pending_rules()
         for rule in sorted(pending, key=lambda r: ORDER.index(r) if r in ORDER else len(ORDER)):
             runner.until(rule)
-        runner.run("report", [runner.snakemake, *runner.base, "--report", "results/report.html"])
+        runner.run(
+            "report", [runner.snakemake, *runner.base, "--report", f"{paths.RESULTS}/report.html"]
+        )
 
         total = sum(row[1] for row in runner.rows)
         cpu = sum(row[2] for row in runner.rows)
         peak = max(row[3] for row in runner.rows)
         print(f"{'total':<39} {total:9.1f} s {cpu:9.1f} s {peak:9.0f} MB")
-        used = sum(f.stat().st_size for f in (wf / "results").rglob("*") if f.is_file())
+        used = sum(f.stat().st_size for f in (wf / paths.RESULTS).rglob("*") if f.is_file())
         print(f"scratch results: {used / 1e9:.2f} GB")
         print(f"paper_scale_s={total:.0f} peak_rss_mb={peak:.0f}")
     finally:
