@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 
 def load(folder, device=None):
     """An exported model folder (``snakemake export``), checked against its model.json:
-    ``galcnn.load(folder).predict(rgb_uint8)``. See :mod:`galcnn.portable`."""
+    ``galcnn.load(folder).predict(rgb_uint8)``. See :mod:`galcnn.cnn.portable`."""
     # Imported here: torch is needed only by those who predict.
-    from galcnn.portable import load as _load
+    from galcnn.cnn.portable import load as _load
 
     return _load(folder, device)

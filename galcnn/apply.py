@@ -4,9 +4,9 @@
 optional integer ``objID``; any other column is carried through) and refuses it
 whole, naming the file, column and rows, when it is unusable. Its galaxies then
 go through the cutout stage like the training galaxies: downloaded from
-SkyServer, or, for the mock survey, rendered by :mod:`galcnn.mock_images` from
+SkyServer, or, for the mock survey, rendered by :mod:`galcnn.mock.images` from
 :func:`mock_truth`. :func:`assemble` joins the catalogue, the cutouts' status and
-each target's predictions (from the exported models, :mod:`galcnn.portable`) into
+each target's predictions (from the exported models, :mod:`galcnn.cnn.portable`) into
 one table with a status and domain flags per galaxy.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from galcnn import cutouts
-from galcnn.mock_catalog import simulate_catalog
+from galcnn.mock.catalog import simulate_catalog
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
     """Mock galaxies for the catalogue's positions, so new mock positions render offline.
 
     The mock survey has no sky to cut out, so each position gets a fresh galaxy of the
-    same simulated population (:func:`galcnn.mock_catalog.simulate_catalog`, through the
+    same simulated population (:func:`galcnn.mock.catalog.simulate_catalog`, through the
     same cuts), drawn with a seed made from the mock seed and the catalogue's objIDs and
     assigned in objID order: the same catalogue always gives the same galaxies, and they
     are not the training galaxies. Returns the truth table (renderer input) with the

@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import yaml
 
-from galcnn import http
-from galcnn import io as gio
+from galcnn import storage
+from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def make_bundle(
             entries[name] = _entry(data)
         else:
             with open(data, "rb") as stream:
-                size, sha = gio.sha256_stream(stream)
+                size, sha = storage.sha256_stream(stream)
             entries[name] = {"size": size, "sha256": sha}
     digest = results_digest(entries)
     manifest = {
@@ -169,7 +169,7 @@ def make_bundle(
     }
     out = Path(out_dir) / f"galcnn-results-{digest[:SHORT_DIGEST]}.tar.gz"
     with (
-        gio.atomic_path(out) as tmp,
+        storage.atomic_path(out) as tmp,
         open(tmp, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
@@ -229,14 +229,14 @@ def restore_bundle(source: str, outputs: Sequence[str], expected_layout: Mapping
     with tempfile.TemporaryDirectory(prefix="galcnn-bundle-") as staging:
         staging = Path(staging)
         if urlsplit(source).scheme in ("http", "https"):
-            archive = http.download_file(source, staging / "bundle.tar.gz", retries=5)
+            archive = web.download_file(source, staging / "bundle.tar.gz", retries=5)
         else:
             archive = Path(source)
         manifest = _verified_extract(
             archive, source, set(outputs), staging / "files", expected_layout
         )
         for name in outputs:
-            with gio.atomic_path(name) as tmp:
+            with storage.atomic_path(name) as tmp:
                 shutil.move(staging / "files" / name, tmp)
     log.info(
         "restored %d files from %s (digest %s, %d files verified)",
@@ -284,9 +284,9 @@ def _verified_extract(
                     target = dest / name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with open(target, "wb") as out:
-                        size, sha = gio.sha256_stream(_Tee(stream, out))
+                        size, sha = storage.sha256_stream(_Tee(stream, out))
                 else:
-                    size, sha = gio.sha256_stream(stream)
+                    size, sha = storage.sha256_stream(stream)
                 if (size, sha) != (entry["size"], entry["sha256"]):
                     raise BundleError(
                         f"{source}: {name} does not match {MANIFEST} ({size} bytes, sha256 {sha[:16]}…; "

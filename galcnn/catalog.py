@@ -3,7 +3,7 @@
 The cuts are data (:class:`Cut`), rendered both as the SQL ``WHERE`` clause sent
 to SkyServer (:func:`sql_where`) and as a filter on a data frame
 (:func:`apply_cuts`), so the mock survey and the real query pass through the
-same selection (docs/paper.md, "Data"; the query is galcnn/query.sql).
+same selection (docs/paper.md, "Data"; the query is galcnn/sdss/query.sql).
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import maximum_filter, uniform_filter
 
-from galcnn import io as gio
-from galcnn import paths
+from galcnn import paths, storage
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ def open_shard(root: str | Path, shard: int, settings: dict) -> Path:
             )
             for path in stale:
                 path.unlink()
-        gio.write_text(stamp, wanted)
+        storage.write_text(stamp, wanted)
     return folder
 
 
@@ -238,7 +237,7 @@ def write_manifest(path: str | Path, records: list[dict]) -> pd.DataFrame:
     frame = frame.astype(
         {"objID": "int64", "status": "string", "reason": "string", "path": "string"}
     )
-    gio.write_parquet(path, frame)
+    storage.write_parquet(path, frame)
     return frame
 
 

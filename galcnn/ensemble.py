@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def headline_file(
 ) -> pd.DataFrame:
     """Read the fold-ensemble test file, write :func:`headline`'s frame."""
     frame = headline(pd.read_parquet(test_path), predictions, fold)
-    gio.write_parquet(out_path, frame)
+    storage.write_parquet(out_path, frame)
     log.info(
         "headline predictions: %s%s, %d test galaxies",
         predictions,
@@ -124,8 +124,8 @@ def ensemble_files(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read each fold's predictions.parquet, write the test ensemble and the out-of-fold file."""
     test, val = ensemble_folds({int(k): pd.read_parquet(p) for k, p in paths.items()})
-    gio.write_parquet(test_out, test)
-    gio.write_parquet(val_out, val)
+    storage.write_parquet(test_out, test)
+    storage.write_parquet(val_out, val)
     log.info(
         "ensembled %d folds: %d test galaxies, %d out-of-fold validation galaxies",
         len(paths),

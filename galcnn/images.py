@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from galcnn import cutouts
-from galcnn import io as gio
+from galcnn import cutouts, storage
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,8 @@ def pack_cutouts(
 
     # Decoded and written one block at a time, each block through a mapping of the file closed after
     # it: the pages of a mapping held open stay resident, up to the whole array.
-    with gio.atomic_path(out_images) as tmp, ThreadPoolExecutor(max(1, threads)) as pool:
-        gio.open_memmap(tmp, np.uint8, (len(candidates), size, size, 3)).flush()
+    with storage.atomic_path(out_images) as tmp, ThreadPoolExecutor(max(1, threads)) as pool:
+        storage.open_memmap(tmp, np.uint8, (len(candidates), size, size, 3)).flush()
         kept, failed = [], []
         for start in tqdm(
             range(0, len(candidates), BLOCK),
@@ -102,11 +101,11 @@ def pack_cutouts(
     index = pd.DataFrame(
         {"objID": kept.astype(np.int64), "row": np.arange(len(kept), dtype=np.int64)}
     )
-    gio.write_parquet(out_index, index)
+    storage.write_parquet(out_index, index)
     excluded_frame = pd.concat(excluded, ignore_index=True).astype(
         {"objID": "int64", "status": "string", "reason": "string"}
     )
-    gio.write_parquet(out_excluded, excluded_frame)
+    storage.write_parquet(out_excluded, excluded_frame)
     by_status = excluded_frame["status"].value_counts().to_dict()
     log.info(
         "packed %d of %d catalogue galaxies; excluded %d %s",
@@ -143,8 +142,8 @@ def _truncate_rows(path: Path, n_rows: int) -> None:
     full = load_images(path)
     dtype, shape = full.dtype, full.shape
     del full
-    with gio.atomic_path(path) as trimmed:
-        gio.open_memmap(trimmed, dtype, (n_rows, *shape[1:])).flush()
+    with storage.atomic_path(path) as trimmed:
+        storage.open_memmap(trimmed, dtype, (n_rows, *shape[1:])).flush()
         for start in range(0, n_rows, BLOCK):
             _write_rows(trimmed, start, _read_rows(path, start, min(start + BLOCK, n_rows)))
 
@@ -176,8 +175,8 @@ def downsample_file(src: str | Path, dst: str | Path, res: int) -> None:
     full = load_images(src)
     n, channels = len(full), full.shape[-1]
     del full
-    with gio.atomic_path(dst) as tmp:
-        gio.open_memmap(tmp, np.uint8, (n, res, res, channels)).flush()
+    with storage.atomic_path(dst) as tmp:
+        storage.open_memmap(tmp, np.uint8, (n, res, res, channels)).flush()
         for start in tqdm(range(0, n, BLOCK), desc=f"downsampling to {res} px", unit="block"):
             _write_rows(tmp, start, area_average(_read_rows(src, start, start + BLOCK), res))
     log.info("wrote %d images at %d px to %s", n, res, dst)

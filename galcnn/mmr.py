@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from galcnn.catalog import MASS, target_mask
-from galcnn.io import write_csv
 from galcnn.metrics import as_values, bin_edges, bin_index, scatter_nmad
+from galcnn.storage import write_csv
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ BUNDLE_DIR = f"{RESULTS}/bundle"
 
 # ---- exported models and new galaxies --------------------------------------------------------
 EXPORT_DIR = f"{RESULTS}/export/{{target}}/{{bands}}/{{res}}px"
-#: Names inside an exported model's folder (also read by :mod:`galcnn.portable` outside Snakemake).
+#: Names inside an exported model's folder (also read by :mod:`galcnn.cnn.portable` outside Snakemake).
 EXPORT_MANIFEST = "model.json"
 EXPORT_FOLD = "fold{fold}.pt"
 EXPORT_JSON = f"{EXPORT_DIR}/{EXPORT_MANIFEST}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.metrics import nmad, rmse
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def check_body(path: Path, name: str, expected_sha256: str) -> None:
     with open(path, "rb") as fh:
         head = fh.read(512)
         fh.seek(0)
-        size, got = gio.sha256_stream(fh)
+        size, got = storage.sha256_stream(fh)
         fh.seek(max(0, size - 1))
         ends_mid_line = fh.read(1) != b"\n"
     if not head:
@@ -162,7 +162,7 @@ def fetch_reference(
     passes every check.
     """
     # Imported here: the analysis rules read references without the download stack in their env.
-    from galcnn import http
+    from galcnn.sdss import web
 
     source = source_label(commit)
     with tempfile.TemporaryDirectory(prefix="reference-") as scratch:
@@ -182,14 +182,14 @@ def fetch_reference(
                 continue
             url = f"{base_url.rstrip('/')}/{commit}/{folder.strip('/')}/{f.name}"
             try:
-                http.download_file(
+                web.download_file(
                     url,
                     path,
                     retries=retries,
                     timeout=timeout,
                     check=lambda p, f=f: check_body(p, f.name, f.sha256),
                 )
-            except http.Unreachable as exc:
+            except web.Unreachable as exc:
                 where = f"{local_dir}/" if local_dir else "a folder named by reference.local_dir"
                 reason = f"{exc}. Offline? Put the files {[g.name for g in files]} in {where} by hand, {RETRY_HINT}"
                 log.warning("published reference unavailable: %s", reason)
@@ -243,8 +243,8 @@ def _write(
         }
     )
     for res, path in outputs.items():
-        gio.write_parquet(path, frames.get(res, empty))
-    gio.write_json(status_path, record)
+        storage.write_parquet(path, frames.get(res, empty))
+    storage.write_json(status_path, record)
 
 
 def load_reference(
@@ -363,7 +363,7 @@ def build_comparison(
 ) -> pd.DataFrame:
     ours = {res: pd.read_parquet(p, columns=list(COLUMNS)) for res, p in prediction_paths.items()}
     table = compare(ours, load_reference(status_path, reference_paths))
-    gio.write_csv(csv_path, table)
+    storage.write_csv(csv_path, table)
     for _, row in table.iterrows():
         log.info("%4d px: %d common galaxies %s", row["resolution"], row["n_common"], row["note"])
     return table

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from galcnn.io import write_csv, write_text
 from galcnn.metrics import nmad, rmse
 from galcnn.reference import Reference, load_reference
+from galcnn.storage import write_csv, write_text
 
 log = logging.getLogger(__name__)
 

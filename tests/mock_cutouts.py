@@ -13,8 +13,8 @@ import pandas as pd
 import yaml
 from PIL import Image
 
-from galcnn import mock_catalog as mc
-from galcnn import mock_images as mi
+from galcnn.mock import catalog as mc
+from galcnn.mock import images as mi
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, SCALE = 128, 0.296

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from galcnn import apply
-from galcnn.mock_catalog import simulate_catalog
+from galcnn.mock.catalog import simulate_catalog
 
 CUTS = {
     "petroMag_r": [None, 18.0],

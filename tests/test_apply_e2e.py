@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO, TINY, copy_finished, dry_run_jobs, snakemake
 
 import galcnn
-from galcnn.predict import tta_copies
+from galcnn.cnn.predict import tta_copies
 
 pytestmark = pytest.mark.e2e
 

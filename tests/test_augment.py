@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from galcnn.augment import (
+from galcnn.cnn.augment import (
     N_DIHEDRAL,
     augment_batch,
     dihedral,
@@ -12,7 +12,7 @@ from galcnn.augment import (
     random_rotate,
     random_zoom,
 )
-from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
 
 
 def asymmetric(n=1, size=5):

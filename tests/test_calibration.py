@@ -8,8 +8,8 @@ import torch
 from test_predict import CPU, Recorder, random_images
 
 from galcnn import calibration
+from galcnn.cnn.predict import predict_transforms
 from galcnn.ensemble import ensemble_folds
-from galcnn.predict import predict_transforms
 
 
 def test_the_raw_uncertainty_is_the_models_spread_over_transforms_not_their_disagreement():

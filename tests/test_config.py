@@ -247,8 +247,8 @@ def test_command_line_strings_that_are_not_yaml_stay_strings():
 def test_the_schema_enums_are_the_package_constants():
     """One source of truth: the schema's target, bands and arch enums list what the package knows."""
     from galcnn.catalog import TARGETS
+    from galcnn.cnn.model import ARCHS
     from galcnn.images import BANDS
-    from galcnn.model import ARCHS
 
     definitions = yaml.safe_load(Path(SCHEMA).read_text())["definitions"]
     assert definitions["target"]["enum"] == list(TARGETS)

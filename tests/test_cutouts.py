@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from galcnn import cutouts
-from galcnn import mock_images as mi
+from galcnn.mock import images as mi
 
 SIZE = mock_cutouts.SIZE
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from test_train import SETTINGS, fit_fold, load_fold, synthetic_survey
 
-from galcnn.divergence import EpochGuard, TrainingDiverged
-from galcnn.model import ResNetRegressor
-from galcnn.train import CHECKPOINT_NAME
+from galcnn.cnn.divergence import EpochGuard, TrainingDiverged
+from galcnn.cnn.model import ResNetRegressor
+from galcnn.cnn.train import CHECKPOINT_NAME
 
 
 @pytest.fixture(autouse=True)

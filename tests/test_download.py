@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from servers import FakeSkyServer, fake_catalog, position_key
 
-from galcnn import cutouts, download
+from galcnn import cutouts
+from galcnn.sdss import download
 
 SIZE = 64
 

@@ -10,8 +10,8 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import train_test_split
 
 from galcnn import catalog as gcat
-from galcnn import mock_catalog as mc
 from galcnn.mmr import tremonti_metallicity
+from galcnn.mock import catalog as mc
 
 CUTS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())[
     "query"

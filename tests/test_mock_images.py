@@ -10,7 +10,7 @@ from mock_cutouts import REAL_SKY, decoded
 from PIL import Image
 
 from galcnn import cutouts
-from galcnn import mock_images as mi
+from galcnn.mock import images as mi
 
 SIZE, SCALE = 128, 0.296
 #: How far the mock may stray beyond the real range (five real cutouts are a small sample).

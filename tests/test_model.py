@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from galcnn.model import ResNetRegressor, fetch_weights, load_weights, weights_url
+from galcnn.cnn.model import ResNetRegressor, fetch_weights, load_weights, weights_url
 
 
 @pytest.fixture(autouse=True)

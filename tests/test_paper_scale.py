@@ -13,8 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
 import paper_scale  # noqa: E402
 
-from galcnn import cutouts, ensemble, images, splits  # noqa: E402
-from galcnn import io as gio  # noqa: E402
+from galcnn import cutouts, ensemble, images, splits, storage  # noqa: E402
 
 
 def _jpeg(level: int) -> bytes:
@@ -61,8 +60,8 @@ def test_synthetic_store_packs_and_stand_ins_ensemble(tmp_path, monkeypatch):
         results / "images" / "excluded.parquet",
     )
     assert len(index) == counts[cutouts.OK]
-    gio.write_parquet(results / "splits.parquet", splits.make_splits(index["objID"], 0.2, 2, 0))
-    gio.write_parquet(results / "catalog" / "galaxies.parquet", catalog)
+    storage.write_parquet(results / "splits.parquet", splits.make_splits(index["objID"], 0.2, 2, 0))
+    storage.write_parquet(results / "catalog" / "galaxies.parquet", catalog)
     cfg = {
         "targets": ["oh_p50"],
         "bands": ["gri"],

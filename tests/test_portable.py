@@ -9,9 +9,10 @@ import torch
 from test_train import SETTINGS
 
 import galcnn
-from galcnn import images, portable
-from galcnn.model import ResNetRegressor
-from galcnn.predict import load_model, predict_transforms
+from galcnn import images
+from galcnn.cnn import portable
+from galcnn.cnn.model import ResNetRegressor
+from galcnn.cnn.predict import load_model, predict_transforms
 
 CPU = torch.device("cpu")
 

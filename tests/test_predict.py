@@ -7,11 +7,11 @@ import torch
 from test_train import SETTINGS, synthetic_survey
 from torch import nn
 
-from galcnn import data
-from galcnn.augment import N_DIHEDRAL, dihedral
+from galcnn.cnn import data
+from galcnn.cnn.augment import N_DIHEDRAL, dihedral
+from galcnn.cnn.model import ResNetRegressor
+from galcnn.cnn.predict import PREDICTION_COLUMNS, predict_cnn, predict_rows
 from galcnn.ensemble import ensemble_folds, headline
-from galcnn.model import ResNetRegressor
-from galcnn.predict import PREDICTION_COLUMNS, predict_cnn, predict_rows
 
 CPU = torch.device("cpu")
 

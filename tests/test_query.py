@@ -11,7 +11,8 @@ import pytest
 import yaml
 from servers import FakeSkyServer, Redirector, fake_catalog
 
-from galcnn import casjobs, catalog, query
+from galcnn import catalog
+from galcnn.sdss import casjobs, query
 
 REPO = Path(__file__).resolve().parents[1]
 CUTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["query"]["cuts"]

@@ -11,9 +11,9 @@ import pytest
 import requests
 from servers import PUBLISHED_NAMES, FileServer, published_config, published_csvs
 
-from galcnn import http
 from galcnn import reference as ref
 from galcnn.metrics import nmad, rmse
+from galcnn.sdss import web
 from galcnn.splits import make_splits
 from galcnn.summary import summary_table
 
@@ -165,7 +165,7 @@ def test_bad_content_stops_with_the_file_and_problem_named_and_no_output(tmp_pat
         ),
         (
             "truncated",
-            http.BrokenTransfer,
+            web.BrokenTransfer,
             r"predictions_32-oh_p50.csv: body cut off before its announced length",
         ),
         (

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from galcnn.schedule import CONSTANT, SGDR, STAGE1, Schedule
+from galcnn.cnn.schedule import CONSTANT, SGDR, STAGE1, Schedule
 
 PAPER = {
     "stage1": {"epochs": 2, "lr": 0.1},

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from galcnn import data, metrics
+from galcnn import metrics
 from galcnn.catalog import SENTINEL
-from galcnn.model import ResNetRegressor
-from galcnn.predict import predict_rows
-from galcnn.train import CHECKPOINT_NAME, fit, rmse_loss, train_cnn
+from galcnn.cnn import data
+from galcnn.cnn.model import ResNetRegressor
+from galcnn.cnn.predict import predict_rows
+from galcnn.cnn.train import CHECKPOINT_NAME, fit, rmse_loss, train_cnn
 
 SETTINGS = {
     "arch": "resnet18",
@@ -422,7 +423,7 @@ def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(
     else:  # written by an earlier version: weights and epoch, no fingerprint
         torch.save({"epoch": 2, "model": ResNetRegressor("resnet18").state_dict()}, ckpt)
     damaged = ckpt.read_bytes()
-    with caplog.at_level("WARNING", logger="galcnn.checkpoint"):
+    with caplog.at_level("WARNING", logger="galcnn.cnn.checkpoint"):
         again = run_fit(images, subsets, settings, init, ckpt)
     assert_same_run(again, reference)
     assert (ckpt.parent / "checkpoint.pt.bad").read_bytes() == damaged

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from galcnn.figures.style import new_figure, save_figure
-from galcnn.io import atomic_path
+from galcnn.storage import atomic_path
 
 log = logging.getLogger(__name__)
 

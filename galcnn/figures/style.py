@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
 
-from galcnn.io import atomic_path
+from galcnn.storage import atomic_path
 
 # Jobs run headless on cluster nodes: never let a GUI backend be picked.
 matplotlib.use("Agg")

@@ -16,7 +16,7 @@ import mock_cutouts  # noqa: E402
 from mock_cutouts import REAL_SKY, decoded  # noqa: E402
 
 from galcnn import cutouts  # noqa: E402
-from galcnn import mock_images as mi  # noqa: E402
+from galcnn.mock import images as mi
 
 N_GALAXIES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 N_EXTREME = 50  # the faintest and the smallest, always included

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 
 from conftest import copy_workflow  # noqa: E402
 
-from galcnn import io  # noqa: E402
+from galcnn import storage  # noqa: E402
 from galcnn.catalog import CATALOG_COLUMNS, INTEGER_COLUMNS  # noqa: E402
 
 N_GALAXIES = 142_176  # the paper's sample (docs/paper.md)
@@ -103,7 +103,7 @@ def main() -> None:
 
         catalog = workdir / "results" / "catalog" / "galaxies.parquet"
         catalog.parent.mkdir(parents=True)
-        io.write_parquet(catalog, synthetic_catalog(N_GALAXIES))
+        storage.write_parquet(catalog, synthetic_catalog(N_GALAXIES))
         timed(workdir, args.repeats, f"with a {N_GALAXIES:,}-galaxy catalogue")
 
     print(f"dry_run_s={fresh:.2f}")

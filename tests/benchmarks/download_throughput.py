@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from servers import FakeSkyServer, fake_catalog, position_key  # noqa: E402
 
-from galcnn import cutouts, download  # noqa: E402
+from galcnn import cutouts  # noqa: E402
+from galcnn.sdss import download
 
 LATENCY = 0.05
 

@@ -1,12 +1,12 @@
 """One training epoch and one TTA prediction of the paper's model, at the paper's size, on a GPU.
 
 Trains the paper's ResNet-34 (config/config.yaml: arch, batch size, autocast) at 128 px for one
-unfrozen epoch (stage 2, the dearest kind) through the real data path of ``galcnn.train.fit``: a
+unfrozen epoch (stage 2, the dearest kind) through the real data path of ``galcnn.cnn.train.fit``: a
 memory-mapped uint8 array gathered in a background thread, uint8 to the device, augmentation
 there, channels-last and autocast on CUDA, and the epoch's validation pass. The array is
 synthetic (noise) with the paper's training and validation sizes (142,176 galaxies, 20 % test,
 the folds' 64 / 16 %). Then it predicts the paper's 20,466 test galaxies with test-time
-augmentation through ``galcnn.predict.predict_rows``. Prints training images/s, seconds per
+augmentation through ``galcnn.cnn.predict.predict_rows``. Prints training images/s, seconds per
 epoch, TTA ms per image and peak GPU memory, and an estimate per fold model of the paper's
 10-epoch schedule beside the paper's figure (10 epochs in 25–30 min on one P100, paper §3.2).
 
@@ -33,12 +33,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from galcnn import data  # noqa: E402
-from galcnn.data import Subset  # noqa: E402
+from galcnn.cnn import data  # noqa: E402
+from galcnn.cnn.data import Subset  # noqa: E402
+from galcnn.cnn.model import ResNetRegressor  # noqa: E402
+from galcnn.cnn.predict import predict_rows  # noqa: E402
+from galcnn.cnn.train import fit  # noqa: E402
 from galcnn.images import BLOCK  # noqa: E402
-from galcnn.model import ResNetRegressor  # noqa: E402
-from galcnn.predict import predict_rows  # noqa: E402
-from galcnn.train import fit  # noqa: E402
 
 N_GALAXIES, N_TEST = 142_176, 20_466  # the paper's sample and test set (paper §3.1, §3.2)
 PAPER_EPOCHS = 10  # 2 frozen + 1 + (1 + 2 + 4) SGDR epochs

@@ -76,7 +76,7 @@ def simulate_catalogue(n: int, cuts: dict, seed: int = 2019):
     """``n`` mock galaxies through the paper's cuts (catalogue, truth), drawn in chunks."""
     import pandas as pd
 
-    from galcnn import mock_catalog as mc
+    from galcnn.mock import catalog as mc
 
     catalogs, truths, have = [], [], 0
     chunk = 0
@@ -99,7 +99,7 @@ def simulate_catalogue(n: int, cuts: dict, seed: int = 2019):
 def jpeg_pool(truth, cfg: dict) -> list[bytes]:
     """JPEGs of the first :data:`POOL` galaxies whose cutouts pass the blank rule."""
     from galcnn import cutouts
-    from galcnn import mock_images as mi
+    from galcnn.mock import images as mi
 
     size, scale = cfg["cutouts"]["size"], cfg["cutouts"]["scale"]
     pool = []
@@ -169,9 +169,9 @@ def write_predictions(wf: Path, cfg: dict) -> int:
     import numpy as np
     import pandas as pd
 
-    from galcnn import data
-    from galcnn import io as gio
-    from galcnn.predict import PREDICTION_COLUMNS
+    from galcnn import storage
+    from galcnn.cnn import data
+    from galcnn.cnn.predict import PREDICTION_COLUMNS
 
     index = pd.read_parquet(wf / paths.IMAGE_INDEX)
     splits = pd.read_parquet(wf / paths.SPLITS)
@@ -199,7 +199,7 @@ def write_predictions(wf: Path, cfg: dict) -> int:
                     )
                 )
             path = paths.MODEL_PREDICTIONS.format(target=target, bands=bands, res=res, fold=fold)
-            gio.write_parquet(wf / path, pd.concat(frames, ignore_index=True))
+            storage.write_parquet(wf / path, pd.concat(frames, ignore_index=True))
             n += 1
     return n
 
@@ -220,14 +220,14 @@ def build(wf: Path, n: int) -> None:
     import numpy as np
     from conftest import copy_workflow
 
-    from galcnn import io as gio
+    from galcnn import storage
 
     cfg = paper_config()
     start = time.perf_counter()
     copy_workflow(wf)
-    gio.write_text(wf / "overrides.yaml", yaml.safe_dump(OVERRIDES))
+    storage.write_text(wf / "overrides.yaml", yaml.safe_dump(OVERRIDES))
     catalog, truth = simulate_catalogue(n, cfg["query"]["cuts"])
-    gio.write_parquet(wf / paths.CATALOG, catalog)
+    storage.write_parquet(wf / paths.CATALOG, catalog)
     pool = jpeg_pool(truth, cfg)
     written = write_store(wf / paths.CUTOUT_ROOT, catalog, pool, cfg["cutouts"]["shards"])
     print(

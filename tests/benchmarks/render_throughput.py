@@ -9,8 +9,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from galcnn import mock_catalog as mc  # noqa: E402
-from galcnn import mock_images as mi  # noqa: E402
+from galcnn.mock import catalog as mc  # noqa: E402
+from galcnn.mock import images as mi  # noqa: E402
 
 N_IMAGES = 60
 config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

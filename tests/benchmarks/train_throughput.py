@@ -1,7 +1,7 @@
 """Training throughput of the real data path against the model alone.
 
 Data path: a memory-mapped uint8 .npy file → background gathering of shuffled
-batches → device → float/normalise/augment → train step (galcnn.train's loop).
+batches → device → float/normalise/augment → train step (galcnn.cnn.train's loop).
 Model alone: the same train step on one batch already on the device.
 The ratio (data path / model alone) says how much the data path slows
 training; the goal is ≥ 0.95. Last line: ``ratio=<value>``.
@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from galcnn import data  # noqa: E402
-from galcnn.augment import augment_batch  # noqa: E402
-from galcnn.model import ResNetRegressor  # noqa: E402
-from galcnn.train import rmse_loss  # noqa: E402
+from galcnn.cnn import data
+from galcnn.cnn.augment import augment_batch  # noqa: E402
+from galcnn.cnn.model import ResNetRegressor  # noqa: E402
+from galcnn.cnn.train import rmse_loss  # noqa: E402
 
 
 def train_step(model, opt, x, y, dtype):

@@ -1,7 +1,7 @@
 """The headline test predictions: one fold's model or the fold ensemble (rule analysis_headline)."""
 
 from galcnn.ensemble import headline_file
-from galcnn.io import setup_logging
+from galcnn.storage import setup_logging
 
 setup_logging(snakemake.log[0])
 analysis = snakemake.params.analysis

@@ -1,9 +1,9 @@
 """Scatter of metallicity at fixed stellar mass, SDSS against CNN -> results/tables/mmr.csv."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.mmr import build_mmr_table, mmr_edges
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 
 mmr = snakemake.params.mmr
 build_mmr_table(

@@ -1,9 +1,9 @@
 """RMSE and NMAD of every CNN configuration and baseline -> summary CSV and Markdown."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.summary import build_summary
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 
 inp, params = snakemake.input, snakemake.params
 build_summary(

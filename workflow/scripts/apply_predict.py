@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from galcnn import io as gio
-from galcnn.portable import load, predict_packed
+from galcnn import storage
+from galcnn.cnn.portable import load, predict_packed
 
-log = gio.setup_logging(snakemake.log[0])
+log = storage.setup_logging(snakemake.log[0])
 torch.set_num_threads(max(1, int(snakemake.threads)))
 model = load(Path(snakemake.input.model).parent)
 out = predict_packed(
@@ -16,7 +16,7 @@ out = predict_packed(
     snakemake.input.index,
     batch_size=snakemake.config["predict"]["batch_size"],
 )
-gio.write_parquet(snakemake.output[0], out)
+storage.write_parquet(snakemake.output[0], out)
 log.info(
     "predicted %s for %d galaxies with %s on %s",
     model.meta["target"],

@@ -2,10 +2,9 @@
 
 import pandas as pd
 
-from galcnn import apply, cutouts
-from galcnn import io as gio
+from galcnn import apply, cutouts, storage
 
-log = gio.setup_logging(snakemake.log[0])
+log = storage.setup_logging(snakemake.log[0])
 i = snakemake.input
 catalog = pd.read_parquet(i.catalog)
 status = apply.cutout_status(
@@ -17,8 +16,8 @@ status = apply.cutout_status(
 predictions = {t: pd.read_parquet(p) for t, p in zip(snakemake.params.targets, i.predictions)}
 ranges = apply.training_ranges(pd.read_parquet(i.training_catalog), pd.read_parquet(i.splits))
 table = apply.assemble(catalog, status, predictions, ranges)
-gio.write_parquet(snakemake.output.table, table)
-gio.write_csv(snakemake.output.csv, table)
+storage.write_parquet(snakemake.output.table, table)
+storage.write_csv(snakemake.output.csv, table)
 log.info(
     "%d galaxies: status %s; %d flagged",
     len(table),

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.baselines import random_forest_baseline
 
-log = gio.setup_logging(snakemake.log[0])
+log = storage.setup_logging(snakemake.log[0])
 
 predictions = random_forest_baseline(
     pd.read_parquet(snakemake.input.catalog),
@@ -16,5 +16,5 @@ predictions = random_forest_baseline(
     seed=snakemake.params.seed,
     n_jobs=snakemake.threads,
 )
-gio.write_parquet(snakemake.output[0], predictions)
+storage.write_parquet(snakemake.output[0], predictions)
 log.info("wrote %d random-forest predictions to %s", len(predictions), snakemake.output[0])

@@ -1,9 +1,9 @@
 """Pack what the analysis, figures and report read into results/bundle/galcnn-results-<digest>.tar.gz."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.bundle import make_bundle
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 make_bundle(
     files=list(snakemake.input),
     config=snakemake.config,

@@ -2,14 +2,14 @@
 
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.calibration import calibrate
 
-log = gio.setup_logging(snakemake.log[0])
+log = storage.setup_logging(snakemake.log[0])
 result = calibrate(
     pd.read_parquet(snakemake.input.test),
     pd.read_parquet(snakemake.input.validation),
     names=(snakemake.input.test, snakemake.input.validation),
 )
-gio.write_json(snakemake.output[0], result)
+storage.write_json(snakemake.output[0], result)
 log.info("%s: %s", snakemake.output[0], result)

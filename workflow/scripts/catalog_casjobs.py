@@ -1,9 +1,9 @@
 """Submit the catalogue query to CasJobs (SELECT ... INTO mydb.<table>) and keep the job record."""
 
-from galcnn import casjobs, query
-from galcnn import io as gio
+from galcnn import storage
+from galcnn.sdss import casjobs, query
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 p = snakemake.params
 cfg = snakemake.config["query"]["casjobs"]
 record = casjobs.submit_job(
@@ -14,4 +14,4 @@ record = casjobs.submit_job(
     # Beside the output, so a rerun resumes the submitted job instead of submitting again.
     job_file=f"{snakemake.output[0]}.job",
 )
-gio.write_json(snakemake.output[0], record)
+storage.write_json(snakemake.output[0], record)

@@ -1,9 +1,9 @@
 """Merge the query partitions into the typed catalogue."""
 
-from galcnn import io as gio
-from galcnn import query
+from galcnn import storage
+from galcnn.sdss import query
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 query.merge_partitions(
     parts=list(snakemake.input.parts),
     sqls=list(snakemake.input.sql),

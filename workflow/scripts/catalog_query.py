@@ -1,9 +1,9 @@
 """One right-ascension partition of the paper's catalogue query, run on SkyServer."""
 
-from galcnn import io as gio
-from galcnn import query
+from galcnn import storage
+from galcnn.sdss import query
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 p = snakemake.params.query
 query.query_partition(
     cuts=p["cuts"],

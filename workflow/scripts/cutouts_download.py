@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from galcnn import download
-from galcnn import io as gio
+from galcnn import storage
+from galcnn.sdss import download
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 p = snakemake.params
 cfg = snakemake.config["cutouts"]
 download.download_shard(

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from galcnn import io as gio
-from galcnn.portable import export_model
+from galcnn import storage
+from galcnn.cnn.portable import export_model
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 folds = snakemake.params.folds
 export_model(
     Path(snakemake.output.model).parent,

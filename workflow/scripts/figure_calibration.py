@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.calibration import make_calibration_figure
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 i = snakemake.input
 entries = [
     {

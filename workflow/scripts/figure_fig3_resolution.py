@@ -1,9 +1,9 @@
 """Figure 3: RMSE and NMAD against image size, with the baselines and the published curve."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.fig3_resolution import make_resolution
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 make_resolution(
     prediction_paths=dict(zip(snakemake.params.resolutions, snakemake.input.cnn, strict=True)),
     baseline_paths={"mean": snakemake.input.mean, "rf": snakemake.input.rf},

@@ -1,9 +1,9 @@
 """Diagnostic figure: r-band-only CNN and colour random forest against the gri CNN."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.fig_diagnostic import make_diagnostic
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 models = {
     key: snakemake.input[key] for key in ("cnn_gri", "cnn_r", "rf") if key in snakemake.input.keys()
 }

@@ -1,9 +1,9 @@
 """MMR figure: metallicity against stellar mass for SDSS and the CNN, with the scatter ratio."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.fig_mmr import make_mmr
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 make_mmr(
     z_predictions_path=snakemake.input.metallicity,
     catalog_path=snakemake.input.catalog,

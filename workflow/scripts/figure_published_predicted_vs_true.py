@@ -1,9 +1,9 @@
 """Figure 2 from the authors' published predictions (rule figure_fig2_published)."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.fig2_predicted_vs_true import make_published_predicted_vs_true
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 make_published_predicted_vs_true(
     snakemake.input.reference_status,
     snakemake.input.predictions,

@@ -1,9 +1,9 @@
 """Our predictions against the published ones on the common test galaxies (rule figure_fig_reference_comparison)."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.reference import make_reference_comparison
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 make_reference_comparison(
     prediction_paths=dict(zip(snakemake.params.resolutions, snakemake.input.cnn, strict=True)),
     status_path=snakemake.input.reference_status,

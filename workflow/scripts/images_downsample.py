@@ -1,7 +1,6 @@
 """Area-average the native array to one resolution."""
 
-from galcnn import images
-from galcnn import io as gio
+from galcnn import images, storage
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 images.downsample_file(snakemake.input[0], snakemake.output[0], int(snakemake.wildcards.res))

@@ -1,9 +1,9 @@
 """The galaxies figure 1 shows and their images, from the packed native-resolution array."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.figures.fig1_gallery import extract_gallery
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 extract_gallery(
     predictions_path=snakemake.input.predictions,
     images_path=snakemake.input.images,

@@ -2,10 +2,9 @@
 
 import pandas as pd
 
-from galcnn import cutouts, images
-from galcnn import io as gio
+from galcnn import cutouts, images, storage
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 p = snakemake.params.cutouts
 images.pack_cutouts(
     catalog=pd.read_parquet(snakemake.input.catalog),

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from galcnn import io as gio
-from galcnn.mock_images import render_shard
+from galcnn import storage
+from galcnn.mock.images import render_shard
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 params = snakemake.params
 render = params.render
 render_shard(

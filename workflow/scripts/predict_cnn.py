@@ -1,9 +1,9 @@
 """Test and validation predictions of one trained model, with TTA (rule predict_cnn)."""
 
-from galcnn import io as gio
-from galcnn.predict import predict_cnn
+from galcnn import storage
+from galcnn.cnn.predict import predict_cnn
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 predict_cnn(
     snakemake.input.model,
     snakemake.input.images,

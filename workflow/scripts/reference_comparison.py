@@ -1,9 +1,9 @@
 """Ours against the published predictions on the common test galaxies (rule reference_comparison)."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.reference import build_comparison
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 build_comparison(
     prediction_paths=dict(zip(snakemake.params.resolutions, snakemake.input.cnn, strict=True)),
     status_path=snakemake.input.reference_status,

@@ -1,9 +1,9 @@
 """Fetch, verify and store the published test-set predictions (rule reference_fetch)."""
 
-from galcnn import io as gio
+from galcnn import storage
 from galcnn.reference import PublishedFile, fetch_reference
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 ref = snakemake.config["reference"]
 files = [
     PublishedFile(int(f["resolution"]), f["name"], f["sha256"]) for f in snakemake.params.files

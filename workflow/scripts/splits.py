@@ -4,11 +4,10 @@ import logging
 
 import pandas as pd
 
-from galcnn import io as gio
-from galcnn import splits
+from galcnn import splits, storage
 from galcnn.reference import published_test_ids
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 p = snakemake.params.split
 test_set = p.get("test_set", "random")
 test_ids = (
@@ -23,7 +22,7 @@ table = splits.make_splits(
     p["seed"],
     test_ids,
 )
-gio.write_parquet(snakemake.output[0], table)
+storage.write_parquet(snakemake.output[0], table)
 logging.getLogger("galcnn").info(
     "splits (test_set: %s): %s", test_set, table.groupby(["split", "fold"]).size().to_dict()
 )

@@ -4,10 +4,9 @@ import logging
 
 import pandas as pd
 
-from galcnn import io as gio
-from galcnn import sufficiency
+from galcnn import storage, sufficiency
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 target = snakemake.wildcards.target
 counts = sufficiency.fold_counts(
     pd.read_parquet(snakemake.input.index),
@@ -19,4 +18,4 @@ logging.getLogger("galcnn").info(
     "galaxies with %s per fold:\n%s", target, counts.to_string(index=False)
 )
 sufficiency.check_counts(counts, target, snakemake.params.batch_size, snakemake.params.survey)
-gio.write_csv(snakemake.output[0], counts)
+storage.write_csv(snakemake.output[0], counts)

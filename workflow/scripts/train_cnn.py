@@ -1,9 +1,9 @@
 """Train the CNN of one target, band set, resolution and fold (rule train_cnn)."""
 
-from galcnn import io as gio
-from galcnn.train import train_cnn
+from galcnn import storage
+from galcnn.cnn.train import train_cnn
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 wc = snakemake.wildcards
 train_cnn(
     snakemake.input.images,

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from galcnn import io as gio
+from galcnn import storage
 
-log = gio.setup_logging(snakemake.log[0])
+log = storage.setup_logging(snakemake.log[0])
 rows = [
     {"target": t, "bands": b, "res": r, **json.loads(Path(path).read_text())}
     for (t, b, r), path in zip(snakemake.params.cnn_keys, snakemake.input)
 ]
 table = pd.DataFrame(rows)
-gio.write_csv(snakemake.output[0], table)
+storage.write_csv(snakemake.output[0], table)
 log.info("wrote %d configurations to %s", len(table), snakemake.output[0])

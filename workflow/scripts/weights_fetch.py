@@ -1,9 +1,9 @@
 """Put the ImageNet weights of one ResNet where training reads them (rule weights_fetch)."""
 
-from galcnn import io as gio
-from galcnn.model import fetch_weights
+from galcnn import storage
+from galcnn.cnn.model import fetch_weights
 
-gio.setup_logging(snakemake.log[0])
+storage.setup_logging(snakemake.log[0])
 fetch_weights(
     snakemake.wildcards.arch,
     snakemake.output[0],

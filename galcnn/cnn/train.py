@@ -1,13 +1,13 @@
 """Training one CNN: one target, band set, resolution and fold (docs/paper.md, "Model and training").
 
-RMSE loss, SGD with momentum, the two-stage schedule of :mod:`galcnn.schedule`
-and on-device augmentation (:mod:`galcnn.augment`). The regression is in dex as
+RMSE loss, SGD with momentum, the two-stage schedule of :mod:`galcnn.cnn.schedule`
+and on-device augmentation (:mod:`galcnn.cnn.augment`). The regression is in dex as
 the authors' (``train.standardize_target: false``) or on the standardised
-target (see :class:`galcnn.model.ResNetRegressor`). After every epoch the whole state
+target (see :class:`galcnn.cnn.model.ResNetRegressor`). After every epoch the whole state
 (weights, optimiser, loss scaler, random generators, history) is saved to a
 checkpoint beside the outputs; a job that is killed (a preempted SLURM job) and
 started again resumes after the last finished epoch and gives the same model
-as an uninterrupted run (:mod:`galcnn.checkpoint`). The checkpoint is removed
+as an uninterrupted run (:mod:`galcnn.cnn.checkpoint`). The checkpoint is removed
 once the outputs exist.
 """
 
@@ -25,16 +25,16 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from galcnn import checkpoint as ckpts
-from galcnn import data, metrics
-from galcnn import io as gio
-from galcnn.augment import augment_batch, augment_settings
-from galcnn.data import Subset
-from galcnn.divergence import EpochGuard
-from galcnn.model import ResNetRegressor
+from galcnn import metrics, storage
+from galcnn.cnn import checkpoint as ckpts
+from galcnn.cnn import data
+from galcnn.cnn.augment import augment_batch, augment_settings
+from galcnn.cnn.data import Subset
+from galcnn.cnn.divergence import EpochGuard
+from galcnn.cnn.model import ResNetRegressor
+from galcnn.cnn.predict import predict_rows
+from galcnn.cnn.schedule import Schedule
 from galcnn.paths import CHECKPOINT as CHECKPOINT_NAME
-from galcnn.predict import predict_rows
-from galcnn.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ def train_cnn(
         "n_test": len(subsets["test"]),
         "torch": torch.__version__,
     }
-    with gio.atomic_path(outputs["model"]) as tmp:
+    with storage.atomic_path(outputs["model"]) as tmp:
         torch.save(
             {
                 "arch": settings["arch"],
@@ -365,9 +365,9 @@ def train_cnn(
             },
             tmp,
         )
-    gio.write_json(outputs["config"], run)
-    gio.write_csv(outputs["history"], history)
-    gio.write_json(outputs["metrics"], result)
+    storage.write_json(outputs["config"], run)
+    storage.write_csv(outputs["history"], history)
+    storage.write_json(outputs["metrics"], result)
     checkpoint.unlink(missing_ok=True)
     log.info(
         "validation RMSE %.4f, NMAD %.4f (n = %d) in %.0f s",

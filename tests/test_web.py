@@ -6,23 +6,23 @@ import pytest
 import requests
 from servers import FileServer, Redirector
 
-from galcnn import http
+from galcnn.sdss import web
 
 
 def test_retry_after_header_forms():
-    assert http.retry_after("3") == 3.0
-    assert http.retry_after("86400") == http.MAX_RETRY_AFTER
-    assert http.retry_after("not a date") is None
-    assert http.retry_after(None) is None
+    assert web.retry_after("3") == 3.0
+    assert web.retry_after("86400") == web.MAX_RETRY_AFTER
+    assert web.retry_after("not a date") is None
+    assert web.retry_after(None) is None
     http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    assert 25 <= http.retry_after(http_date) <= 31
+    assert 25 <= web.retry_after(http_date) <= 31
 
 
 def test_download_file_retries_then_writes_only_a_checked_body(tmp_path):
     dest = tmp_path / "data" / "file.csv"
     with FileServer({"/file.csv": b"a,b\n1,2\n"}, faults={"/file.csv": "503"}) as server:
-        with pytest.raises(http.Unreachable, match="HTTP 503 after 3 attempts"):
-            http.download_file(server.url + "/file.csv", dest, retries=3, backoff=0.01)
+        with pytest.raises(web.Unreachable, match="HTTP 503 after 3 attempts"):
+            web.download_file(server.url + "/file.csv", dest, retries=3, backoff=0.01)
         assert len(server.requests) == 3
         server.faults.clear()
 
@@ -30,9 +30,9 @@ def test_download_file_retries_then_writes_only_a_checked_body(tmp_path):
             raise ValueError(f"rejected {path.read_bytes()!r}")
 
         with pytest.raises(ValueError, match="rejected"):
-            http.download_file(server.url + "/file.csv", dest, check=reject)
+            web.download_file(server.url + "/file.csv", dest, check=reject)
         assert not dest.exists() and not list(dest.parent.iterdir())  # nothing half-written
-        assert http.download_file(server.url + "/file.csv", dest) == dest
+        assert web.download_file(server.url + "/file.csv", dest) == dest
     assert dest.read_bytes() == b"a,b\n1,2\n"
 
 
@@ -42,13 +42,13 @@ def test_a_body_over_the_cap_is_refused_at_once_and_nothing_is_written(tmp_path)
     with FileServer({"/big.bin": body}, faults={"/big.bin": [None, "unannounced"]}) as server:
         # announced by Content-Length, and counted while streaming when it is not announced
         for _ in range(2):
-            with pytest.raises(http.TooLarge, match="100000 bytes accepted"):
-                http.download_file(
+            with pytest.raises(web.TooLarge, match="100000 bytes accepted"):
+                web.download_file(
                     server.url + "/big.bin", dest, retries=3, backoff=0.01, max_bytes=100_000
                 )
         assert len(server.requests) == 2  # not retried: the next answer would be as large
         assert not dest.exists() and not list(dest.parent.iterdir())
-        assert http.download_file(server.url + "/big.bin", dest, max_bytes=200_000) == dest
+        assert web.download_file(server.url + "/big.bin", dest, max_bytes=200_000) == dest
     assert dest.read_bytes() == body
 
 
@@ -56,16 +56,16 @@ def test_a_trickling_body_meets_the_deadline(tmp_path):
     """Each read arrives well within the timeout, the whole body (5 s) does not."""
     with FileServer({"/slow.csv": b"x" * 1000}, faults={"/slow.csv": "trickle"}) as server:
         t0 = time.monotonic()
-        with pytest.raises(http.Unreachable, match="DeadlineExceeded"):
-            http.download_file(
+        with pytest.raises(web.Unreachable, match="DeadlineExceeded"):
+            web.download_file(
                 server.url + "/slow.csv",
                 tmp_path / "slow.csv",
                 retries=1,
                 timeout=1.0,
                 deadline=0.5,
             )
-        with requests.Session() as session, pytest.raises(http.DeadlineExceeded):
-            http.request(
+        with requests.Session() as session, pytest.raises(web.DeadlineExceeded):
+            web.request(
                 session,
                 "GET",
                 server.url + "/slow.csv",
@@ -82,9 +82,9 @@ def test_a_request_that_may_not_follow_redirects_never_reaches_the_target():
     with FileServer({"/file.csv": b"a\n"}) as target, Redirector(target.url) as origin:
         with requests.Session() as session:
             with pytest.raises(
-                http.Redirected, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused"
+                web.Redirected, match=r"HTTP 307 redirect to 127\.0\.0\.1:\d+ refused"
             ):
-                http.request(
+                web.request(
                     session,
                     "GET",
                     origin.url + "/file.csv",
@@ -94,7 +94,7 @@ def test_a_request_that_may_not_follow_redirects_never_reaches_the_target():
                     headers={"X-Auth-Token": "secret"},
                 )
             assert target.requests == []
-            reply = http.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100)
+            reply = web.request(session, "GET", origin.url + "/file.csv", timeout=5, max_bytes=100)
     assert (reply.status, reply.body) == (200, b"a\n") and target.requests == ["/file.csv"]
 
 
@@ -103,8 +103,8 @@ def test_a_request_that_may_not_follow_redirects_never_reaches_the_target():
     [(429, {}, True), (503, {"Retry-After": "0.3"}, True), (500, {}, False)],
 )
 def test_retry_wait_pauses_the_bucket_on_throttling_only(status, headers, pauses):
-    bucket = http.TokenBucket(rate=1000.0)
-    wait = http.retry_wait(1, 0.4, 10.0, http.Reply(status, headers, b""), bucket)
+    bucket = web.TokenBucket(rate=1000.0)
+    wait = web.retry_wait(1, 0.4, 10.0, web.Reply(status, headers, b""), bucket)
     assert 0.2 <= wait <= 0.6
     t0 = time.monotonic()
     bucket.acquire()

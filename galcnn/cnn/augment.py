@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
-from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
 
 #: The dihedral group D4 of the square: k = 0..3 rotations by k·90°, k = 4..7 the same after a flip.
 N_DIHEDRAL = 8

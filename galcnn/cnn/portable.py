@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from galcnn import calibration, data, images, metrics
-from galcnn import io as gio
-from galcnn.augment import augment_settings
-from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn import calibration, images, metrics, storage
+from galcnn.cnn import data
+from galcnn.cnn.augment import augment_settings
+from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
+from galcnn.cnn.predict import load_model, predict_transforms, tta_copies
 from galcnn.paths import EXPORT_FOLD
 from galcnn.paths import EXPORT_MANIFEST as MODEL_JSON
-from galcnn.predict import load_model, predict_transforms, tta_copies
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def weight_name(fold: int) -> str:
 
 def _file_entry(path: Path) -> dict:
     with open(path, "rb") as fh:
-        size, digest = gio.sha256_stream(fh)
+        size, digest = storage.sha256_stream(fh)
     return {"bytes": size, "sha256": digest}
 
 
@@ -104,7 +104,7 @@ def export_model(
     files, scaling = {}, {}
     for k in folds:
         raw = Path(model_paths[k]).read_bytes()
-        gio.write_bytes(out / weight_name(k), raw)
+        storage.write_bytes(out / weight_name(k), raw)
         files[weight_name(k)] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)["state_dict"]
         scaling[str(k)] = {"y_mean": float(state["y_mean"]), "y_std": float(state["y_std"])}
@@ -154,7 +154,7 @@ def export_model(
         "versions": versions(),
         "files": files,
     }
-    gio.write_json(out / MODEL_JSON, meta)
+    storage.write_json(out / MODEL_JSON, meta)
     log.info(
         "exported %s/%s/%d px (%d folds) to %s",
         meta["target"],

@@ -4,7 +4,7 @@
 real SkyServer query (:data:`galcnn.catalog.CATALOG_COLUMNS`) and passes them
 through the same quality cuts (:func:`galcnn.catalog.apply_cuts`). Alongside it
 returns the *truth*: the structural parameters the image renderer
-(:mod:`galcnn.mock_images`) needs and that no catalogue column holds.
+(:mod:`galcnn.mock.images`) needs and that no catalogue column holds.
 
 The point of the mock is the paper's claim: a three-colour image carries
 metallicity information beyond the integrated g, r, i magnitudes. Here, as on

@@ -5,23 +5,26 @@ import sys
 
 import pytest
 
-from galcnn import io
+from galcnn import storage
 
 
 def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
     target = tmp_path / "out.txt"
     with pytest.raises(RuntimeError):
-        with io.atomic_path(target) as tmp:
+        with storage.atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
-    io.write_text(target, "done")
+    storage.write_text(target, "done")
     assert target.read_text() == "done" and list(tmp_path.iterdir()) == [target]
 
 
 def test_a_failing_job_writes_its_error_to_the_log_file(tmp_path):
     log = tmp_path / "job.log"
-    code = f"from galcnn.io import setup_logging; setup_logging({str(log)!r}); raise ValueError('bad cutout size 48')"
+    code = (
+        f"from galcnn.storage import setup_logging; setup_logging({str(log)!r}); "
+        "raise ValueError('bad cutout size 48')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 1
     text = log.read_text()
@@ -42,7 +45,7 @@ def test_a_durable_write_reaches_the_disk_before_the_rename(tmp_path, monkeypatc
         os, "replace", lambda a, b: events.append(("replace", str(a))) or replace(a, b)
     )
     target = tmp_path / "state.pt"
-    with io.atomic_path(target, durable=True) as tmp:
+    with storage.atomic_path(target, durable=True) as tmp:
         tmp.write_bytes(b"state")
     assert events == [("fsync", str(tmp)), ("replace", str(tmp)), ("fsync", str(tmp_path))]
     assert target.read_bytes() == b"state"
@@ -59,7 +62,7 @@ def test_open_memmap_reserves_the_array_or_fails_cleanly(tmp_path, monkeypatch, 
         monkeypatch.setattr(
             os, "posix_fallocate", lambda *a: (_ for _ in ()).throw(OSError(errno.EOPNOTSUPP, "no"))
         )
-    array = io.open_memmap(tmp_path / "a.npy", np.uint8, (50, 64, 64, 3))
+    array = storage.open_memmap(tmp_path / "a.npy", np.uint8, (50, 64, 64, 3))
     array[-1] = 7
     array.flush()
     del array
@@ -73,4 +76,4 @@ def test_open_memmap_reserves_the_array_or_fails_cleanly(tmp_path, monkeypatch, 
             lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
         )
         with pytest.raises(OSError, match="No space left on device"):
-            io.open_memmap(tmp_path / "b.npy", np.uint8, (50, 64, 64, 3))
+            storage.open_memmap(tmp_path / "b.npy", np.uint8, (50, 64, 64, 3))

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from galcnn import io as gio
+from galcnn import storage
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def download_file(
             try:
                 with session.get(url, timeout=timeout, stream=True) as resp:
                     if resp.status_code == 200:
-                        with gio.atomic_path(dest) as tmp:
+                        with storage.atomic_path(dest) as tmp:
                             with open(tmp, "wb") as fh:
                                 for block in iter_body(
                                     resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline

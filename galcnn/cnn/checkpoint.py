@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galcnn import io as gio
+from galcnn import storage
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Checkpoint:
                 "augment": aug_gen.get_state(),
             },
         }
-        with gio.atomic_path(self.path, durable=True) as tmp:
+        with storage.atomic_path(self.path, durable=True) as tmp:
             torch.save(state, tmp)
 
     def set_aside(self, problem: str) -> None:

@@ -4,7 +4,7 @@ This is how the authors ran it (draft 002, section 3): the result table stays in
 the user's MyDB for later use. The token comes from an environment variable and
 is never written anywhere: it is removed from every message this module logs or
 raises (:func:`redact`). It travels only over https (a loopback address aside) and
-never through a redirect (:mod:`galcnn.http`): a 3xx is an error.
+never through a redirect (:mod:`galcnn.sdss.web`): a 3xx is an error.
 
 The job is submitted once: its id is stored beside the output (``job_file``) as
 soon as CasJobs accepts it, so a rerun after a failed poll resumes that job
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from galcnn import http
-from galcnn import io as gio
+from galcnn import storage
+from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,8 @@ def submit_job(
     }
     job_file = Path(job_file) if job_file else None
 
-    def call(session, method, path, **kwargs) -> http.Reply:
-        return http.request(
+    def call(session, method, path, **kwargs) -> web.Reply:
+        return web.request(
             session,
             method,
             f"{base}{path}",
@@ -131,7 +131,7 @@ def submit_job(
                     )
                 job_id = int(reply.body.decode().strip().strip('"'))
                 if job_file is not None:
-                    gio.write_json(job_file, {"JobID": job_id, **stamp})
+                    storage.write_json(job_file, {"JobID": job_id, **stamp})
                 log.info("CasJobs job %d submitted to context %s", job_id, context)
             else:
                 log.info("resuming CasJobs job %d (recorded in %s)", job_id, job_file)
@@ -168,7 +168,7 @@ def submit_job(
                 time.sleep(poll)
     except CasJobsError as exc:
         raise CasJobsError(redact(str(exc), token) + f"\nSQL:\n{sql}") from None
-    except (requests.RequestException, http.Redirected, http.TooLarge, ValueError) as exc:
+    except (requests.RequestException, web.Redirected, web.TooLarge, ValueError) as exc:
         # requests messages can quote the request; keep the token out of them too.
         raise CasJobsError(
             f"CasJobs request failed: {redact(str(exc), token)}\nSQL:\n{sql}"
@@ -187,15 +187,15 @@ def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) ->
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            reason = http.describe(exc)
+            reason = web.describe(exc)
         else:
             if reply.status == 200:
                 return json.loads(reply.body)
             reason = f"HTTP {reply.status}: {_text(reply, 200)}"
-            if reply.status not in http.RETRY_STATUS:
+            if reply.status not in web.RETRY_STATUS:
                 break
         if attempt < retries:
-            wait = http.retry_wait(attempt, backoff, max_backoff, reply)
+            wait = web.retry_wait(attempt, backoff, max_backoff, reply)
             log.warning(
                 "polling CasJobs job %d: attempt %d/%d failed (%s); retrying in %.1f s",
                 job_id,
@@ -229,5 +229,5 @@ def _forget(job_file: Path | None) -> None:
         job_file.unlink(missing_ok=True)
 
 
-def _text(reply: http.Reply, limit: int = 500) -> str:
+def _text(reply: web.Reply, limit: int = 500) -> str:
     return reply.body[:limit].decode(errors="replace")

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
 from galcnn.images import BANDS, load_images
-from galcnn.model import IMAGENET_MEAN, IMAGENET_STD
 from galcnn.splits import labelled, subset_masks
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from galcnn import catalog
-from galcnn import io as gio
+from galcnn import catalog, storage
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +127,8 @@ def query_partition(
     lo, hi = ra_range(part, n_parts)
     log.info("partition %d of %d: %g <= ra < %g", part, n_parts, lo, hi)
     frame = query_skyserver(sql, **kwargs)
-    gio.write_text(out_sql, sql)
-    gio.write_parquet(out_parquet, frame)
+    storage.write_text(out_sql, sql)
+    storage.write_parquet(out_parquet, frame)
     return frame
 
 
@@ -185,8 +184,8 @@ def merge_partitions(
             f"the query returned no galaxies passing the cuts ({n_rows} rows from {len(parts)} partitions); "
             "check sdss.url, sdss.data_release and query.cuts (the SQL sent is in each partition's .sql file)"
         )
-    gio.write_parquet(out_catalog, kept)
-    gio.write_text(out_sql, "\n".join(sql_texts))
+    storage.write_parquet(out_catalog, kept)
+    storage.write_text(out_sql, "\n".join(sql_texts))
     return kept
 
 

@@ -27,9 +27,8 @@ from PIL import Image
 from scipy.ndimage import zoom
 from tqdm import tqdm
 
-from galcnn import cutouts
-from galcnn import io as gio
-from galcnn.mock_catalog import DEPTH_5SIGMA, RENDER_BANDS, WAVELENGTH
+from galcnn import cutouts, storage
+from galcnn.mock.catalog import DEPTH_5SIGMA, RENDER_BANDS, WAVELENGTH
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ def render_shard(
     seed: int,
 ) -> pd.DataFrame:
     """Render the shard's galaxies to JPEGs in the store at ``root`` and write its manifest there;
-    returns the manifest. The arguments are :func:`galcnn.download.download_shard`'s.
+    returns the manifest. The arguments are :func:`galcnn.sdss.download.download_shard`'s.
 
     Files that already exist and pass :func:`galcnn.cutouts.check_jpeg` are kept
     (an interrupted job resumes); anything else is (re)rendered.
@@ -218,7 +217,7 @@ def render_shard(
             counts["kept"] += 1
         else:
             data = encode_jpeg(render_cutout(row, size, scale, galaxy_rng(seed, objid)))
-            gio.write_bytes(path, data)
+            storage.write_bytes(path, data)
             status, reason = cutouts.check_jpeg(data, size)
             counts["rendered"] += 1
         records.append({"objID": objid, "status": status, "reason": reason, "path": str(path)})

@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from galcnn import data
-from galcnn import io as gio
-from galcnn.augment import N_DIHEDRAL, augment_batch, augment_settings, dihedral
-from galcnn.model import ResNetRegressor
+from galcnn import storage
+from galcnn.cnn import data
+from galcnn.cnn.augment import N_DIHEDRAL, augment_batch, augment_settings, dihedral
+from galcnn.cnn.model import ResNetRegressor
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def predict_transforms(
 
     Without ``tta`` only the original image is predicted (T = 1); so it is in ``dihedral``
     mode for 1 × 1 images, which every symmetry leaves unchanged. ``tta_mode`` is one of
-    :data:`TTA_MODES`; ``fastai`` needs ``augment`` (:func:`galcnn.augment.augment_settings`
+    :data:`TTA_MODES`; ``fastai`` needs ``augment`` (:func:`galcnn.cnn.augment.augment_settings`
     of the model's training) and ``seed``.
     """
     if tta_mode not in TTA_MODES:
@@ -198,7 +198,7 @@ def predict_cnn(
         frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "spread": outs.std(axis=0)}
         frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, **frame}))
     out = pd.concat(frames, ignore_index=True)
-    gio.write_parquet(out_path, out)
+    storage.write_parquet(out_path, out)
     log.info(
         "wrote %d test and %d validation predictions to %s",
         len(subsets["test"]),

@@ -20,7 +20,7 @@ import torch
 import torchvision
 from torch import nn
 
-from galcnn import io as gio
+from galcnn import storage
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +189,12 @@ def fetch_weights(arch: str, dest: str | Path, weights_file: str | Path | None =
                 f"train.weights_file {src} does not exist; download {url} and point train.weights_file at it"
             )
         load_weights(src, arch)
-        with gio.atomic_path(dest) as tmp:
+        with storage.atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)
         log.info("copied %s weights from %s", arch, src)
         return dest
     try:
-        with gio.atomic_path(dest) as tmp:
+        with storage.atomic_path(dest) as tmp:
             torch.hub.download_url_to_file(url, str(tmp), progress=False)
             load_weights(tmp, arch)
     except OSError as err:

@@ -5,7 +5,7 @@ returns the gri colour JPEG the paper used (docs/paper.md: DR14, 128 px, 0.296"/
 
 * A thread pool (``concurrency``) shares one token bucket, so the job never sends
   more than ``rate_limit`` requests per second, retries included; a 429/503 pauses
-  the whole bucket, not just the worker that got it (:mod:`galcnn.http`).
+  the whole bucket, not just the worker that got it (:mod:`galcnn.sdss.web`).
 * Timeouts, connection errors, 429 and 5xx, and bodies that are not a whole JPEG
   of the right size (HTML error pages, truncated transfers) are retried with
   exponential back-off and jitter; what still fails is listed in the manifest
@@ -32,9 +32,9 @@ import pandas as pd
 import requests
 from tqdm import tqdm
 
-from galcnn import cutouts, http
-from galcnn import io as gio
-from galcnn.http import TokenBucket
+from galcnn import cutouts, storage
+from galcnn.sdss import web
+from galcnn.sdss.web import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def fetch_cutout(
             return Outcome(cutouts.FAILED, "interrupted", attempt - 1)
         reply = None
         try:
-            reply = http.request(
+            reply = web.request(
                 session,
                 "GET",
                 service.endpoint,
@@ -111,7 +111,7 @@ def fetch_cutout(
                 timeout=timeout,
                 max_bytes=max_bytes,
             )
-        except http.TooLarge as exc:
+        except web.TooLarge as exc:
             return Outcome(cutouts.FAILED, str(exc), attempt)
         except requests.RequestException as exc:
             reason = f"{type(exc).__name__}"
@@ -119,15 +119,15 @@ def fetch_cutout(
             if reply.status == 200:
                 status, reason = cutouts.check_jpeg(reply.body, service.size)
                 if status != cutouts.FAILED:
-                    gio.write_bytes(path, reply.body)
+                    storage.write_bytes(path, reply.body)
                     return Outcome(status, reason, attempt)
             else:
                 reason = f"HTTP {reply.status}"
-                if reply.status not in http.RETRY_STATUS:
+                if reply.status not in web.RETRY_STATUS:
                     return Outcome(cutouts.FAILED, reason, attempt)
         if attempt == retries:
             break
-        wait = http.retry_wait(attempt, backoff, max_backoff, reply, bucket)
+        wait = web.retry_wait(attempt, backoff, max_backoff, reply, bucket)
         log.debug(
             "ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait
         )
@@ -154,7 +154,7 @@ def download_shard(
     max_consecutive_failures: int = 50,
 ) -> pd.DataFrame:
     """Download the cutouts of one shard into the store at ``root`` and write its manifest
-    (objID, status, reason, path) there; the arguments are :func:`galcnn.mock_images.render_shard`'s.
+    (objID, status, reason, path) there; the arguments are :func:`galcnn.mock.images.render_shard`'s.
 
     Valid files already on disk are kept (resume); temporary files left by an
     interrupted run are removed first. A few failed cutouts get no file and are
@@ -316,7 +316,7 @@ def _record(objid, status: str, reason: str, path: Path) -> dict:
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
-    """Delete temporaries (``.<name>.<random>.jpg``, see galcnn.io.atomic_path) a killed job left behind."""
+    """Delete temporaries (``.<name>.<random>.jpg``, see galcnn.storage.atomic_path) a killed job left behind."""
     stale = list(folder.glob(".*.jpg")) if folder.is_dir() else []
     for tmp in stale:
         tmp.unlink(missing_ok=True)
