@@ -274,9 +274,14 @@ class PortableModel:
         )
 
 
-def load(folder: str | Path, device: str | torch.device | None = None) -> PortableModel:
+def load(
+    folder: str | Path, device: str | torch.device | None = None, threads: int | None = None
+) -> PortableModel:
     """An exported model folder, checked against its model.json, ready on ``device``
-    (default: CUDA, then Apple MPS, then CPU)."""
+    (default: CUDA, then Apple MPS, then CPU); ``threads`` caps torch's CPU threads (a
+    Snakemake job's share of the node) where given."""
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
     meta = read_meta(folder)
     dev = data.pick_device(str(device) if device is not None else None)
     models, trainings = [], []

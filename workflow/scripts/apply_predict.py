@@ -2,14 +2,11 @@
 
 from pathlib import Path
 
-import torch
-
 from galcnn import storage
 from galcnn.cnn.portable import load, predict_packed
 
 log = storage.setup_logging(snakemake.log[0])
-torch.set_num_threads(max(1, int(snakemake.threads)))
-model = load(Path(snakemake.input.model).parent)
+model = load(Path(snakemake.input.model).parent, threads=snakemake.threads)
 out = predict_packed(
     model,
     snakemake.input.images,
