@@ -1,11 +1,12 @@
-# The two commands of the README: `make demo` (the whole DAG on the mock survey) and `make test`.
+# The two commands of the README: `make demo` (the whole DAG on the mock survey) and `make test`;
+# `make test-fast` runs the unit tests alone (no Snakemake runs, benchmarks or whole CNN fits).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: venv demo report lint test
+.PHONY: venv demo report lint test test-fast
 
 venv: $(VENV)/.installed
 
@@ -32,3 +33,6 @@ lint: venv
 
 test: lint
 	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not e2e and not slurm"

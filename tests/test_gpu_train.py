@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+#: A benchmark run as a test: the full tier only.
+pytestmark = pytest.mark.e2e
+
 SCRIPT = Path(__file__).resolve().parent / "benchmarks" / "gpu_train.py"
 
 

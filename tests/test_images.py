@@ -193,6 +193,7 @@ print(packed - before, hwm() - before)
 """
 
 
+@pytest.mark.e2e  # packs 3,000 cutouts in subprocesses to measure their peak memory: the full tier
 @pytest.mark.skipif(
     not __import__("pathlib").Path("/proc/self/status").exists(), reason="reads VmHWM from /proc"
 )

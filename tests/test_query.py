@@ -48,11 +48,19 @@ def test_sql_renders_the_configured_cuts_and_partition():
     assert "INTO mydb.SDSSspecgalsDR14" in query.render_sql(CUTS, into="mydb.SDSSspecgalsDR14")
 
 
-@pytest.mark.parametrize("bad", ["18; DROP TABLE Galaxy", float("nan"), float("inf"), None])
-def test_sql_refuses_bounds_that_are_not_numbers(bad):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("18; DROP TABLE Galaxy", "could not convert string to float"),
+        (float("nan"), "petroMag_r has bounds .* finite number"),
+        (float("inf"), "petroMag_r has bounds .* finite number"),
+        (None, "petroMag_r has bounds .* finite number"),
+    ],
+)
+def test_sql_refuses_bounds_that_are_not_numbers(bad, message):
     cuts = copy.deepcopy(CUTS)
     cuts["petroMag_r"] = [10, bad] if bad is not None else [10, "1e400"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         query.render_sql(cuts)
 
 
@@ -66,7 +74,7 @@ def test_partitions_tile_the_sky():
     bounds = [query.ra_range(i, n) for i in range(n)]
     assert bounds[0][0] == 0 and bounds[-1][1] == 360
     assert all(bounds[i][1] == bounds[i + 1][0] for i in range(n - 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"partition 7 is outside 0\.\.6"):
         query.ra_range(7, 7)
 
 

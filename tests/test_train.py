@@ -159,6 +159,7 @@ def test_stage1_leaves_the_body_unchanged(tmp_path):
     assert not all(torch.equal(v, head[k]) for k, v in model.head.state_dict().items())
 
 
+@pytest.mark.e2e  # whole ResNet-18 fits on the CPU: the full tier
 def test_resume_gives_the_uninterrupted_result(tmp_path):
     images, subsets = load_fold(synthetic_survey(tmp_path, n=120))
     settings = {**SETTINGS, "batch_size": 16}
@@ -211,6 +212,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
         assert torch.equal(v, full.state_dict()[k]), k
 
 
+@pytest.mark.e2e  # whole ResNet-18 fits on the CPU: the full tier
 def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predictions(tmp_path):
     images, subsets = load_fold(synthetic_survey(tmp_path, n=120))
     settings = {
@@ -252,6 +254,7 @@ def test_a_run_killed_after_its_last_checkpoint_still_returns_validation_predict
     assert hist["val_loss"].iloc[-1] == pytest.approx(metrics.rmse(pred, val.y), rel=1e-5)
 
 
+@pytest.mark.e2e  # whole ResNet-18 fits on the CPU: the full tier
 def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     paths = synthetic_survey(tmp_path, n=400)
     out = {
@@ -407,6 +410,7 @@ def uninterrupted(tmp_path_factory):
     return images, subsets, settings, init, run_fit(images, subsets, settings, init)
 
 
+@pytest.mark.e2e  # whole ResNet-18 fits on the CPU: the full tier
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "old layout"])
 def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(
     tmp_path, uninterrupted, damage, caplog
@@ -430,6 +434,7 @@ def test_a_bad_checkpoint_is_moved_aside_and_training_starts_over(
     assert "training starts over" in caplog.text and "checkpoint.pt.bad" in caplog.text
 
 
+@pytest.mark.e2e  # whole ResNet-18 fits on the CPU: the full tier
 def test_a_checkpoint_is_not_resumed_on_images_rebuilt_since(tmp_path, uninterrupted):
     """Same galaxies and settings, other pixels (a new cutouts.scale): the fit starts over on the new images."""
     images, subsets, settings, init, _ = uninterrupted
