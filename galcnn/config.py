@@ -7,6 +7,7 @@ import math
 import yaml
 
 from galcnn import catalog
+from galcnn.plan import Plan
 
 
 def yaml_typed(values):
@@ -30,7 +31,8 @@ def yaml_typed(values):
 
 
 def check_config(config: dict) -> None:
-    """What the schema cannot say: bounds compared with each other, and NaN.
+    """What the schema cannot say: bounds compared with each other, keys that must agree
+    (:meth:`galcnn.plan.Plan.check`), and NaN.
 
     Raises ``ValueError`` naming the key and the value to change.
     """
@@ -42,6 +44,7 @@ def check_config(config: dict) -> None:
         raise ValueError(
             f"mmr.mass_min ({mmr['mass_min']}) must be below mmr.mass_max ({mmr['mass_max']})"
         )
+    Plan(config).check()
 
 
 def bundle_settings(value) -> dict:

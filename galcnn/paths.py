@@ -65,6 +65,18 @@ EXPORT_FOLD = "fold{fold}.pt"
 EXPORT_JSON = f"{EXPORT_DIR}/{EXPORT_MANIFEST}"
 EXPORT_WEIGHTS = f"{EXPORT_DIR}/{EXPORT_FOLD}"
 APPLY_ROOT = f"{RESULTS}/apply"
+#: One apply catalogue's files (config apply.name): its own cutout store and packed images.
+APPLY_DIR = f"{APPLY_ROOT}/{{name}}"
+APPLY_CATALOG = f"{APPLY_DIR}/catalog.parquet"
+APPLY_TRUTH = f"{APPLY_DIR}/mock_truth.parquet"
+APPLY_CUTOUTS = f"{APPLY_DIR}/cutouts"
+APPLY_MANIFEST = f"{APPLY_CUTOUTS}/{SHARD_MANIFEST}"
+APPLY_IMAGES = f"{APPLY_DIR}/images/{{res}}px.npy"
+APPLY_INDEX = f"{APPLY_DIR}/images/index.parquet"
+APPLY_EXCLUDED = f"{APPLY_DIR}/images/excluded.parquet"
+APPLY_PREDICTIONS = f"{APPLY_DIR}/predictions/{{target}}.parquet"
+APPLY_TABLE = f"{APPLY_ROOT}/{{name}}.parquet"
+APPLY_CSV = f"{APPLY_ROOT}/{{name}}.csv"
 
 # ---- outside results/ ------------------------------------------------------------------------
 WEIGHTS = "resources/weights/{arch}-imagenet.pth"

@@ -14,14 +14,7 @@ rule apply:
         apply_outputs,
 
 
-if _apply["catalog"]:
-    _untrained = [t for t in config["targets"] if [t, APPLY_BANDS, APPLY_RES] not in cnn_keys()]
-    if _untrained:
-        raise ValueError(
-            f"config apply asks for models from {APPLY_BANDS} images at {APPLY_RES} px, which are not trained for "
-            f"{_untrained}; trained: {sorted(cnn_keys())}. "
-            "Set apply.bands and apply.resolution to one of those, or null"
-        )
+if config["apply"]["catalog"]:
 
     localrules:
         apply_catalog,
@@ -31,10 +24,10 @@ if _apply["catalog"]:
         input:
             catalog=apply_catalog_file,
         output:
-            catalog=APPLY_CATALOG,
-            truth=[APPLY_TRUTH] if config["survey"] == "mock" else [],
+            catalog=APPLY.catalog,
+            truth=[APPLY.truth] if config["survey"] == "mock" else [],
         log:
-            log_path("apply_catalog", APPLY_NAME),
+            log_path("apply_catalog", APPLY.name),
         conda:
             "../envs/data.yaml"
         # The mock galaxies at the positions depend on the mock seed and the cuts alone.
@@ -52,13 +45,13 @@ if _apply["catalog"]:
 
         rule apply_cutouts_render:
             input:
-                truth=APPLY_TRUTH,
+                truth=APPLY.truth,
             output:
-                manifest=APPLY_MANIFEST,
+                manifest=APPLY.manifest,
             log:
-                log_path("apply_cutouts_render", APPLY_NAME),
+                log_path("apply_cutouts_render", APPLY.name),
             benchmark:
-                bench_path("apply_cutouts_render", APPLY_NAME)
+                bench_path("apply_cutouts_render", APPLY.name)
             conda:
                 "../envs/data.yaml"
             threads: 1
@@ -76,13 +69,13 @@ if _apply["catalog"]:
 
         rule apply_cutouts_download:
             input:
-                catalog=APPLY_CATALOG,
+                catalog=APPLY.catalog,
             output:
-                manifest=APPLY_MANIFEST,
+                manifest=APPLY.manifest,
             log:
-                log_path("apply_cutouts_download", APPLY_NAME),
+                log_path("apply_cutouts_download", APPLY.name),
             benchmark:
-                bench_path("apply_cutouts_download", APPLY_NAME)
+                bench_path("apply_cutouts_download", APPLY.name)
             conda:
                 "../envs/data.yaml"
             threads: 1
@@ -98,14 +91,14 @@ if _apply["catalog"]:
 
     rule apply_pack:
         input:
-            catalog=APPLY_CATALOG,
-            manifests=[APPLY_MANIFEST],
+            catalog=APPLY.catalog,
+            manifests=[APPLY.manifest],
         output:
-            images=APPLY_IMAGES,
-            index=APPLY_INDEX,
-            excluded=APPLY_EXCLUDED,
+            images=APPLY.images,
+            index=APPLY.index,
+            excluded=APPLY.excluded,
         log:
-            log_path("apply_pack", APPLY_NAME),
+            log_path("apply_pack", APPLY.name),
         conda:
             "../envs/data.yaml"
         threads: 2
@@ -113,21 +106,21 @@ if _apply["catalog"]:
             mem_mb=4000,
             runtime=60,
         params:
-            cutouts=canonical({"root": APPLY_CUTOUTS, "shards": 1, "size": NATIVE_RES}),
+            cutouts=canonical({"root": APPLY.cutouts, "shards": 1, "size": NATIVE_RES}),
         script:
             "../workflow/scripts/images_pack.py"
 
     rule apply_predict:
         input:
-            model=lambda w: apply_model(w.target),
-            images=APPLY_IMAGES,
-            index=APPLY_INDEX,
+            model=lambda w: APPLY.model(w.target),
+            images=APPLY.images,
+            index=APPLY.index,
         output:
-            APPLY_PREDICTIONS,
+            APPLY.predictions,
         log:
-            log_path("apply_predict", f"{APPLY_NAME}/{{target}}"),
+            log_path("apply_predict", f"{APPLY.name}/{{target}}"),
         benchmark:
-            bench_path("apply_predict", f"{APPLY_NAME}/{{target}}")
+            bench_path("apply_predict", f"{APPLY.name}/{{target}}")
         conda:
             "../envs/torch.yaml"
         threads: config["resources"]["predict"]["threads"]
@@ -138,18 +131,18 @@ if _apply["catalog"]:
 
     rule apply_table:
         input:
-            catalog=APPLY_CATALOG,
-            manifests=[APPLY_MANIFEST],
-            index=APPLY_INDEX,
-            excluded=APPLY_EXCLUDED,
-            predictions=expand(APPLY_PREDICTIONS, target=config["targets"]),
+            catalog=APPLY.catalog,
+            manifests=[APPLY.manifest],
+            index=APPLY.index,
+            excluded=APPLY.excluded,
+            predictions=expand(APPLY.predictions, target=config["targets"]),
             training_catalog=CATALOG,
             splits=SPLITS,
         output:
-            table=APPLY_TABLE,
-            csv=APPLY_CSV,
+            table=APPLY.table,
+            csv=APPLY.csv,
         log:
-            log_path("apply_table", APPLY_NAME),
+            log_path("apply_table", APPLY.name),
         conda:
             "../envs/analysis.yaml"
         params:

@@ -149,21 +149,6 @@ def write_store(root: Path, catalog, pool: list[bytes], n_shards: int) -> int:
     return written
 
 
-def cnn_keys(cfg: dict) -> list[tuple[str, str, int]]:
-    """(target, bands, res) of every trained configuration (rules/common.smk's cnn_keys)."""
-    study, top = cfg["resolution_study"], max(cfg["resolutions"])
-    return [
-        (t, b, r)
-        for t in cfg["targets"]
-        for b in cfg["bands"]
-        for r in (
-            sorted(cfg["resolutions"], reverse=True)
-            if t in study["targets"] and b in study["bands"]
-            else [top]
-        )
-    ]
-
-
 def write_predictions(wf: Path, cfg: dict) -> int:
     """Stand-in predictions.parquet of every fold model, for the rows predict_cnn predicts; returns the file count."""
     import numpy as np
@@ -172,13 +157,14 @@ def write_predictions(wf: Path, cfg: dict) -> int:
     from galcnn import storage
     from galcnn.cnn import data
     from galcnn.cnn.predict import PREDICTION_COLUMNS
+    from galcnn.plan import Plan
 
     index = pd.read_parquet(wf / paths.IMAGE_INDEX)
     splits = pd.read_parquet(wf / paths.SPLITS)
     catalog = pd.read_parquet(wf / paths.CATALOG)
     rng = np.random.default_rng(1)
     n = 0
-    for target, bands, res in cnn_keys(cfg):
+    for target, bands, res in Plan(cfg).cnn_keys():
         for fold in range(cfg["folds"]):
             subsets = data.fold_subsets(index, splits, catalog, target, fold)
             frames = []
