@@ -110,3 +110,69 @@ def test_retry_wait_pauses_the_bucket_on_throttling_only(status, headers, pauses
     bucket.acquire()
     blocked = time.monotonic() - t0
     assert (blocked >= wait * 0.9) if pauses else blocked < 0.05
+
+
+def test_retrying_waits_at_least_retry_after_then_raises_the_final_error(monkeypatch, caplog):
+    waits = []
+    monkeypatch.setattr(web.time, "sleep", waits.append)
+    busy = web.Reply(503, {"Retry-After": "7"}, b"")
+    tries = []
+
+    def attempt(n):
+        tries.append(n)
+        raise web.Retry(f"HTTP 503 (try {n})", busy if n == 1 else None)
+
+    with caplog.at_level("WARNING", logger="galcnn.sdss.web"):
+        with pytest.raises(LookupError, match=r"gave up: HTTP 503 \(try 3\)"):
+            web.retrying(
+                attempt,
+                retries=3,
+                backoff=0.01,
+                max_backoff=1.0,
+                what="the service",
+                final=lambda last: LookupError(f"gave up: {last.reason}"),
+            )
+    assert tries == [1, 2, 3]
+    assert len(waits) == 2 and waits[0] == 7.0 and waits[1] < 0.1  # no sleep after the last try
+    assert "the service: attempt 1/3 failed (HTTP 503 (try 1)); retrying in 7.0 s" in caplog.text
+
+
+def test_retrying_returns_the_first_success_and_lets_other_errors_through(monkeypatch):
+    monkeypatch.setattr(web.time, "sleep", lambda s: None)
+
+    def flaky(n):
+        if n < 2:
+            raise web.Retry("timeout")
+        return f"answer {n}"
+
+    kwargs = dict(retries=4, backoff=0.01, max_backoff=1.0, what="x", final=RuntimeError)
+    assert web.retrying(flaky, **kwargs) == "answer 2"
+
+    def refused(n):
+        raise PermissionError("HTTP 403: not retried")
+
+    with pytest.raises(PermissionError, match="403"):
+        web.retrying(refused, **kwargs)
+
+
+def test_retrying_stops_waiting_when_the_job_is_stopped():
+    import threading
+
+    stop = threading.Event()
+
+    def attempt(n):
+        stop.set()  # e.g. another worker saw the server down
+        raise web.Retry("HTTP 500")
+
+    started = time.monotonic()
+    with pytest.raises(web.Interrupted, match="stopped after attempt 1"):
+        web.retrying(
+            attempt,
+            retries=3,
+            backoff=30.0,
+            max_backoff=60.0,
+            what="x",
+            final=RuntimeError,
+            stop=stop,
+        )
+    assert time.monotonic() - started < 5

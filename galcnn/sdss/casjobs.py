@@ -41,6 +41,7 @@ REDACTED = "[token redacted]"
 #: CasJobs answers with a job id or a small JSON record.
 MAX_BODY = 1 << 20
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+KEPT = "the job id is kept, so a rerun resumes this job"
 
 
 class CasJobsError(RuntimeError):
@@ -165,7 +166,7 @@ def submit_job(
                         f"CasJobs job {job_id} still running after {max_wait:.0f} s (status {status}); "
                         f"cancelled (HTTP {reply.status})"
                     )
-                time.sleep(poll)
+                time.sleep(poll)  # the polling interval (not a retry: the job is running)
     except CasJobsError as exc:
         raise CasJobsError(redact(str(exc), token) + f"\nSQL:\n{sql}") from None
     except (requests.RequestException, web.Redirected, web.TooLarge, ValueError) as exc:
@@ -177,9 +178,8 @@ def submit_job(
 
 def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) -> dict:
     """The job's record, retrying transient failures (connection errors, timeouts, 408/429/5xx)."""
-    reason = "not attempted"
-    for attempt in range(1, retries + 1):
-        reply = None
+
+    def attempt(n: int) -> dict:
         try:
             reply = get()
         except (
@@ -187,26 +187,23 @@ def _poll(get, job_id: int, retries: int, backoff: float, max_backoff: float) ->
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            reason = web.describe(exc)
-        else:
-            if reply.status == 200:
-                return json.loads(reply.body)
-            reason = f"HTTP {reply.status}: {_text(reply, 200)}"
-            if reply.status not in web.RETRY_STATUS:
-                break
-        if attempt < retries:
-            wait = web.retry_wait(attempt, backoff, max_backoff, reply)
-            log.warning(
-                "polling CasJobs job %d: attempt %d/%d failed (%s); retrying in %.1f s",
-                job_id,
-                attempt,
-                retries,
-                reason,
-                wait,
-            )
-            time.sleep(wait)
-    raise CasJobsError(
-        f"polling CasJobs job {job_id} failed ({reason}); the job id is kept, so a rerun resumes this job"
+            raise web.Retry(web.describe(exc)) from None
+        if reply.status == 200:
+            return json.loads(reply.body)
+        reason = f"HTTP {reply.status}: {_text(reply, 200)}"
+        if reply.status not in web.RETRY_STATUS:
+            raise CasJobsError(f"polling CasJobs job {job_id} failed ({reason}); {KEPT}")
+        raise web.Retry(reason, reply)
+
+    return web.retrying(
+        attempt,
+        retries=retries,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        what=f"polling CasJobs job {job_id}",
+        final=lambda last: CasJobsError(
+            f"polling CasJobs job {job_id} failed ({last.reason}); {KEPT}"
+        ),
     )
 
 

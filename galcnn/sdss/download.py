@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +94,15 @@ def fetch_cutout(
     stop: threading.Event | None = None,
 ) -> Outcome:
     """Fetch one cutout into ``path`` (atomically) with up to ``retries`` attempts."""
-    reason = "not attempted"
     # A JPEG of the requested size is smaller than its raw pixels; a larger body is not one.
     max_bytes = 2 * 3 * service.size**2 + BODY_SLACK
-    for attempt in range(1, retries + 1):
+    attempts = 0
+
+    def attempt(n: int) -> Outcome:
+        nonlocal attempts
         if not bucket.acquire(stop):
-            return Outcome(cutouts.FAILED, "interrupted", attempt - 1)
-        reply = None
+            raise web.Interrupted("interrupted")
+        attempts = n
         try:
             reply = web.request(
                 session,
@@ -112,30 +113,36 @@ def fetch_cutout(
                 max_bytes=max_bytes,
             )
         except web.TooLarge as exc:
-            return Outcome(cutouts.FAILED, str(exc), attempt)
+            return Outcome(cutouts.FAILED, str(exc), n)
         except requests.RequestException as exc:
-            reason = f"{type(exc).__name__}"
-        else:
-            if reply.status == 200:
-                status, reason = cutouts.check_jpeg(reply.body, service.size)
-                if status != cutouts.FAILED:
-                    storage.write_bytes(path, reply.body)
-                    return Outcome(status, reason, attempt)
-            else:
-                reason = f"HTTP {reply.status}"
-                if reply.status not in web.RETRY_STATUS:
-                    return Outcome(cutouts.FAILED, reason, attempt)
-        if attempt == retries:
-            break
-        wait = web.retry_wait(attempt, backoff, max_backoff, reply, bucket)
-        log.debug(
-            "ra=%s dec=%s attempt %d failed (%s); retry in %.2f s", ra, dec, attempt, reason, wait
+            raise web.Retry(type(exc).__name__) from None
+        if reply.status == 200:
+            status, reason = cutouts.check_jpeg(reply.body, service.size)
+            if status != cutouts.FAILED:
+                storage.write_bytes(path, reply.body)
+                return Outcome(status, reason, n)
+            raise web.Retry(reason, reply)
+        reason = f"HTTP {reply.status}"
+        if reply.status not in web.RETRY_STATUS:
+            return Outcome(cutouts.FAILED, reason, n)
+        raise web.Retry(reason, reply)
+
+    try:
+        return web.retrying(
+            attempt,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            what=f"ra={ra} dec={dec}",
+            final=lambda last: web.Unreachable(last.reason),
+            bucket=bucket,
+            stop=stop,
+            level=logging.DEBUG,
         )
-        if stop is not None and stop.wait(wait):
-            return Outcome(cutouts.FAILED, "interrupted", attempt)
-        if stop is None:
-            time.sleep(wait)
-    return Outcome(cutouts.FAILED, f"{reason} after {retries} attempts", retries, exhausted=True)
+    except web.Interrupted:
+        return Outcome(cutouts.FAILED, "interrupted", attempts)
+    except web.Unreachable as exc:
+        return Outcome(cutouts.FAILED, f"{exc} after {retries} attempts", retries, exhausted=True)
 
 
 def download_shard(

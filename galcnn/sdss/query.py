@@ -12,24 +12,19 @@ by :func:`merge_partitions`.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import string
-import time
 from pathlib import Path
 
 import pandas as pd
 import requests
 
 from galcnn import catalog, storage
+from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).with_name("query.sql")
-
-#: Exceptions from the HTTP layer worth another attempt; a SkyServer error
-#: message about the SQL itself is not one of them.
-TRANSIENT_HTTP_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class QueryError(RuntimeError):
@@ -77,17 +72,16 @@ def query_skyserver(
 ) -> pd.DataFrame:
     """Run ``sql`` on SkyServer's SQL search (``{url}/dr{N}/en/tools/search/x_results.aspx``).
 
-    Timeouts, dropped connections, 429 and 5xx are retried up to ``retries``
-    attempts in all, waiting ``backoff * 2**k`` seconds (with jitter, at most
-    ``max_backoff``). A SkyServer error message (bad SQL, the server's own time
-    limit) is not retried: it raises :class:`QueryError` with the SQL. An empty
-    result is an empty frame with the catalogue's columns.
+    Timeouts, dropped connections, 408, 429 and 5xx are retried up to ``retries``
+    attempts in all by :func:`galcnn.sdss.web.retrying` (``backoff * 2**k`` seconds,
+    jittered, at most ``max_backoff``, at least the server's Retry-After). A SkyServer
+    error message (bad SQL, the server's own time limit) is not retried: it raises
+    :class:`QueryError` with the SQL. An empty result is an empty frame with the catalogue's columns.
     """
     from astroquery.exceptions import RemoteServiceError
     from astroquery.sdss import SDSS, conf
 
-    last = ""
-    for attempt in range(1, retries + 1):
+    def attempt(n: int) -> pd.DataFrame:
         try:
             # The SQL URL is built from this root at call time (astroquery sdss/core.py
             # _get_query_url), so a mirror or a test server can stand in for SkyServer.
@@ -98,25 +92,29 @@ def query_skyserver(
                 f"SkyServer refused the query: {_error_text(str(exc))}\nSQL:\n{sql}"
             ) from None
         except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status not in TRANSIENT_HTTP_STATUS:
+            resp = exc.response
+            status = resp.status_code if resp is not None else None
+            if status not in web.RETRY_STATUS:
                 raise QueryError(
                     f"SkyServer answered HTTP {status} to the query\nSQL:\n{sql}"
                 ) from None
-            last = f"HTTP {status}"
+            raise web.Retry(f"HTTP {status}", web.Reply(status, resp.headers, b"")) from None
         except (requests.Timeout, requests.ConnectionError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        else:
-            frame = _to_frame(table)
-            log.info("query returned %d rows (attempt %d)", len(frame), attempt)
-            return frame
-        if attempt < retries:
-            wait = min(max_backoff, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log.warning(
-                "attempt %d/%d failed (%s); retrying in %.1f s", attempt, retries, last, wait
-            )
-            time.sleep(wait)
-    raise QueryError(f"SkyServer query failed {retries} times, last: {last}\nSQL:\n{sql}")
+            raise web.Retry(f"{type(exc).__name__}: {exc}") from None
+        frame = _to_frame(table)
+        log.info("query returned %d rows (attempt %d)", len(frame), n)
+        return frame
+
+    return web.retrying(
+        attempt,
+        retries=retries,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        what="SkyServer query",
+        final=lambda last: QueryError(
+            f"SkyServer query failed {retries} times, last: {last.reason}\nSQL:\n{sql}"
+        ),
+    )
 
 
 def query_partition(

@@ -1,7 +1,8 @@
-"""One HTTP discipline for every client: SkyServer cutouts, reference files, bundles, CasJobs.
+"""One HTTP discipline for every client: SkyServer cutouts and SQL, reference files, bundles, CasJobs.
 
 * Transient failures (connection errors, timeouts, 408/429/5xx, broken transfers) are
-  retried with jittered exponential back-off, honouring Retry-After.
+  retried by :func:`retrying`, the one retry loop: jittered exponential back-off, honouring
+  Retry-After; an attempt says it may be retried by raising :class:`Retry`.
 * A 429 or 503 pauses the whole job (its :class:`TokenBucket`), not only the worker that
   got it: the server is asking every client to slow down.
 * A body has a size cap and a whole response a deadline: ``requests``' timeout bounds
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -65,11 +67,28 @@ class DeadlineExceeded(requests.Timeout):
     """The whole response took longer than its deadline (a server trickling bytes)."""
 
 
+class Interrupted(Exception):
+    """The job was asked to stop (its ``stop`` event) while waiting to retry."""
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class Retry(Exception):
+    """Raised by an attempt of :func:`retrying` that failed in a way worth another try:
+    ``reason`` for the log and the final error, and the server's ``reply`` when it answered
+    (its Retry-After sets the wait; a 429 or 503 pauses the job's bucket)."""
+
+    def __init__(self, reason: str, reply: Reply | None = None):
+        super().__init__(reason)
+        self.reason, self.reply = reason, reply
+
+
+T = TypeVar("T")
 
 
 class TokenBucket:
@@ -146,6 +165,51 @@ def retry_wait(
         if bucket is not None and reply.status in THROTTLE_STATUS:
             bucket.pause(wait)
     return wait
+
+
+def retrying(
+    attempt: Callable[[int], T],
+    *,
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+    what: str,
+    final: Callable[[Retry], BaseException],
+    bucket: TokenBucket | None = None,
+    stop: threading.Event | None = None,
+    level: int = logging.WARNING,
+) -> T:
+    """``attempt(n)`` for n = 1..``retries`` until it returns, waiting :func:`retry_wait`
+    after each :class:`Retry` it raises; any other exception ends the loop at once.
+
+    Each retry is logged at ``level`` naming ``what``. After the last attempt the error
+    ``final(last Retry)`` is raised. With ``stop``, a wait ends early when it is set and
+    :class:`Interrupted` is raised. The only place a client sleeps between attempts.
+    """
+    if retries < 1:
+        raise ValueError(f"{what}: retries must be at least 1, got {retries}")
+    for n in range(1, retries + 1):
+        try:
+            return attempt(n)
+        except Retry as exc:
+            last = exc
+        if n == retries:
+            break
+        wait = retry_wait(n, backoff, max_backoff, last.reply, bucket)
+        log.log(
+            level,
+            "%s: attempt %d/%d failed (%s); retrying in %.1f s",
+            what,
+            n,
+            retries,
+            last.reason,
+            wait,
+        )
+        if stop is None:
+            time.sleep(wait)
+        elif stop.wait(wait):
+            raise Interrupted(f"{what}: stopped after attempt {n}")
+    raise final(last) from None
 
 
 def iter_body(resp: requests.Response, *, max_bytes: int, deadline: float) -> Iterator[bytes]:
@@ -231,44 +295,47 @@ def download_file(
     """
     own = session is None
     session = session or requests.Session()
-    reason = "not attempted"
+    broken = False
+
+    def attempt(n: int) -> Path:
+        nonlocal broken
+        broken = False
+        try:
+            with session.get(url, timeout=timeout, stream=True) as resp:
+                if resp.status_code == 200:
+                    with storage.atomic_path(dest) as tmp:
+                        with open(tmp, "wb") as fh:
+                            for block in iter_body(
+                                resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline
+                            ):
+                                fh.write(block)
+                        if check is not None:
+                            check(tmp)
+                    return Path(dest)
+                reason = f"HTTP {resp.status_code}"
+                if resp.status_code not in RETRY_STATUS:
+                    resp.raise_for_status()
+                    raise requests.HTTPError(f"{reason} for {url}", response=resp)
+                raise Retry(reason, Reply(resp.status_code, resp.headers, b""))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Retry(describe(exc)) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            broken = True
+            raise Retry(f"body cut off before its announced length ({exc})") from None
+
+    def final(last: Retry) -> OSError:
+        return (BrokenTransfer if broken else Unreachable)(
+            f"{url}: {last.reason} after {retries} attempts"
+        )
+
     try:
-        for attempt in range(1, retries + 1):
-            reply, broken = None, False
-            try:
-                with session.get(url, timeout=timeout, stream=True) as resp:
-                    if resp.status_code == 200:
-                        with storage.atomic_path(dest) as tmp:
-                            with open(tmp, "wb") as fh:
-                                for block in iter_body(
-                                    resp, max_bytes=max_bytes, deadline=time.monotonic() + deadline
-                                ):
-                                    fh.write(block)
-                            if check is not None:
-                                check(tmp)
-                        return Path(dest)
-                    reason = f"HTTP {resp.status_code}"
-                    if resp.status_code not in RETRY_STATUS:
-                        resp.raise_for_status()
-                        raise requests.HTTPError(f"{reason} for {url}", response=resp)
-                    reply = Reply(resp.status_code, resp.headers, b"")
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = describe(exc)
-            except requests.exceptions.ChunkedEncodingError as exc:
-                reason, broken = f"body cut off before its announced length ({exc})", True
-            if attempt < retries:
-                wait = retry_wait(attempt, backoff, max_backoff, reply)
-                log.warning(
-                    "%s: attempt %d/%d failed (%s); retrying in %.1f s",
-                    url,
-                    attempt,
-                    retries,
-                    reason,
-                    wait,
-                )
-                time.sleep(wait)
-        raise (BrokenTransfer if broken else Unreachable)(
-            f"{url}: {reason} after {retries} attempts"
+        return retrying(
+            attempt,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            what=url,
+            final=final,
         )
     finally:
         if own:
