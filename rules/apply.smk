@@ -41,9 +41,17 @@ if config["apply"]["catalog"]:
         script:
             "../workflow/scripts/apply_catalog.py"
 
+    # The stage rules (rules/stages.smk) with this catalogue's paths, one shard and its own
+    # logs: the same scripts, settings and resources as the training cutouts.
+    module stages:
+        snakefile:
+            "stages.smk"
+        config:
+            config
+
     if config["survey"] == "mock":
 
-        rule apply_cutouts_render:
+        use rule cutouts_render from stages as apply_cutouts_render with:
             input:
                 truth=APPLY.truth,
             output:
@@ -52,22 +60,14 @@ if config["apply"]["catalog"]:
                 log_path("apply_cutouts_render", APPLY.name),
             benchmark:
                 bench_path("apply_cutouts_render", APPLY.name)
-            conda:
-                "../envs/data.yaml"
-            threads: 1
-            resources:
-                mem_mb=1000,
-                runtime=60,
             params:
                 root=store_root,
                 shards=1,
                 render=MOCK_RENDER,
-            script:
-                "../workflow/scripts/mock_render.py"
 
     else:
 
-        rule apply_cutouts_download:
+        use rule cutouts_download from stages as apply_cutouts_download with:
             input:
                 catalog=APPLY.catalog,
             output:
@@ -76,20 +76,12 @@ if config["apply"]["catalog"]:
                 log_path("apply_cutouts_download", APPLY.name),
             benchmark:
                 bench_path("apply_cutouts_download", APPLY.name)
-            conda:
-                "../envs/data.yaml"
-            threads: 1
-            resources:
-                sdss_http=1,
-                runtime=240,
             params:
                 root=store_root,
                 shards=1,
                 service=CUTOUT_SERVICE,
-            script:
-                "../workflow/scripts/cutouts_download.py"
 
-    rule apply_pack:
+    use rule images_pack from stages as apply_pack with:
         input:
             catalog=APPLY.catalog,
             manifests=[APPLY.manifest],
@@ -99,16 +91,13 @@ if config["apply"]["catalog"]:
             excluded=APPLY.excluded,
         log:
             log_path("apply_pack", APPLY.name),
-        conda:
-            "../envs/data.yaml"
-        threads: 2
+        benchmark:
+            bench_path("apply_pack", APPLY.name)
         resources:
             mem_mb=4000,
             runtime=60,
         params:
             cutouts=canonical({"root": APPLY.cutouts, "shards": 1, "size": NATIVE_RES}),
-        script:
-            "../workflow/scripts/images_pack.py"
 
     rule apply_predict:
         input:
