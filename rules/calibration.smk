@@ -63,4 +63,4 @@ rule figure_fig_calibration:
     params:
         configurations=calibration_figure_keys(),
     script:
-        "../workflow/scripts/figure_calibration.py"
+        "../workflow/scripts/figure_fig_calibration.py"

@@ -24,7 +24,7 @@ rule catalog_mock:
         mock=canonical(config["mock"]),
         cuts=canonical(config["query"]["cuts"]),
     script:
-        "../workflow/scripts/mock_catalog.py"
+        "../workflow/scripts/catalog_mock.py"
 
 
 # The JPEGs are not declared outputs: an interrupted job keeps them and its rerun skips them.
@@ -48,4 +48,4 @@ rule cutouts_render:
         shards=config["cutouts"]["shards"],
         render=MOCK_RENDER,
     script:
-        "../workflow/scripts/mock_render.py"
+        "../workflow/scripts/cutouts_render.py"

@@ -68,7 +68,7 @@ rule figure_fig2_published:
     params:
         resolution=reference_resolutions()[0],
     script:
-        "../workflow/scripts/figure_published_predicted_vs_true.py"
+        "../workflow/scripts/figure_fig2_published.py"
 
 
 rule figure_fig_reference_comparison:
@@ -91,4 +91,4 @@ rule figure_fig_reference_comparison:
         resolutions=compared_resolutions(),
         published=reference_resolutions(),
     script:
-        "../workflow/scripts/figure_reference_comparison.py"
+        "../workflow/scripts/figure_fig_reference_comparison.py"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from galcnn import storage
-from galcnn.figures.calibration import make_calibration_figure
+from galcnn.figures.fig_calibration import make_calibration_figure
 
 storage.setup_logging(snakemake.log[0])
 i = snakemake.input

@@ -1,7 +1,7 @@
 """Our predictions against the published ones on the common test galaxies (rule figure_fig_reference_comparison)."""
 
 from galcnn import storage
-from galcnn.figures.reference import make_reference_comparison
+from galcnn.figures.fig_reference_comparison import make_reference_comparison
 
 storage.setup_logging(snakemake.log[0])
 make_reference_comparison(
