@@ -15,12 +15,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from galcnn.catalog import target_mask
+from galcnn.catalog import MAGNITUDE_COLUMNS, target_mask
 
 log = logging.getLogger(__name__)
-
-#: The forest's features: the three bands of the colour JPEGs the CNN sees.
-MAGNITUDE_COLUMNS = ("modelMag_g", "modelMag_r", "modelMag_i")
 
 
 def baseline_rows(

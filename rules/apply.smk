@@ -1,8 +1,8 @@
 # New galaxies through the trained models (`snakemake apply`, config `apply`): the catalogue
-# checked, its cutouts made by the same stage as the training cutouts (rendered for the mock
-# survey, downloaded from SkyServer otherwise) and packed, every fold model of the chosen
-# configuration with TTA via the exported model folder, and one table of predictions,
-# calibrated uncertainties, status and domain flags. Nothing is retrained.
+# checked, its cutouts made by the same stage as the training cutouts (the user's images with
+# apply.images, rendered for the mock survey, downloaded from SkyServer otherwise) and packed,
+# every fold model of the chosen configuration with TTA via the exported model folder, and one
+# table of predictions, calibrated uncertainties, status and domain flags. Nothing is retrained.
 
 
 localrules:
@@ -32,23 +32,50 @@ if _apply["catalog"]:
             catalog=apply_catalog_file,
         output:
             catalog=APPLY_CATALOG,
-            truth=[APPLY_TRUTH] if config["survey"] == "mock" else [],
+            truth=[APPLY_TRUTH] if APPLY_SOURCE == "mock" else [],
         log:
             log_path("apply_catalog", APPLY_NAME),
         conda:
             "../envs/data.yaml"
-        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
+        # The mock galaxies at the positions depend on the mock seed and the cuts alone. The user's
+        # images (apply.images) are found by objID: positions are needed only to make cutouts.
         params:
+            **({"positions": False} if APPLY_SOURCE == "images" else {}),
             targets=config["targets"],
             mock=(
                 canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]})
-                if config["survey"] == "mock"
+                if APPLY_SOURCE == "mock"
                 else {}
             ),
         script:
             "../workflow/scripts/apply_catalog.py"
 
-    if config["survey"] == "mock":
+    if APPLY_SOURCE == "images":
+
+        rule apply_cutouts_local:
+            input:
+                catalog=APPLY_CATALOG,
+                images=APPLY_IMAGE_FOLDERS,
+            output:
+                manifest=APPLY_MANIFEST,
+            log:
+                log_path("apply_cutouts_local", APPLY_NAME),
+            benchmark:
+                bench_path("apply_cutouts_local", APPLY_NAME)
+            conda:
+                "../envs/data.yaml"
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=60,
+            params:
+                root=store_root,
+                shards=1,
+                local=LOCAL_IMPORT,
+            script:
+                "../workflow/scripts/cutouts_local.py"
+
+    elif APPLY_SOURCE == "mock":
 
         rule apply_cutouts_render:
             input:

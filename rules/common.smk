@@ -5,6 +5,7 @@ from pathlib import Path
 
 from galcnn.bundle import layout
 from galcnn.catalog import MASS, METALLICITY
+from galcnn.local import apply_source, as_list, skipped_stages
 from galcnn.mmr import CATALOG_COLUMNS
 from galcnn.paths import *  # noqa: F403 (the results layout: path patterns defined once for rules and package)
 
@@ -36,6 +37,17 @@ if config["test_set"] == "reference" and (config["survey"] != "sdss" or not _ref
         f"it needs survey: sdss (here {config['survey']!r}) and reference.enabled: true (here {_ref['enabled']}); "
         "use test_set: random otherwise"
     )
+
+
+# ---- the user's own cutouts (survey: local, rules/local.smk; apply.images) ---------------
+#: Stages left out because the local catalogue lacks their inputs: {stage: why}, said once here.
+SKIPPED = skipped_stages(config)
+for _why in SKIPPED.values():
+    logger.warning(_why)
+LOCAL_CATALOGS = as_list(config["local"]["catalog"])
+LOCAL_IMAGES = as_list(config["local"]["images"])
+# What the stored images depend on besides the files: no image smaller than the largest resolution.
+LOCAL_IMPORT = {"min_size": max(config["resolutions"]), "size": NATIVE_RES}
 
 
 def store_root(wildcards, output):
@@ -264,12 +276,17 @@ def train_inputs(wildcards):
 
 
 # ---- analysis and figures (rules/analysis.smk, rules/figures.smk) -----------------------
+def baseline_methods():
+    """The baselines of the run: the random forest needs the catalogue's magnitudes."""
+    return [m for m in ("rf", "mean") if m != "rf" or "baselines_rf" not in SKIPPED]
+
+
 def baseline_keys():
-    return [[m, t] for m in ("rf", "mean") for t in config["targets"]]
+    return [[m, t] for m in baseline_methods() for t in config["targets"]]
 
 
 def has_mmr():
-    return METALLICITY in config["targets"]
+    return METALLICITY in config["targets"] and "mmr" not in SKIPPED
 
 
 def figure_output(name, ext):
@@ -292,10 +309,13 @@ def figure_names():
             "fig1_gallery",
             "fig2_predicted_vs_true",
             "fig3_resolution",
-            "fig_mmr",
-            "fig_diagnostic",
         ]
-        if MASS in config["targets"]:
+        if has_mmr():
+            names.append("fig_mmr")
+        # The diagnostic compares the colour CNN with the r-band CNN and the random forest.
+        if len(diagnostic_inputs()) > 1:
+            names.append("fig_diagnostic")
+        if MASS in config["targets"] and has_mmr():
             names.append("fig4_mass")
     if reference_enabled():
         names.append("fig2_published")
@@ -311,9 +331,7 @@ def resolution_inputs():
         "cnn": [
             main_predictions(METALLICITY, res) for res in model_resolutions(METALLICITY, MAIN_BANDS)
         ],
-        "rf": BASELINE.format(method="rf", target=METALLICITY),
-        "mean": BASELINE.format(method="mean", target=METALLICITY),
-    }
+    } | {m: BASELINE.format(method=m, target=METALLICITY) for m in baseline_methods()}
     return inputs | (reference_inputs() if reference_matches(METALLICITY, MAIN_BANDS) else {})
 
 
@@ -321,7 +339,8 @@ def diagnostic_inputs():
     models = {"cnn_gri": main_predictions(METALLICITY)}
     if "r" in config["bands"] and MAIN_BANDS != "r":
         models["cnn_r"] = headline_predictions(METALLICITY, "r", top_resolution())
-    models["rf"] = BASELINE.format(method="rf", target=METALLICITY)
+    if "rf" in baseline_methods():
+        models["rf"] = BASELINE.format(method="rf", target=METALLICITY)
     return models
 
 
@@ -386,6 +405,9 @@ APPLY_EXCLUDED = f"{APPLY_DIR}/images/excluded.parquet"
 APPLY_PREDICTIONS = f"{APPLY_DIR}/predictions/{{target}}.parquet"
 APPLY_TABLE = f"{APPLY_ROOT}/{APPLY_NAME}.parquet"
 APPLY_CSV = f"{APPLY_ROOT}/{APPLY_NAME}.csv"
+#: Where the new galaxies' cutouts come from: "images" (apply.images), "mock" or "sdss".
+APPLY_SOURCE = apply_source(config)
+APPLY_IMAGE_FOLDERS = as_list(_apply["images"])
 
 
 def apply_model(target):
