@@ -19,6 +19,8 @@ LOCAL = {
     "survey": "local",
     "local": {"catalog": "galaxies.csv", "images": "imgs"},
     "cutouts": {"size": 16, "shards": 2},
+    # One resolution, one target, one band set: two torch training jobs, to keep the test cheap.
+    "resolutions": [4],
     "targets": ["oh_p50"],
     "bands": ["gri"],
     "reference": {"enabled": False},
@@ -53,7 +55,7 @@ def test_local_survey_runs_without_sql_mock_download_forest_or_mmr(local_run):
     assert (
         "survey local: no mass-metallicity relation (rule analysis_mmr, fig_mmr, fig4_mass)" in plan
     )
-    assert jobs["catalog_local"] == 1 and jobs["cutouts_local"] == 2 and jobs["train_cnn"] == 4
+    assert jobs["catalog_local"] == 1 and jobs["cutouts_local"] == 2 and jobs["train_cnn"] == 2
     absent = (
         "catalog_query",
         "catalog_mock",
