@@ -209,3 +209,16 @@ def test_apply_catalogue_with_images_needs_objid_not_positions(tmp_path):
             CONFIG | {"survey": "local", "apply": CONFIG["apply"] | {"catalog": "x.csv"}}
         )
     assert local.apply_source(CONFIG | {"apply": CONFIG["apply"] | {"images": "imgs"}}) == "images"
+
+
+def test_images_are_found_across_several_folders(tmp_path):
+    # convnet-demo keeps its images in train/ and test/: local.images lists both.
+    train = write_sample(tmp_path / "train", 3, 16, seed=1)
+    test = write_sample(tmp_path / "test", 2, 16, seed=2, first_id=2000)
+    catalog = pd.concat([train, test], ignore_index=True)
+    manifest = local.import_shard(
+        catalog, [tmp_path / "train", tmp_path / "test"], tmp_path / "store", 0, 1, 16, 8
+    )
+    assert (manifest["status"] == "ok").all() and sorted(manifest["objID"]) == sorted(
+        catalog["objID"]
+    )
