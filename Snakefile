@@ -1,11 +1,12 @@
 # Galaxy metallicity from three-colour SDSS images with CNNs (Wu & Boada 2019).
 #
-#   query/mock catalogue -> cutouts (shards) -> packed images -> splits
+#   query/mock/local catalogue -> cutouts (shards) -> packed images -> splits
 #   -> CNN training per target x bands x resolution x fold -> TTA predictions
 #   -> fold ensembles -> baselines -> summary table, MMR analysis, figures, report
 #
 # Run: snakemake --cores all                       (config/config.yaml: the paper, real SDSS)
 #      snakemake --configfile config/demo.yaml -c2 (the embedded mock survey, CPU, minutes)
+#      snakemake --configfile config/local.yaml -c2 (your own catalogue and cutouts, survey: local)
 #      snakemake --profile slurm                   (a SLURM GPU cluster)
 #      snakemake bundle                            (pack what the figures need: results/bundle/)
 #      snakemake export                            (portable model folders: results/export/)
@@ -41,6 +42,10 @@ if not config["bundle"]["source"]:
     if config["survey"] == "mock":
 
         include: "rules/mock.smk"
+
+    elif config["survey"] == "local":
+
+        include: "rules/local.smk"
 
     else:
 

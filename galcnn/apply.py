@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from galcnn import cutouts
+from galcnn.catalog import describe_rows as _rows
+from galcnn.catalog import load_table
 from galcnn.mock.catalog import simulate_catalog
 
 log = logging.getLogger(__name__)
@@ -31,19 +33,10 @@ STATUS_COLUMNS = ("status", "reason", "flags")
 TARGET_SUFFIXES = ("pred", "sigma", "sigma_raw", "n_models")
 #: Catalogue columns checked against the training sample's range when the catalogue gives them.
 DOMAIN_COLUMNS = ("z", "petroMag_r", "modelMag_g", "modelMag_r", "modelMag_i")
-#: How many bad rows an error message lists.
-SHOW_ROWS = 10
 
 
 def target_columns(target: str) -> list[str]:
     return [f"{target}_{s}" for s in TARGET_SUFFIXES]
-
-
-def _rows(mask: np.ndarray) -> str:
-    """Bad rows as the file counts them: data rows from 0, header excluded."""
-    idx = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in idx[:SHOW_ROWS])
-    return f"{len(idx)} row(s) ({shown}{', ...' if len(idx) > SHOW_ROWS else ''}; data rows counted from 0)"
 
 
 def stable_ids(ra, dec) -> np.ndarray:
@@ -56,44 +49,30 @@ def stable_ids(ra, dec) -> np.ndarray:
     return out
 
 
-def _load_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"apply catalogue {path} does not exist; set apply.catalog "
-            "to a .csv or .parquet file with ra and dec columns"
-        )
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
-        raise ValueError(
-            f"apply catalogue {path}: unknown format {path.suffix!r}; give a .csv or .parquet file"
-        )
-    try:
-        return reader(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except Exception as exc:  # every reader error means the same to the user: not a readable table
-        raise ValueError(
-            f"apply catalogue {path} cannot be read as {path.suffix[1:]}: {exc}"
-        ) from exc
-
-
-def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
+def read_catalog(path: str | Path, targets=(), positions: bool = True) -> pd.DataFrame:
     """The checked catalogue: objID (made by :func:`stable_ids` when absent) first, then
     the file's columns. Raises, naming the file and the offending column and rows, for a
     missing, unreadable or empty file, missing ``ra``/``dec``, non-numeric, NaN or
     out-of-range coordinates (ra in [0, 360), dec in [-90, 90]), and missing,
-    non-integer or duplicated objIDs."""
+    non-integer or duplicated objIDs. With ``positions`` False (the cutouts are the
+    user's images, ``apply.images``) ``objID`` is required instead and ``ra``/``dec``
+    are optional, checked when given."""
     path = Path(path)
-    cat = _load_table(path)
+    cat = load_table(path)
+    need = ("ra", "dec") if positions else ("objID",)
     if cat.empty:
         raise ValueError(
-            f"apply catalogue {path} has no rows; it needs one row per galaxy with ra and dec in degrees"
+            f"apply catalogue {path} has no rows; it needs one row per galaxy with {' and '.join(need)}"
         )
-    missing = [c for c in ("ra", "dec") if c not in cat.columns]
+    missing = [c for c in need if c not in cat.columns]
     if missing:
         raise ValueError(
-            f"apply catalogue {path} lacks column(s) {missing} (it has {list(cat.columns)}); give ra and dec in degrees"
+            f"apply catalogue {path} lacks column(s) {missing} (it has {list(cat.columns)}); "
+            + (
+                "give ra and dec in degrees"
+                if positions
+                else "give each galaxy's objID, the name of its image <objID>.jpg|.jpeg|.png"
+            )
         )
     reserved = [
         c
@@ -105,6 +84,8 @@ def read_catalog(path: str | Path, targets=()) -> pd.DataFrame:
             f"apply catalogue {path} has column(s) {reserved}, which the results use; rename them"
         )
     for col, lo, hi, hi_open in (("ra", 0.0, 360.0, True), ("dec", -90.0, 90.0, False)):
+        if col not in cat.columns:
+            continue
         values = pd.to_numeric(cat[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():

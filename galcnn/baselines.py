@@ -15,21 +15,19 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from galcnn.catalog import target_mask
+from galcnn.catalog import MAGNITUDE_COLUMNS, target_mask
 
 log = logging.getLogger(__name__)
 
-#: The forest's features: the three bands of the colour JPEGs the CNN sees.
-MAGNITUDE_COLUMNS = ("modelMag_g", "modelMag_r", "modelMag_i")
-
 
 def baseline_rows(
-    catalog: pd.DataFrame, splits: pd.DataFrame, target: str
+    catalog: pd.DataFrame, splits: pd.DataFrame, target: str, features=MAGNITUDE_COLUMNS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) catalogue rows for ``target``: split membership joined on objID,
-    galaxies with a missing target dropped (and counted in the log)."""
+    galaxies with a missing target dropped (and counted in the log). The catalogue must
+    hold the ``features`` the baseline uses (none for the mean)."""
     for name, frame, cols in (
-        ("catalogue", catalog, ("objID", target, *MAGNITUDE_COLUMNS)),
+        ("catalogue", catalog, ("objID", target, *features)),
         ("splits", splits, ("objID", "split")),
     ):
         missing = [c for c in cols if c not in frame.columns]
@@ -92,7 +90,8 @@ def random_forest_baseline(
 
 def mean_baseline(catalog: pd.DataFrame, splits: pd.DataFrame, target: str) -> pd.DataFrame:
     """The training mean of ``target`` as the prediction for every test galaxy (objID, true, pred)."""
-    train, test = baseline_rows(catalog, splits, target)
+    # A local survey's catalogue may have no magnitudes: the mean needs none.
+    train, test = baseline_rows(catalog, splits, target, features=())
     mean = float(train[target].mean())
     log.info("%s: training mean %.4f", target, mean)
     return _prediction_frame(test, target, np.full(len(test), mean))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,8 @@ METALLICITY = "oh_p50"
 MASS = "lgm_tot_p50"
 
 BANDS = ("u", "g", "r", "i", "z")
+#: The random forest's features (galcnn.baselines): the three bands of the colour JPEGs the CNN sees.
+MAGNITUDE_COLUMNS = ("modelMag_g", "modelMag_r", "modelMag_i")
 
 #: Output column → SQL expression, in the order of the paper's query (draft 002,
 #: section 3), plus ``petroMag_r`` and ``rChi2`` which the query cuts on: they
@@ -71,6 +74,8 @@ SQL_COLUMNS: dict[str, str] = {
 
 CATALOG_COLUMNS = tuple(SQL_COLUMNS)
 INTEGER_COLUMNS = ("objID", "specObjID", "bptclass")
+#: How many bad rows an error message lists.
+SHOW_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -167,34 +172,91 @@ def target_mask(frame: pd.DataFrame, target: str) -> pd.Series:
     return (values != SENTINEL) & np.isfinite(values)
 
 
-def check_catalog(frame: pd.DataFrame) -> pd.DataFrame:
+def describe_rows(mask) -> str:
+    """Bad rows as a table file counts them: data rows from 0, header excluded."""
+    idx = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(str(i) for i in idx[:SHOW_ROWS])
+    return f"{len(idx)} row(s) ({shown}{', ...' if len(idx) > SHOW_ROWS else ''}; data rows counted from 0)"
+
+
+def load_table(
+    path: Path,
+    what: str = "apply catalogue",
+    hint: str = "set apply.catalog to a .csv or .parquet file with ra and dec columns",
+) -> pd.DataFrame:
+    """A .csv or .parquet table (empty when the file has no rows); ``what`` and ``hint`` name
+    the file and what to do in the errors for a missing, unknown or unreadable file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist; {hint}")
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"{what} {path}: unknown format {path.suffix!r}; give a .csv or .parquet file"
+        )
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except Exception as exc:  # every reader error means the same to the user: not a readable table
+        raise ValueError(f"{what} {path} cannot be read as {path.suffix[1:]}: {exc}") from exc
+
+
+def check_catalog(
+    frame: pd.DataFrame,
+    required=CATALOG_COLUMNS,
+    optional=(),
+    carry: bool = False,
+    no_sentinel=(),
+) -> pd.DataFrame:
     """Type the catalogue and refuse what would corrupt later stages.
 
-    Raises ``ValueError`` naming the column for missing columns, duplicate
-    objIDs, or NaN outside the MPA-JHU columns (where −9999, not NaN, marks a
-    missing value).
+    ``required`` columns must be there, ``optional`` ones are checked when they are, and with
+    ``carry`` any other column is kept unchecked after them (else dropped). Raises
+    ``ValueError`` naming the column and the rows for missing columns, values that are not
+    numbers (or, in :data:`INTEGER_COLUMNS`, not integers), NaN (where −9999, the MPA-JHU
+    sentinel, marks a missing value), −9999 in the ``no_sentinel`` columns (measurements
+    a stage uses as they are), and duplicate objIDs.
     """
-    missing = [c for c in CATALOG_COLUMNS if c not in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ValueError(
-            f"catalogue lacks columns {missing}; it must have the query's columns {list(CATALOG_COLUMNS)}"
+            f"catalogue lacks columns {missing} (it has {list(frame.columns)}); "
+            f"it must have the columns {list(required)}"
         )
-    frame = frame.loc[:, list(CATALOG_COLUMNS)].copy()
-    for col in CATALOG_COLUMNS:
+    checked = [*required, *[c for c in optional if c in frame.columns and c not in required]]
+    others = [c for c in frame.columns if c not in checked] if carry else []
+    frame = frame.loc[:, checked + others].copy()
+    for col in checked:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna()
         if col in INTEGER_COLUMNS:
-            frame[col] = pd.to_numeric(frame[col], errors="raise").astype("int64")
-        else:
-            frame[col] = pd.to_numeric(frame[col], errors="raise").astype("float64")
-    nan_cols = [c for c in CATALOG_COLUMNS if frame[c].isna().any()]
-    if nan_cols:
-        counts = {c: int(frame[c].isna().sum()) for c in nan_cols}
-        raise ValueError(
-            f"catalogue has NaN values in {counts}; missing values must be {SENTINEL:g} (MPA-JHU) or the rows removed"
-        )
-    dup = frame["objID"].duplicated()
+            bad |= values.notna() & (values % 1 != 0)
+        if bad.any():
+            kind = "an integer" if col in INTEGER_COLUMNS else "a number"
+            raise ValueError(
+                f"catalogue column {col!r} is not {kind} in {describe_rows(bad)}, "
+                f"e.g. {frame.loc[bad, col].iloc[0]!r}"
+            )
+        nan = values.isna()
+        if nan.any():
+            raise ValueError(
+                f"catalogue column {col!r} has NaN (empty) values in {describe_rows(nan)}; "
+                f"missing values must be {SENTINEL:g} (MPA-JHU) or the rows removed"
+            )
+        frame[col] = values.astype("int64" if col in INTEGER_COLUMNS else "float64")
+    for col in (c for c in no_sentinel if c in checked):
+        sentinel = frame[col] == SENTINEL
+        if sentinel.any():
+            raise ValueError(
+                f"catalogue column {col!r} is {SENTINEL:g} (not measured) in {describe_rows(sentinel)}; "
+                "remove those rows or the column"
+            )
+    dup = frame["objID"].duplicated(keep=False)
     if dup.any():
         raise ValueError(
-            f"catalogue has {int(dup.sum())} duplicate objIDs, e.g. {frame.loc[dup, 'objID'].iloc[0]}"
+            f"catalogue has duplicate objIDs in {describe_rows(dup)}, "
+            f"e.g. {frame.loc[dup, 'objID'].iloc[0]}; keep one row per galaxy"
         )
     return frame
 

@@ -48,7 +48,7 @@ def pack_cutouts(
 
     Galaxies whose cutout is blank, failed, missing from the manifests or
     unreadable now are excluded, listed with the reason in ``out_excluded``
-    and counted in the log. Returns the index (objID → row).
+    and counted in the log, as are manifest entries of objIDs the catalogue lacks. Returns the index (objID → row).
     """
     status = manifests.drop_duplicates("objID", keep="last")
     objids = catalog["objID"].to_numpy(np.int64)
@@ -58,7 +58,9 @@ def pack_cutouts(
     missing = table["status"].isna().to_numpy()
     ok = (table["status"] == cutouts.OK).to_numpy(dtype=bool, na_value=False)
     table.loc[missing, ["status", "reason"]] = ["missing", "not in any cutout manifest"]
-    excluded = [table.loc[~ok, ["objID", "status", "reason"]]]
+    # Images of the user's folders without a catalogue row (survey: local) are listed too.
+    uncatalogued = status.loc[~status["objID"].isin(objids), ["objID", "status", "reason"]]
+    excluded = [table.loc[~ok, ["objID", "status", "reason"]], uncatalogued]
     candidates = objids[ok]
     shards = cutouts.shard_of(candidates, n_shards)
 

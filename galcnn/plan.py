@@ -10,6 +10,7 @@ from pathlib import Path
 
 from galcnn import paths
 from galcnn.catalog import MASS, METALLICITY
+from galcnn.local import apply_source, as_list, skipped_stages
 from galcnn.mmr import CATALOG_COLUMNS
 
 #: Figures of the metallicity results, in the order rules/figures.smk makes them.
@@ -17,8 +18,6 @@ METALLICITY_FIGURES = (
     "fig1_gallery",
     "fig2_predicted_vs_true",
     "fig3_resolution",
-    "fig_mmr",
-    "fig_diagnostic",
 )
 
 
@@ -50,6 +49,9 @@ class ApplyPaths:
     predictions: str  # still holds {target}
     table: str
     csv: str
+    #: Where the cutouts come from: "images" (the user's folders, apply.images), "mock" or "sdss".
+    source: str
+    image_folders: list[str]
 
     def model(self, target: str) -> str:
         """The exported model folder's model.json that predicts ``target``."""
@@ -61,6 +63,8 @@ class Plan:
 
     def __init__(self, config: dict):
         self.config = config
+        #: Stages left out because a local catalogue lacks their inputs: {stage: why} (galcnn.local).
+        self.skipped = skipped_stages(config)
 
     @property
     def native_res(self) -> int:
@@ -101,8 +105,12 @@ class Plan:
             for r in self.model_resolutions(t, b)
         ]
 
+    def baseline_methods(self) -> list[str]:
+        """The baselines of the run: the random forest needs the catalogue's magnitudes."""
+        return [m for m in ("rf", "mean") if m != "rf" or "baselines_rf" not in self.skipped]
+
     def baseline_keys(self) -> list[list[str]]:
-        return [[m, t] for m in ("rf", "mean") for t in self.config["targets"]]
+        return [[m, t] for m in self.baseline_methods() for t in self.config["targets"]]
 
     def casjobs_targets(self) -> list[str]:
         """The CasJobs job's record, when the real survey is used and the config asks for it
@@ -164,7 +172,7 @@ class Plan:
         return [[t, self.main_bands, self.top_resolution()] for t in self.config["targets"]]
 
     def has_mmr(self) -> bool:
-        return METALLICITY in self.config["targets"]
+        return METALLICITY in self.config["targets"] and "mmr" not in self.skipped
 
     # ---- the published predictions (rules/reference.smk) ---------------------------------
     def reference_enabled(self) -> bool:
@@ -229,7 +237,12 @@ class Plan:
         names = []
         if METALLICITY in config["targets"]:
             names += METALLICITY_FIGURES
-            if MASS in config["targets"]:
+            if self.has_mmr():
+                names.append("fig_mmr")
+            # The diagnostic compares the colour CNN with the r-band CNN and the random forest.
+            if len(self.diagnostic_inputs()) > 1:
+                names.append("fig_diagnostic")
+            if MASS in config["targets"] and self.has_mmr():
                 names.append("fig4_mass")
         if self.reference_enabled():
             names.append("fig2_published")
@@ -245,8 +258,8 @@ class Plan:
                 self.main_predictions(METALLICITY, res)
                 for res in self.model_resolutions(METALLICITY, self.main_bands)
             ],
-            "rf": paths.BASELINE.format(method="rf", target=METALLICITY),
-            "mean": paths.BASELINE.format(method="mean", target=METALLICITY),
+        } | {
+            m: paths.BASELINE.format(method=m, target=METALLICITY) for m in self.baseline_methods()
         }
         if self.reference_matches(METALLICITY, self.main_bands):
             inputs |= self.reference_inputs()
@@ -256,7 +269,8 @@ class Plan:
         models = {"cnn_gri": self.main_predictions(METALLICITY)}
         if "r" in self.config["bands"] and self.main_bands != "r":
             models["cnn_r"] = self.headline_predictions(METALLICITY, "r", self.top_resolution())
-        models["rf"] = paths.BASELINE.format(method="rf", target=METALLICITY)
+        if "rf" in self.baseline_methods():
+            models["rf"] = paths.BASELINE.format(method="rf", target=METALLICITY)
         return models
 
     # ---- results bundles (rules/bundle.smk) -----------------------------------------------
@@ -328,6 +342,8 @@ class Plan:
             predictions=paths.APPLY_PREDICTIONS.format(**fill, target="{target}"),
             table=paths.APPLY_TABLE.format(**fill),
             csv=paths.APPLY_CSV.format(**fill),
+            source=apply_source(self.config),
+            image_folders=as_list(apply["images"]),
         )
 
     # ---- what the schema cannot check ------------------------------------------------------

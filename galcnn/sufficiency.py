@@ -63,11 +63,10 @@ def check_counts(counts: pd.DataFrame, target: str, batch_size: int, survey: str
         short.append(f"test {n_test} < {least['test']}")
     if not short:
         return
-    more = (
-        "mock.n_galaxies (galaxies drawn before the cuts)"
-        if survey == "mock"
-        else "a larger catalogue (query.partitions cover the sky; fewer failed cutouts)"
-    )
+    more = {
+        "mock": "mock.n_galaxies (galaxies drawn before the cuts)",
+        "local": "a larger catalogue and more images (local.catalog, local.images; see images/excluded.parquet)",
+    }.get(survey, "a larger catalogue (query.partitions cover the sky; fewer failed cutouts)")
     table = counts.to_string(index=False)
     raise InsufficientData(
         f"too few galaxies with a measured {target} to train and score its models: "

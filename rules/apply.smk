@@ -1,8 +1,8 @@
 # New galaxies through the trained models (`snakemake apply`, config `apply`): the catalogue
-# checked, its cutouts made by the same stage as the training cutouts (rendered for the mock
-# survey, downloaded from SkyServer otherwise) and packed, every fold model of the chosen
-# configuration with TTA via the exported model folder, and one table of predictions,
-# calibrated uncertainties, status and domain flags. Nothing is retrained.
+# checked, its cutouts made by the same stage as the training cutouts (the user's images with
+# apply.images, rendered for the mock survey, downloaded from SkyServer otherwise) and packed,
+# every fold model of the chosen configuration with TTA via the exported model folder, and one
+# table of predictions, calibrated uncertainties, status and domain flags. Nothing is retrained.
 
 
 localrules:
@@ -25,17 +25,19 @@ if config["apply"]["catalog"]:
             catalog=apply_catalog_file,
         output:
             catalog=APPLY.catalog,
-            truth=[APPLY.truth] if config["survey"] == "mock" else [],
+            truth=[APPLY.truth] if APPLY.source == "mock" else [],
         log:
             log_path("apply_catalog", APPLY.name),
         conda:
             "../envs/data.yaml"
-        # The mock galaxies at the positions depend on the mock seed and the cuts alone.
+        # The mock galaxies at the positions depend on the mock seed and the cuts alone. The user's
+        # images (apply.images) are found by objID: positions are needed only to make cutouts.
         params:
+            **({"positions": False} if APPLY.source == "images" else {}),
             targets=config["targets"],
             mock=(
                 canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]})
-                if config["survey"] == "mock"
+                if APPLY.source == "mock"
                 else {}
             ),
         script:
@@ -49,7 +51,24 @@ if config["apply"]["catalog"]:
         config:
             config
 
-    if config["survey"] == "mock":
+    if APPLY.source == "images":
+
+        use rule cutouts_local from stages as apply_cutouts_local with:
+            input:
+                catalog=APPLY.catalog,
+                images=APPLY.image_folders,
+            output:
+                manifest=APPLY.manifest,
+            log:
+                log_path("apply_cutouts_local", APPLY.name),
+            benchmark:
+                bench_path("apply_cutouts_local", APPLY.name)
+            params:
+                root=store_root,
+                shards=1,
+                local=LOCAL_IMPORT,
+
+    elif APPLY.source == "mock":
 
         use rule cutouts_render from stages as apply_cutouts_render with:
             input:

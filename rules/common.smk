@@ -7,6 +7,7 @@ from pathlib import Path
 
 from galcnn.bundle import layout
 from galcnn.catalog import MASS, METALLICITY
+from galcnn.local import as_list
 from galcnn.paths import *  # noqa: F403 (the results layout: path patterns defined once for rules and package)
 from galcnn.plan import Plan, canonical
 
@@ -44,6 +45,16 @@ bundle_inputs, bundle_tables, bundle_columns = (
 )
 CUTOUT_SERVICE, MOCK_RENDER = PLAN.cutout_service(), PLAN.mock_render()
 APPLY = PLAN.apply()
+
+
+# ---- the user's own cutouts (survey: local, rules/local.smk; apply.images) ---------------
+# Stages left out because the local catalogue lacks their inputs, said once here.
+for _why in PLAN.skipped.values():
+    logger.warning(_why)
+LOCAL_CATALOGS = as_list(config["local"]["catalog"])
+LOCAL_IMAGES = as_list(config["local"]["images"])
+# What the stored images depend on besides the files: no image smaller than the largest resolution.
+LOCAL_IMPORT = {"min_size": max(config["resolutions"]), "size": NATIVE_RES}
 
 
 # ---- log, benchmark and shard paths ----------------------------------------------------------

@@ -15,4 +15,6 @@ else:
     include: "cutouts.smk"
 
 
+# The user's own images (apply.images) go through the local survey's import whatever the survey.
+include: "local.smk"
 include: "images.smk"

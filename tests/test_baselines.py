@@ -87,3 +87,14 @@ def test_bad_splits_are_refused():
         baseline_rows(catalog, splits.assign(split="valid"), "oh_p50")
     with pytest.raises(ValueError, match="not in the catalogue"):
         baseline_rows(catalog.iloc[5:], splits, "oh_p50")
+
+
+def test_the_mean_needs_no_magnitudes_the_forest_does():
+    catalog, splits = catalogue_and_splits()
+    bare = catalog[["objID", "oh_p50"]]  # a local survey's catalogue may have no magnitudes
+    train = splits["split"] == "train"
+    assert mean_baseline(bare, splits, "oh_p50")["pred"].iloc[0] == pytest.approx(
+        catalog.loc[train.to_numpy(), "oh_p50"].mean()
+    )
+    with pytest.raises(ValueError, match="catalogue lacks columns"):
+        random_forest_baseline(bare, splits, "oh_p50", n_estimators=5, min_samples_leaf=4, seed=1)

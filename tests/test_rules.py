@@ -13,6 +13,7 @@ SCRIPT = re.compile(r'^\s*script:\s*\n\s*"\.\./workflow/scripts/([\w{}.]+)\.py"'
 REUSED = {
     "apply_cutouts_render": "cutouts_render",
     "apply_cutouts_download": "cutouts_download",
+    "apply_cutouts_local": "cutouts_local",
     "apply_pack": "images_pack",
 }
 

@@ -1,10 +1,15 @@
-"""The apply catalogue, checked; for the mock survey also the mock galaxies at its positions."""
+"""The apply catalogue, checked (objID and no positions needed with apply.images); for the mock
+survey also the mock galaxies at its positions."""
 
 from galcnn import storage
 from galcnn.apply import mock_truth, read_catalog
 
 log = storage.setup_logging(snakemake.log[0])
-catalog = read_catalog(snakemake.input.catalog, targets=snakemake.params.targets)
+catalog = read_catalog(
+    snakemake.input.catalog,
+    targets=snakemake.params.targets,
+    positions=snakemake.params.get("positions", True),
+)
 if snakemake.output.truth:
     mock = snakemake.params.mock
     storage.write_parquet(
