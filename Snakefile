@@ -16,6 +16,7 @@ from snakemake.utils import min_version, update_config, validate
 
 from galcnn import preflight
 from galcnn.config import bundle_settings, check_config, yaml_typed
+from galcnn.imports import add_code_digests
 from galcnn.images import BANDS
 
 min_version("9.0")
@@ -64,6 +65,11 @@ include: "rules/bundle.smk"
 if config["reference"]["enabled"]:
 
     include: "rules/reference.smk"
+
+
+# Each script rule gets a `code` param, a digest of the package modules its script imports:
+# editing a galcnn/ module reruns exactly the rules that run it (galcnn/imports.py).
+add_code_digests(workflow.rules)
 
 
 # Under the SLURM executor: every job's request against the cluster's nodes before anything

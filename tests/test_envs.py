@@ -1,13 +1,19 @@
-"""The rules' conda environments (envs/*.yaml) pin exactly the versions of requirements.txt."""
+"""The rules' conda environments (envs/*.yaml) pin exactly the versions of requirements.txt and
+hold every package their rules' scripts import."""
 
 from __future__ import annotations
 
 import re
 import sys
+from functools import cache
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO
+
+from galcnn.imports import import_closure, rule_script, third_party
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 #: conda-forge names whose PyPI name differs.
@@ -80,3 +86,67 @@ def test_every_rule_env_exists():
     assert named <= {p.name for p in ENVS}, (
         f"rules name missing environments: {named - {p.name for p in ENVS}}"
     )
+
+
+def load_rules(configfiles, config=None):
+    """The workflow's rules as Snakemake parses them for these configs (no job runs)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(
+                configfiles=[REPO / c for c in configfiles], config=config or {}
+            ),
+            snakefile=REPO / "Snakefile",
+            workdir=REPO,
+        )
+        return list(workflow._workflow.rules)
+
+
+@pytest.fixture(scope="module")
+def script_rules():
+    """Every script rule of the paper's run, the demo and a bundle restore: {name: (script, env file)}."""
+    rules = {}
+    for configfiles, config in (
+        (["config/config.yaml"], None),
+        (["config/demo.yaml"], None),
+        (["config/demo.yaml"], {"bundle": "/nonexistent/galcnn-results-0.tar.gz"}),
+    ):
+        for rule in load_rules(configfiles, config):
+            script = rule_script(rule)
+            if script is not None:
+                env = Path(rule.basedir.get_path_or_uri(secret_free=True), rule.conda_env)
+                rules[rule.name] = (script.resolve(), env.resolve())
+    return rules
+
+
+def test_every_script_rule_has_an_env(script_rules):
+    assert len(script_rules) > 35, sorted(script_rules)
+    missing = [name for name, (_, env) in script_rules.items() if not env.is_file()]
+    assert not missing, f"script rules without a conda env file: {missing}"
+
+
+@cache
+def _providers() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def distributions(import_name: str) -> set[str]:
+    """The installed distributions that provide a top-level import name (PIL -> pillow)."""
+    found = _providers().get(import_name)
+    assert found, f"no installed distribution provides {import_name!r}: add it to requirements.txt"
+    return {normalise(d) for d in found}
+
+
+def test_envs_hold_what_scripts_import(script_rules):
+    """Under --sdm conda a job sees only its env: every package its script imports, directly or
+    through galcnn (galcnn.imports.import_closure), must be in it."""
+    problems = []
+    for name, (script, env) in sorted(script_rules.items()):
+        have = set(env_pins(env))
+        for module in sorted(third_party(import_closure(script))):
+            if not distributions(module) & have:
+                problems.append(f"{name} ({script.name}) imports {module}, not in {env.name}")
+    assert not problems, "\n".join(problems)

@@ -123,6 +123,19 @@ def test_editing_a_figure_script_reruns_only_that_figure(finished):
     assert set(jobs) - TARGETS == {"figure_fig3_resolution"}
 
 
+def test_editing_a_package_module_reruns_the_rules_that_run_it(finished):
+    """galcnn/figures/fig_mmr.py is run by figure_fig_mmr alone; galcnn/metrics.py by many rules."""
+    module = finished / "galcnn" / "figures" / "fig_mmr.py"
+    module.write_text(module.read_text() + "\nLABEL_PAD = 4\n")
+    assert set(dry_run_jobs(finished, *CONFIG)) - TARGETS == {"figure_fig_mmr"}
+
+
+def test_a_comment_in_a_package_module_reruns_nothing(finished):
+    module = finished / "galcnn" / "metrics.py"
+    module.write_text(module.read_text() + "\n# NMAD is 1.4826 x the median absolute deviation.\n")
+    assert dry_run_jobs(finished, *CONFIG) == {}
+
+
 def test_where_the_published_files_come_from_reruns_nothing(finished):
     moved = 'reference: {url: "https://mirror.example.org/galaxy-cnns", local_dir: elsewhere, retries: 9, timeout: 5.0}'
     assert changed(finished, moved) == {}
