@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from servers import FileServer
 
+import galcnn
 from galcnn import bundle as gb
 
 CONFIG = {
@@ -132,6 +133,7 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
     assert {"workflow_version", "python", "snakemake", "torch", "scikit-learn", "date"} <= set(
         provenance
     )
+    assert provenance["galcnn_version"] == galcnn.__version__
 
 
 def test_same_results_give_the_same_name_and_other_results_another(packed):
