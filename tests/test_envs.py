@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
+from packaging.requirements import Requirement
 
 from galcnn.imports import import_closure, rule_script, third_party
 
@@ -27,14 +28,39 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def requirement_lines() -> list[Requirement]:
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    return [Requirement(line) for line in lines if line.split("#", 1)[0].strip()]
+
+
 def requirements() -> dict[str, str]:
     pins = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[normalise(name)] = version.strip()
+    for req in requirement_lines():
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"requirements.txt: {req} is not pinned with =="
+        pins[normalise(req.name)] = spec.version
     return pins
+
+
+#: Platforms a user may install on (the README names Linux and macOS).
+PLATFORMS = {
+    "linux": {"platform_system": "Linux", "sys_platform": "linux"},
+    "macos": {"platform_system": "Darwin", "sys_platform": "darwin"},
+    "windows": {"platform_system": "Windows", "sys_platform": "win32"},
+}
+
+
+def test_cuda_libraries_install_on_linux_only():
+    """torch's PyPI wheels need the CUDA libraries on Linux only (its own markers); without a
+    marker pip would try to install them on macOS, where they do not exist."""
+    cuda = [r for r in requirement_lines() if re.match(r"nvidia-|cuda-|triton$", normalise(r.name))]
+    assert len(cuda) >= 16, [r.name for r in cuda]
+    for req in cuda:
+        assert req.marker is not None, f"requirements.txt: {req.name} has no platform marker"
+        installs = {p: req.marker.evaluate(env) for p, env in PLATFORMS.items()}
+        assert installs == {"linux": True, "macos": False, "windows": False}, (req.name, installs)
+    everywhere = [r.name for r in requirement_lines() if r not in cuda and r.marker]
+    assert not everywhere, f"only the CUDA libraries are platform-specific: {everywhere}"
 
 
 def env_pins(path) -> dict[str, str | None]:
