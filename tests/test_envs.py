@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, load_rules
 from packaging.requirements import Requirement
 
 from galcnn.imports import import_closure, rule_script, third_party
@@ -114,23 +114,6 @@ def test_every_rule_env_exists():
     )
 
 
-def load_rules(configfiles, config=None):
-    """The workflow's rules as Snakemake parses them for these configs (no job runs)."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-
-    with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(cores=1),
-            config_settings=ConfigSettings(
-                configfiles=[REPO / c for c in configfiles], config=config or {}
-            ),
-            snakefile=REPO / "Snakefile",
-            workdir=REPO,
-        )
-        return list(workflow._workflow.rules)
-
-
 @pytest.fixture(scope="module")
 def script_rules():
     """Every script rule of the paper's run, the demo and a bundle restore: {name: (script, env file)}."""
@@ -176,3 +159,23 @@ def test_envs_hold_what_scripts_import(script_rules):
             if not distributions(module) & have:
                 problems.append(f"{name} ({script.name}) imports {module}, not in {env.name}")
     assert not problems, "\n".join(problems)
+
+
+#: The rules that talk to a server: a failed job is retried by Snakemake, with or without a profile.
+NETWORK_RULES = {"catalog_query", "catalog_casjobs", "cutouts_download", "weights_fetch"}
+
+
+def test_network_rules_retry():
+    rules = {
+        r.name: r
+        for r in load_rules(["config/config.yaml"], {"query": {"casjobs": {"enabled": True}}})
+    }
+    rules.update(
+        {
+            r.name: r
+            for r in load_rules(["config/demo.yaml"], {"bundle": "https://example.org/b.tar.gz"})
+        }
+    )
+    for name in NETWORK_RULES | {"bundle_restore"}:
+        assert rules[name]._restart_times == 2, f"{name}: retries {rules[name]._restart_times}"
+    assert rules["train_cnn"]._restart_times is None  # the profile's --retries, if any
