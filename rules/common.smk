@@ -272,6 +272,13 @@ def has_mmr():
     return METALLICITY in config["targets"]
 
 
+def trained_models():
+    """Every fold model: {target, bands, res, fold}, in cnn_keys() order."""
+    return [
+        {"target": t, "bands": b, "res": r, "fold": f} for t, b, r in cnn_keys() for f in folds()
+    ]
+
+
 def figure_output(name, ext):
     return report(
         f"{FIGURE_DIR}/{name}.{ext}",
@@ -297,6 +304,7 @@ def figure_names():
         ]
         if MASS in config["targets"]:
             names.append("fig4_mass")
+    names.append("fig_training")
     if reference_enabled():
         names.append("fig2_published")
         # Only real SDSS galaxies can be among the published test set.
