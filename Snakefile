@@ -60,6 +60,7 @@ include: "rules/calibration.smk"
 include: "rules/export.smk"
 include: "rules/apply.smk"
 include: "rules/bundle.smk"
+include: "rules/report.smk"
 
 
 if config["reference"]["enabled"]:
@@ -98,6 +99,7 @@ rule all:
     default_target: True
     input:
         rules.figures.input,
+        rules.tables_html.input,
         SUMMARY_CSV,
         UNCERTAINTY_CSV,
         rules.figure_fig_calibration.output,

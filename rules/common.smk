@@ -279,12 +279,52 @@ def trained_models():
     ]
 
 
+#: The report's entries in the paper's order, under categories whose names sort in the order
+#: to read them (the report lists categories and their entries alphabetically): the summary,
+#: the paper's figures, our checks, the other tables, and the downloads.
+REPORT_ENTRIES = {
+    "summary": ("1. Summary", "summary table"),
+    "fig1_gallery": ("2. The paper's figures", "Fig. 1 gallery"),
+    "fig2_predicted_vs_true": ("2. The paper's figures", "Fig. 2 predicted vs true"),
+    "fig3_resolution": ("2. The paper's figures", "Fig. 3 image size"),
+    "fig4_mass": ("2. The paper's figures", "Fig. 4 stellar mass"),
+    "fig_mmr": ("2. The paper's figures", "Fig. 5 mass-metallicity scatter"),
+    "fig_diagnostic": ("2. The paper's figures", "Fig. 6 diagnostic"),
+    "fig_training": ("3. Checks", "a training curves"),
+    "fig_calibration": ("3. Checks", "b uncertainty calibration"),
+    "fig2_published": ("3. Checks", "c Fig. 2 from the published predictions"),
+    "fig_reference_comparison": ("3. Checks", "d ours against the published"),
+    "mmr": ("4. Tables", "a mass-metallicity scatter"),
+    "uncertainty": ("4. Tables", "b uncertainties"),
+    "reference_comparison": ("4. Tables", "c ours against the published"),
+}
+
+
+def report_placement(name, download=False):
+    """report()'s category and label of an entry (REPORT_ENTRIES); ``download``: its file
+    (PDF, CSV) in the last category."""
+    category, label = REPORT_ENTRIES[name]
+    if download:
+        category = "5. Downloads (PDF, CSV, Markdown)"
+    return {"category": category, "labels": {"entry": label}}
+
+
 def figure_output(name, ext):
     return report(
         f"{FIGURE_DIR}/{name}.{ext}",
         caption=f"../report/{name}.rst",
-        category="Figures" if ext == "png" else "Figures (PDF)",
+        **report_placement(name, download=ext != "png"),
     )
+
+
+def report_tables():
+    """{table: (html, csv)} of the result tables the run makes, shown in the report as HTML."""
+    tables = {"summary": SUMMARY_CSV, "uncertainty": UNCERTAINTY_CSV}
+    if has_mmr():
+        tables["mmr"] = MMR_CSV
+    if reference_enabled():
+        tables["reference_comparison"] = REFERENCE_COMPARISON
+    return {name: (csv.removesuffix(".csv") + ".html", csv) for name, csv in tables.items()}
 
 
 def figure_outputs(name):

@@ -312,6 +312,7 @@ FIGURE_JOBS = {
             "fig4_mass",
             "fig_mmr",
             "fig_diagnostic",
+            "fig_training",
         )
     },
 }
@@ -362,6 +363,9 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(
         "analysis_mmr": 1,
         "analysis_summary": 1,
         "figure_fig_mmr": 1,
+        "table_html_mmr": 1,
+        "table_html_summary": 1,
+        "tables_html": 1,
         "all": 1,
     }
     # packed again from the restored files, the same results give the same archive name

@@ -13,7 +13,7 @@ from conftest import REPO, TINY, copy_finished, dry_run_jobs
 pytestmark = pytest.mark.e2e
 
 CONFIG = ("--configfile", str(TINY.relative_to(REPO)))
-TARGETS = {"all", "figures"}
+TARGETS = {"all", "figures", "tables_html"}
 UPSTREAM = {"catalog_mock", "cutouts_render", "images_pack", "images_downsample", "splits"}
 
 
@@ -99,6 +99,9 @@ def test_new_resolution_adds_only_its_jobs(finished):
         "analysis_headline": 1,
         "analysis_summary": 1,
         "figure_fig3_resolution": 1,
+        "figure_fig_training": 1,
+        "table_html_summary": 1,
+        "table_html_uncertainty": 1,
     }
 
 
@@ -113,6 +116,9 @@ def test_extending_the_resolution_study_trains_only_the_new_models(finished):
         "calibrate_uncertainty": 3,
         "uncertainty_table": 1,
         "analysis_summary": 1,
+        "figure_fig_training": 1,
+        "table_html_summary": 1,
+        "table_html_uncertainty": 1,
     }
 
 
@@ -154,4 +160,6 @@ def test_a_new_published_checksum_refetches_and_rescores_only_the_reference(fini
         "analysis_summary",
         "figure_fig3_resolution",
         "figure_fig2_published",
+        "table_html_summary",
+        "table_html_reference_comparison",
     }
