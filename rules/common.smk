@@ -244,6 +244,9 @@ def gpu_resources(kind):
     res.pop("threads")
     if not res.get("gpu_model"):
         res.pop("gpu_model", None)
+    # gpu: 0 (CPU training, e.g. the demo) requests nothing rather than showing gpu=0 or 1.
+    if not res.get("gpu"):
+        res.pop("gpu", None)
     return res
 
 

@@ -179,3 +179,12 @@ def test_network_rules_retry():
     for name in NETWORK_RULES | {"bundle_restore"}:
         assert rules[name]._restart_times == 2, f"{name}: retries {rules[name]._restart_times}"
     assert rules["train_cnn"]._restart_times is None  # the profile's --retries, if any
+
+
+def test_gpu_requested_only_when_configured():
+    """The demo trains on a CPU: its GPU rules request no GPU (and the log shows none)."""
+    paper = {r.name: r for r in load_rules(["config/config.yaml"])}
+    demo = {r.name: r for r in load_rules(["config/demo.yaml"])}
+    for name in ("train_cnn", "predict_cnn"):
+        assert paper[name].resources["gpu"] == 1
+        assert "gpu" not in demo[name].resources

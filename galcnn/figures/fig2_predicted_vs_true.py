@@ -133,7 +133,8 @@ def make_published_predicted_vs_true(
             title=f"Wu & Boada (2019), published, {resolution} px ({reference.source})",
         )
     else:
-        log.warning("%s", reference.describe())
+        # reference_fetch has warned, with the reason and the fix; one line here is enough.
+        log.info("published predictions unavailable: drawing a panel that says why")
         fig = notice_figure(
             "Figure 2 from the published predictions: not drawn", reference.describe()
         )
