@@ -53,7 +53,9 @@ def plot_training(histories: dict[tuple[str, str, int], dict[int, pd.DataFrame]]
             ax.plot(
                 epochs, history["val_loss"], "-o", ms=3, color=color, lw=1.5, label=f"fold {fold}"
             )
-        ax_lr.step(first["epoch"] + 1, first["lr"], where="post", color=LR_COLOR, lw=1, alpha=0.8)
+        # each epoch's starting rate across the epoch: steps from x - 0.5 to x + 0.5
+        edges = np.append(first["epoch"] + 0.5, first["epoch"].iloc[-1] + 1.5)
+        ax_lr.stairs(first["lr"], edges, color=LR_COLOR, lw=1, alpha=0.8)
         ax_lr.set_yscale("log")
         ax_lr.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
