@@ -35,9 +35,9 @@ rule analysis_summary:
         mmr=[MMR_CSV] if has_mmr() else [],
     output:
         csv=report(
-            SUMMARY_CSV, caption="../report/summary.rst", **report_placement("summary", True)
+            SUMMARY_CSV, caption="../report/summary.rst", **report_placement("summary", "csv")
         ),
-        md=report(SUMMARY_MD, caption="../report/summary.rst", **report_placement("summary", True)),
+        md=report(SUMMARY_MD, caption="../report/summary.rst", **report_placement("summary", "md")),
     log:
         log_path("analysis_summary"),
     conda:
@@ -60,7 +60,7 @@ rule analysis_mmr:
         mass=[main_predictions(MASS)] if MASS in config["targets"] else [],
         catalog=CATALOG,
     output:
-        report(MMR_CSV, caption="../report/mmr.rst", **report_placement("mmr", True)),
+        report(MMR_CSV, caption="../report/mmr.rst", **report_placement("mmr", "csv")),
     log:
         log_path("analysis_mmr"),
     conda:

@@ -30,7 +30,7 @@ rule uncertainty_table:
         report(
             UNCERTAINTY_CSV,
             caption="../report/uncertainty.rst",
-            **report_placement("uncertainty", True),
+            **report_placement("uncertainty", "csv"),
         ),
     log:
         log_path("uncertainty_table"),

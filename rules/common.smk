@@ -291,8 +291,8 @@ REPORT_ENTRIES = {
     "fig2_predicted_vs_true": ("2. The paper's figures", "Fig. 2 predicted vs true"),
     "fig3_resolution": ("2. The paper's figures", "Fig. 3 image size"),
     "fig4_mass": ("2. The paper's figures", "Fig. 4 stellar mass"),
-    "fig_mmr": ("2. The paper's figures", "Fig. 5 mass-metallicity scatter"),
-    "fig_diagnostic": ("2. The paper's figures", "Fig. 6 diagnostic"),
+    "fig_mmr": ("2. The paper's figures", "Fig. MMR mass-metallicity scatter"),
+    "fig_diagnostic": ("2. The paper's figures", "Fig. R diagnostic: r band, colours"),
     "fig_training": ("3. Checks", "a training curves"),
     "fig_calibration": ("3. Checks", "b uncertainty calibration"),
     "fig2_published": ("3. Checks", "c Fig. 2 from the published predictions"),
@@ -303,12 +303,13 @@ REPORT_ENTRIES = {
 }
 
 
-def report_placement(name, download=False):
-    """report()'s category and label of an entry (REPORT_ENTRIES); ``download``: its file
-    (PDF, CSV) in the last category."""
+def report_placement(name, download=None):
+    """report()'s category and label of an entry (REPORT_ENTRIES); ``download``: the kind of a
+    file offered for download (pdf, csv, md), listed in the last category. Entries with the same
+    labels would show as one, so a download's label names its kind."""
     category, label = REPORT_ENTRIES[name]
     if download:
-        category = "5. Downloads (PDF, CSV, Markdown)"
+        category, label = "5. Downloads (PDF, CSV, Markdown)", f"{label} ({download})"
     return {"category": category, "labels": {"entry": label}}
 
 
@@ -316,7 +317,7 @@ def figure_output(name, ext):
     return report(
         f"{FIGURE_DIR}/{name}.{ext}",
         caption=f"../report/{name}.rst",
-        **report_placement(name, download=ext != "png"),
+        **report_placement(name, download=None if ext == "png" else ext),
     )
 
 

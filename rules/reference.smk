@@ -38,7 +38,7 @@ rule reference_comparison:
         report(
             REFERENCE_COMPARISON,
             caption="../report/reference_comparison.rst",
-            **report_placement("reference_comparison", True),
+            **report_placement("reference_comparison", "csv"),
         ),
     log:
         log_path("reference_comparison"),
