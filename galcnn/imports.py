@@ -11,9 +11,10 @@ The closure is static (``ast``, nothing is imported): every ``import`` of the sc
 transitively, the module-level imports of the package modules it reaches. An import inside a
 function runs only when the function does: the package uses that to keep a dependency out of the
 environments of rules that never call it (``galcnn.reference`` imports the download stack only in
-``fetch_reference``). Such lazy imports are followed in the modules the script imports by name,
-whose functions it calls, and not deeper; nor in a package's ``__init__.py`` (``galcnn.load``
-imports torch for users of exported models, not for the scripts).
+``fetch_reference``). Such lazy imports count in the package functions the script names
+(``from galcnn.x import f``, or ``x.f``) and in the functions of the same module they call, and
+nowhere else: ``galcnn.load``'s torch serves users of exported models, not the scripts, and the
+splits, which read references, need no download stack.
 """
 
 from __future__ import annotations
