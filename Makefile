@@ -1,27 +1,63 @@
-# The two commands of the README: `make demo` (the whole DAG on the mock survey) and `make test`;
-# `make test-fast` runs the unit tests alone (no Snakemake runs, benchmarks or whole CNN fits).
+# One command per task. `make demo` runs the whole DAG on the mock survey; the targets after it
+# run one task of a finished run with that run's configuration, CONFIG (the paper's by default):
+#   make figures CONFIG=config/demo.yaml      make report CONFIG=config/demo.yaml
+# Everything runs the venv's snakemake, so nothing needs to be on the PATH. `make test` runs every
+# test; `make test-fast` the unit tests alone (no Snakemake runs, benchmarks or whole CNN fits).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
+CONFIG ?= config/config.yaml
+RUN = $(SNAKEMAKE) --configfile $(CONFIG)
 
-.PHONY: venv demo report lint test test-fast
+.PHONY: venv demo reproduce figures report apply export bundle cluster cluster-envs lint test test-fast
 
 venv: $(VENV)/.installed
 
-# Re-installs whenever the pinned requirements change.
-$(VENV)/.installed: requirements.txt
+# Re-installs whenever the pinned requirements change. pip shows its progress: the first install
+# puts about 6.5 GB on disk on Linux (torch with its CUDA libraries) and takes minutes.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --requirement requirements.txt
+	@echo "Installing the pinned requirements into $(VENV) (on Linux about 6.5 GB with the CUDA libraries)..."
+	$(PY) -m pip install --requirement requirements.txt
+	@echo "Installing galcnn itself (editable: import galcnn works from any folder, edits take effect at once)..."
+	$(PY) -m pip install --no-deps --editable .
 	touch $@
 
 demo: venv
-	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES)
-	$(MAKE) report CONFIG=config/demo.yaml
+	$(MAKE) reproduce report CONFIG=config/demo.yaml
+	@echo "Done. Open results/report.html; next: make figures|report|apply|export|bundle CONFIG=config/demo.yaml"
+
+# The whole DAG of CONFIG: the paper's run on real SDSS by default (GPU; see README).
+reproduce: venv
+	$(RUN) --cores $(CORES)
+
+figures: venv
+	$(RUN) --cores $(CORES) figures
 
 report: venv
-	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/config.yaml) --report results/report.html
+	$(RUN) --report results/report.html
+	@echo "Report: $(abspath results/report.html)"
+
+# New galaxies: make apply CATALOG=my_galaxies.csv [CONFIG=...] -> results/apply/my_galaxies.{parquet,csv}
+apply: venv
+	@test -n "$(CATALOG)" || { echo "make apply needs CATALOG=<file.csv or .parquet with ra, dec>"; exit 2; }
+	$(RUN) --cores $(CORES) apply --config apply='{catalog: $(CATALOG), name: $(basename $(notdir $(CATALOG)))}'
+
+export: venv
+	$(RUN) --cores $(CORES) export
+
+bundle: venv
+	$(RUN) --cores 1 bundle
+
+# On a SLURM login node (slurm/profile.yaml); SDM=conda runs each job in its stage's conda env,
+# built beforehand by `make cluster-envs` on a node with internet access.
+cluster: venv
+	$(RUN) --profile slurm $(if $(SDM),--sdm $(SDM))
+
+cluster-envs: venv
+	$(RUN) --profile slurm --sdm conda --conda-create-envs-only
 
 # Style and workflow checks (configured in pyproject.toml); part of `make test`, so of CI.
 lint: venv

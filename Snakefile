@@ -17,6 +17,7 @@ from snakemake.utils import min_version, update_config, validate
 
 from galcnn import preflight
 from galcnn.config import bundle_settings, check_config, yaml_typed
+from galcnn.imports import add_code_digests
 from galcnn.images import BANDS
 
 min_version("9.0")
@@ -64,11 +65,17 @@ include: "rules/calibration.smk"
 include: "rules/export.smk"
 include: "rules/apply.smk"
 include: "rules/bundle.smk"
+include: "rules/report.smk"
 
 
 if config["reference"]["enabled"]:
 
     include: "rules/reference.smk"
+
+
+# Each script rule gets a `code` param, a digest of the package modules its script imports:
+# editing a galcnn/ module reruns exactly the rules that run it (galcnn/imports.py).
+add_code_digests(workflow.rules)
 
 
 # Under the SLURM executor: every job's request against the cluster's nodes before anything
@@ -97,6 +104,7 @@ rule all:
     default_target: True
     input:
         rules.figures.input,
+        rules.tables_html.input,
         SUMMARY_CSV,
         UNCERTAINTY_CSV,
         rules.figure_fig_calibration.output,

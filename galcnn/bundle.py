@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import yaml
 
-from galcnn import storage
+from galcnn import __version__, storage
 from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ def results_digest(files: Mapping[str, Mapping]) -> str:
 
 
 def provenance(repo_dir: str | Path) -> dict:
-    """Where the results came from: ``git describe`` of the workflow ("unknown" outside git),
-    the Python and library versions, and the date the bundle was made."""
+    """Where the results came from: the workflow's release (``galcnn.__version__``) and its
+    ``git describe`` ("unknown" outside git), the Python and library versions, and the date the
+    bundle was made."""
     try:
         version = (
             subprocess.run(
@@ -107,6 +108,7 @@ def provenance(repo_dir: str | Path) -> dict:
         except metadata.PackageNotFoundError:
             packages[name] = "not installed"
     return {
+        "galcnn_version": __version__,
         "workflow_version": version,
         "python": platform.python_version(),
         **packages,

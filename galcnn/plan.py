@@ -105,6 +105,14 @@ class Plan:
             for r in self.model_resolutions(t, b)
         ]
 
+    def trained_models(self) -> list[dict]:
+        """Every fold model: {target, bands, res, fold}, in cnn_keys() order."""
+        return [
+            {"target": t, "bands": b, "res": r, "fold": f}
+            for t, b, r in self.cnn_keys()
+            for f in self.folds()
+        ]
+
     def baseline_methods(self) -> list[str]:
         """The baselines of the run: the random forest needs the catalogue's magnitudes."""
         return [m for m in ("rf", "mean") if m != "rf" or "baselines_rf" not in self.skipped]
@@ -244,6 +252,7 @@ class Plan:
                 names.append("fig_diagnostic")
             if MASS in config["targets"] and self.has_mmr():
                 names.append("fig4_mass")
+        names.append("fig_training")
         if self.reference_enabled():
             names.append("fig2_published")
             # Only real SDSS galaxies can be among the published test set.
@@ -320,6 +329,15 @@ class Plan:
     def bundle_columns(self) -> dict[str, list[str]]:
         """Tables of which the analysis reads only some columns: the bundle carries just those."""
         return {paths.CATALOG: list(CATALOG_COLUMNS)} if self.has_mmr() else {}
+
+    def report_tables(self) -> dict[str, tuple[str, str]]:
+        """{table: (html, csv)} of the result tables the run makes, shown in the report as HTML."""
+        tables = {"summary": paths.SUMMARY_CSV, "uncertainty": paths.UNCERTAINTY_CSV}
+        if self.has_mmr():
+            tables["mmr"] = paths.MMR_CSV
+        if self.reference_enabled():
+            tables["reference_comparison"] = paths.REFERENCE_COMPARISON
+        return {name: (csv.removesuffix(".csv") + ".html", csv) for name, csv in tables.items()}
 
     # ---- new galaxies (rules/apply.smk) ---------------------------------------------------
     def apply(self) -> ApplyPaths:

@@ -4,15 +4,20 @@ A job asking for more CPUs, memory, GPUs or time than any node of its partition 
 never started: SLURM keeps it PENDING (Reason=PartitionConfig) and Snakemake waits
 without a word. Under the SLURM executor the run is therefore checked after the DAG is
 built and before anything is submitted, against ``sinfo``; an impossible request stops it
-naming the rule, its request, the largest node and the fix.
+naming the rule, its request, the largest node and the fix. A job without a partition is
+checked against the one the SLURM plugin would choose for it (its ``--slurm-partition-config``),
+else against the cluster's default partition.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 #: One line per node and partition: name|partition (default marked *)|CPUs|memory MB|GRES|time limit.
 SINFO = ["sinfo", "-h", "-N", "-o", "%N|%P|%c|%m|%G|%l"]
@@ -197,20 +202,55 @@ def check_requests(
         raise ImpossibleRequest(message(problems, config_keys))
 
 
+def plugin_partition_selector(partition_config, logger) -> Callable | None:
+    """The SLURM plugin's own choice of partition for a job without ``slurm_partition``
+    (``--slurm-partition-config`` or ``SNAKEMAKE_SLURM_PARTITIONS``: a YAML file of partition
+    limits), as a function job -> partition name or None (the plugin then uses the cluster's
+    default partition); None when no such file is configured."""
+    path = partition_config or os.environ.get("SNAKEMAKE_SLURM_PARTITIONS")
+    if not path:
+        return None
+    from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
+
+    partitions = read_partition_file(Path(path))
+    return lambda job: get_best_partition(partitions, job, logger)
+
+
+def job_requests(jobs, select_partition: Callable | None, logger) -> list[Request]:
+    """The requests of the jobs to submit. A job without ``slurm_partition`` is checked against
+    the partition the plugin would choose for it (``select_partition``), else the default one;
+    where the plugin's choice cannot be made here, the job is left out, with a warning."""
+    requests, unchecked = [], []
+    for job in jobs:
+        req = request_of(job.rule.name, job.threads, job.resources)
+        if req.partition is None and select_partition is not None:
+            try:
+                req = dataclasses.replace(req, partition=select_partition(job))
+            except Exception as err:  # the plugin's API is not ours: never let it stop a run
+                unchecked.append(f"{job.rule.name} ({err})")
+                continue
+        requests.append(req)
+    if unchecked:
+        logger.warning(
+            "cluster preflight: the SLURM plugin's partition choice failed for "
+            f"{len(unchecked)} jobs, which are not checked: {', '.join(sorted(set(unchecked)))}"
+        )
+    return requests
+
+
 def check_workflow(workflow, config_keys: Mapping[str, str]) -> None:
     """Check every job the SLURM executor would submit; does nothing under any other executor."""
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm":
         return
-    requests = [
-        request_of(job.rule.name, job.threads, job.resources)
-        for job in workflow.dag.needrun_jobs()
-        if not job.is_local
-    ]
-    if not requests:
+    jobs = [job for job in workflow.dag.needrun_jobs() if not job.is_local]
+    if not jobs:
         return
     from snakemake.logging import logger
 
+    settings = getattr(workflow, "executor_settings", None)
+    select = plugin_partition_selector(getattr(settings, "partition_config", None), logger)
+    requests = job_requests(jobs, select, logger)
     try:
         proc = subprocess.run(SINFO, capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError) as err:

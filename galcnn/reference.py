@@ -365,5 +365,7 @@ def build_comparison(
     table = compare(ours, load_reference(status_path, reference_paths))
     storage.write_csv(csv_path, table)
     for _, row in table.iterrows():
-        log.info("%4d px: %d common galaxies %s", row["resolution"], row["n_common"], row["note"])
+        # resolution is NaN in the one row that says why nothing could be compared
+        where = f"{row['resolution']:.0f} px" if pd.notna(row["resolution"]) else "no resolution"
+        log.info("%s: %d common galaxies %s", where, row["n_common"], row["note"])
     return table

@@ -34,8 +34,10 @@ rule analysis_summary:
         baselines=[BASELINE.format(method=m, target=t) for m, t in baseline_keys()],
         mmr=[MMR_CSV] if has_mmr() else [],
     output:
-        csv=report(SUMMARY_CSV, caption="../report/summary.rst", category="Tables"),
-        md=report(SUMMARY_MD, caption="../report/summary.rst", category="Tables"),
+        csv=report(
+            SUMMARY_CSV, caption="../report/summary.rst", **report_placement("summary", "csv")
+        ),
+        md=report(SUMMARY_MD, caption="../report/summary.rst", **report_placement("summary", "md")),
     log:
         log_path("analysis_summary"),
     conda:
@@ -58,7 +60,7 @@ rule analysis_mmr:
         mass=[main_predictions(MASS)] if MASS in config["targets"] else [],
         catalog=CATALOG,
     output:
-        report(MMR_CSV, caption="../report/mmr.rst", category="Tables"),
+        report(MMR_CSV, caption="../report/mmr.rst", **report_placement("mmr", "csv")),
     log:
         log_path("analysis_mmr"),
     conda:

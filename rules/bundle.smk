@@ -39,6 +39,8 @@ if config["bundle"]["source"]:
             [path for paths in bundle_inputs().values() for path in paths],
         log:
             log_path("bundle_restore"),
+        # A URL's download may drop; a local archive that fails its checks fails the same again.
+        retries: 2 if "://" in config["bundle"]["source"] else 0
         conda:
             "../envs/data.yaml"
         params:

@@ -27,7 +27,11 @@ rule uncertainty_table:
     input:
         [CALIBRATION.format(target=t, bands=b, res=r) for t, b, r in cnn_keys()],
     output:
-        report(UNCERTAINTY_CSV, caption="../report/uncertainty.rst", category="Tables"),
+        report(
+            UNCERTAINTY_CSV,
+            caption="../report/uncertainty.rst",
+            **report_placement("uncertainty", "csv"),
+        ),
     log:
         log_path("uncertainty_table"),
     conda:

@@ -45,6 +45,7 @@ bundle_inputs, bundle_tables, bundle_columns = (
 )
 CUTOUT_SERVICE, MOCK_RENDER = PLAN.cutout_service(), PLAN.mock_render()
 APPLY = PLAN.apply()
+trained_models, report_tables = PLAN.trained_models, PLAN.report_tables
 
 
 # ---- the user's own cutouts (survey: local, rules/local.smk; apply.images) ---------------
@@ -96,6 +97,9 @@ def gpu_resources(kind):
     res.pop("threads")
     if not res.get("gpu_model"):
         res.pop("gpu_model", None)
+    # gpu: 0 (CPU training, e.g. the demo) requests nothing rather than showing gpu=0 or 1.
+    if not res.get("gpu"):
+        res.pop("gpu", None)
     return res
 
 
@@ -114,11 +118,43 @@ def train_inputs(wildcards):
     return inputs
 
 
+# ---- the report (report(): categories and labels) -------------------------------------
+#: The report's entries in the paper's order, under categories whose names sort in the order
+#: to read them (the report lists categories and their entries alphabetically): the summary,
+#: the paper's figures, our checks, the other tables, and the downloads.
+REPORT_ENTRIES = {
+    "summary": ("1. Summary", "summary table"),
+    "fig1_gallery": ("2. The paper's figures", "Fig. 1 gallery"),
+    "fig2_predicted_vs_true": ("2. The paper's figures", "Fig. 2 predicted vs true"),
+    "fig3_resolution": ("2. The paper's figures", "Fig. 3 image size"),
+    "fig4_mass": ("2. The paper's figures", "Fig. 4 stellar mass"),
+    "fig_mmr": ("2. The paper's figures", "Fig. MMR mass-metallicity scatter"),
+    "fig_diagnostic": ("2. The paper's figures", "Fig. R diagnostic: r band, colours"),
+    "fig_training": ("3. Checks", "a training curves"),
+    "fig_calibration": ("3. Checks", "b uncertainty calibration"),
+    "fig2_published": ("3. Checks", "c Fig. 2 from the published predictions"),
+    "fig_reference_comparison": ("3. Checks", "d ours against the published"),
+    "mmr": ("4. Tables", "a mass-metallicity scatter"),
+    "uncertainty": ("4. Tables", "b uncertainties"),
+    "reference_comparison": ("4. Tables", "c ours against the published"),
+}
+
+
+def report_placement(name, download=None):
+    """report()'s category and label of an entry (REPORT_ENTRIES); ``download``: the kind of a
+    file offered for download (pdf, csv, md), listed in the last category. Entries with the same
+    labels would show as one, so a download's label names its kind."""
+    category, label = REPORT_ENTRIES[name]
+    if download:
+        category, label = "5. Downloads (PDF, CSV, Markdown)", f"{label} ({download})"
+    return {"category": category, "labels": {"entry": label}}
+
+
 def figure_output(name, ext):
     return report(
         f"{FIGURE_DIR}/{name}.{ext}",
         caption=f"../report/{name}.rst",
-        category="Figures" if ext == "png" else "Figures (PDF)",
+        **report_placement(name, download=None if ext == "png" else ext),
     )
 
 

@@ -16,6 +16,9 @@ rule cutouts_download:
         log_path("cutouts_download", "shard{shard}"),
     benchmark:
         bench_path("cutouts_download", "shard{shard}")
+    # A network job that failed (an outage, a dropped connection after every retry of its
+    # requests) runs again twice before the run gives up; what it already fetched is kept.
+    retries: 2
     conda:
         "../envs/data.yaml"
     threads: 1

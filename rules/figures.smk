@@ -30,6 +30,12 @@ FIGURES = {
         }
     },
     "fig_diagnostic": {"input": diagnostic_inputs()},
+    "fig_training": {
+        "input": {"histories": [MODEL_HISTORY.format(**m) for m in trained_models()]},
+        "params": {
+            "models": [[m[k] for k in ("target", "bands", "res", "fold")] for m in trained_models()]
+        },
+    },
 }
 
 

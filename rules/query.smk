@@ -11,6 +11,9 @@ rule catalog_query:
         log_path("catalog_query", "part{part}"),
     benchmark:
         bench_path("catalog_query", "part{part}")
+    # A network job that failed (an outage, a dropped connection after every retry of its
+    # requests) runs again twice before the run gives up.
+    retries: 2
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -61,6 +64,8 @@ rule catalog_casjobs:
         CASJOBS_RECORD,
     log:
         log_path("catalog_casjobs"),
+    # A failed poll runs the job again, which resumes the same CasJobs job (its id is kept).
+    retries: 2
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -36,7 +36,9 @@ rule reference_comparison:
         cnn=compared_predictions(),
     output:
         report(
-            REFERENCE_COMPARISON, caption="../report/reference_comparison.rst", category="Tables"
+            REFERENCE_COMPARISON,
+            caption="../report/reference_comparison.rst",
+            **report_placement("reference_comparison", "csv"),
         ),
     log:
         log_path("reference_comparison"),

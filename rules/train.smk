@@ -31,6 +31,7 @@ rule weights_fetch:
         WEIGHTS,
     log:
         log_path("weights_fetch", "{arch}"),
+    retries: 2  # a dropped download of the weights
     conda:
         "../envs/torch.yaml"
     script:

@@ -29,6 +29,24 @@ WORKFLOW_FILES = (
 )
 
 
+def load_rules(configfiles, config=None):
+    """The workflow's rules as Snakemake parses them for these configs (no job runs);
+    ``configfiles`` relative to the repository."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(
+                configfiles=[REPO / c for c in configfiles], config=config or {}
+            ),
+            snakefile=REPO / "Snakefile",
+            workdir=REPO,
+        )
+        return list(workflow._workflow.rules)
+
+
 def copy_workflow(dest: Path) -> Path:
     """Copy the workflow's files (not its results) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from servers import FileServer
 
+import galcnn
 from galcnn import bundle as gb
 
 CONFIG = {
@@ -132,6 +133,7 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
     assert {"workflow_version", "python", "snakemake", "torch", "scikit-learn", "date"} <= set(
         provenance
     )
+    assert provenance["galcnn_version"] == galcnn.__version__
 
 
 def test_same_results_give_the_same_name_and_other_results_another(packed):
@@ -310,6 +312,7 @@ FIGURE_JOBS = {
             "fig4_mass",
             "fig_mmr",
             "fig_diagnostic",
+            "fig_training",
         )
     },
 }
@@ -360,6 +363,9 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(
         "analysis_mmr": 1,
         "analysis_summary": 1,
         "figure_fig_mmr": 1,
+        "table_html_mmr": 1,
+        "table_html_summary": 1,
+        "tables_html": 1,
         "all": 1,
     }
     # packed again from the restored files, the same results give the same archive name

@@ -22,6 +22,7 @@ from galcnn.figures.fig3_resolution import plot_resolution, scores
 from galcnn.figures.fig4_mass import plot_mass
 from galcnn.figures.fig_diagnostic import plot_diagnostic
 from galcnn.figures.fig_mmr import plot_mmr
+from galcnn.figures.fig_training import make_training
 from galcnn.metrics import nmad, rmse
 from galcnn.mmr import mmr_edges, mmr_sample, mmr_table, tremonti_metallicity
 
@@ -217,8 +218,76 @@ def test_mmr_figure_shows_both_relations_and_the_ratio(galaxies, z_pred):
     fig = plot_mmr(sample, bins, 0.8, 0.05)
     ax_sdss, ax_cnn, ax_nmad = fig.axes
     assert ax_sdss.get_title().startswith("SDSS") and ax_cnn.get_title().startswith("CNN")
-    assert "0.800 ± 0.050" in ax_nmad.texts[0].get_text()
+    # the ratio and the legend sit above the panel, where they cover no bin's marker
+    assert "0.800 ± 0.050" in ax_nmad.get_title(loc="left") and not ax_nmad.texts
+    fig.canvas.draw()
+    legend_box = ax_nmad.get_legend().get_window_extent()
+    assert legend_box.y0 >= ax_nmad.get_window_extent().y1 - 1
     assert len(ax_nmad.get_lines()) == 2
+
+
+def test_colour_bar_counts_read_as_plain_numbers(z_pred):
+    fig = plot_predicted_vs_true(z_pred["true"], z_pred["pred"])
+    fig.canvas.draw()
+    cax = fig.axes[2]
+    labels = [t.get_text() for t in cax.get_yticklabels() + cax.get_yticklabels(minor=True)]
+    shown = [label for label in labels if label]
+    assert "1" in shown and not [label for label in shown if "10^" in label or "times" in label]
+
+
+def test_rmse_lines_stay_visible_where_nmad_coincides(z_pred):
+    fig = plot_predicted_vs_true(z_pred["true"], z_pred["pred"])
+    ax_top, ax, _ = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    rmse_line, nmad_line = lines["± RMSE"], lines["± NMAD"]
+    assert rmse_line.get_zorder() > nmad_line.get_zorder()
+    assert rmse_line._unscaled_dash_pattern != nmad_line._unscaled_dash_pattern
+    top_rmse, top_nmad = ax_top.get_lines()[:2]
+    assert top_rmse.get_zorder() > top_nmad.get_zorder()
+    assert top_rmse._unscaled_dash_pattern != top_nmad._unscaled_dash_pattern
+
+
+def history(n_epochs=8, seed=0):
+    """A history.csv of one stage-1 epoch, then SGDR cycles of 1, 2 and 4 epochs."""
+    rng = np.random.default_rng(seed)
+    lr = [0.002, 0.01, 0.01, 0.005, 0.01, 0.008, 0.005, 0.002]
+    epochs = np.arange(n_epochs)
+    return pd.DataFrame(
+        {
+            "epoch": epochs,
+            "stage": [1] + [2] * (n_epochs - 1),
+            "phase": ["stage1"] + ["sgdr"] * (n_epochs - 1),
+            "train_loss": 0.3 * np.exp(-epochs / 3) + rng.uniform(0, 0.01, n_epochs),
+            "val_loss": 0.3 * np.exp(-epochs / 4) + rng.uniform(0, 0.01, n_epochs),
+            "lr": lr[:n_epochs],
+            "seconds": 1.0,
+        }
+    )
+
+
+def test_training_curves_show_each_fold_stage_and_cycle(tmp_path):
+    models = [["oh_p50", "gri", 32, 0], ["oh_p50", "gri", 32, 1], ["lgm_tot_p50", "gri", 32, 0]]
+    paths = []
+    for i, _ in enumerate(models):
+        paths.append(str(tmp_path / f"h{i}.csv"))
+        history(seed=i).to_csv(paths[-1], index=False)
+    fig = make_training(paths, models, str(tmp_path / "t.pdf"), str(tmp_path / "t.png"))
+    panels = [ax for ax in fig.axes if ax.get_ylabel() == "RMSE [dex]"]
+    assert [ax.get_title() for ax in panels] == ["oh_p50, gri, 32 px", "lgm_tot_p50, gri, 32 px"]
+    curves = [line for line in panels[0].get_lines() if len(line.get_xdata()) == 8]
+    assert len(curves) == 4  # training and validation of two folds
+    np.testing.assert_allclose(curves[1].get_ydata(), history(seed=0)["val_loss"])
+    vertical = sorted(
+        line.get_xdata()[0] for line in panels[0].get_lines() if len(line.get_xdata()) == 2
+    )
+    # stage 2 from the second epoch on; SGDR cycles of 1, 2 and 4 epochs, new ones at the third and fifth
+    assert vertical == [1.5, 2.5, 4.5]
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_curves_refuse_a_mismatched_list(tmp_path):
+    with pytest.raises(ValueError, match="2 history files for 1 models"):
+        make_training(["a.csv", "b.csv"], [["oh_p50", "gri", 32, 0]], "t.pdf", "t.png")
 
 
 def test_diagnostic_compares_three_models(galaxies, z_pred):
@@ -308,6 +377,12 @@ def write_stage_outputs(root, resolutions, folds=2, n=240, test_fraction=0.25, n
                 val.assign(
                     fold=splits.set_index("objID").loc[train["objID"], "fold"].to_numpy()
                 ).to_parquet(out / f"{res}px_validation.parquet")
+                for fold in range(folds):  # each fold model's training history (fig_training)
+                    model = (
+                        root / "results" / "models" / target / bands / f"{res}px" / f"fold{fold}"
+                    )
+                    model.mkdir(parents=True, exist_ok=True)
+                    history(seed=fold).to_csv(model / "history.csv", index=False)
     images_dir = root / "results" / "images"
     extract_gallery(
         str(root / "results" / "predictions" / "oh_p50" / "gri" / f"{max(resolutions)}px.parquet"),
@@ -343,6 +418,7 @@ def test_analysis_rules_build_tables_figures_and_report(workflow_copy):
         "fig4_mass",
         "fig_mmr",
         "fig_diagnostic",
+        "fig_training",
     ]
     assert sorted(p.name for p in figures.iterdir()) == sorted(
         f"{n}.{e}" for n in names for e in ("pdf", "png")

@@ -87,10 +87,13 @@ def test_figures_follow_the_targets_and_the_survey():
         "fig_mmr",
         "fig_diagnostic",
         "fig4_mass",
+        "fig_training",
         "fig2_published",  # the published figure; no comparison: mock galaxies are not among them
     ]
     mass_only = Plan(load("config/demo.yaml", targets=["lgm_tot_p50"]))
-    assert mass_only.figure_names() == ["fig2_published"] and not mass_only.has_mmr()
+    assert (
+        mass_only.figure_names() == ["fig_training", "fig2_published"] and not mass_only.has_mmr()
+    )
     # Real SDSS with the reference: the published figure and the comparison come last.
     assert Plan(load()).figure_names()[-2:] == ["fig2_published", "fig_reference_comparison"]
 

@@ -7,8 +7,10 @@ from galcnn.preflight import (
     Request,
     check_requests,
     impossible,
+    job_requests,
     parse_minutes,
     parse_sinfo,
+    plugin_partition_selector,
     request_of,
 )
 
@@ -190,3 +192,77 @@ def test_nothing_happens_without_the_slurm_executor():
     # No DAG is looked at (the workflow has none): the check returns at once.
     check_workflow(SimpleNamespace(executor_plugin=SimpleNamespace(name="local")), KEYS)
     check_workflow(SimpleNamespace(executor_plugin=None), KEYS)
+
+
+class Job:
+    """What the preflight and the SLURM plugin read of a Snakemake job."""
+
+    def __init__(self, rule, threads, **resources):
+        self.rule = self
+        self.name = rule
+        self.threads = threads
+        self.resources = _Resources(resources)
+        self.is_local = False
+
+
+class _Resources(dict):
+    def __getattr__(self, key):
+        return self[key]
+
+
+PARTITIONS = """\
+partitions:
+  cpu: {max_runtime: 2880, max_mem_mb: 256000, max_cpus_per_task: 64}
+  gpu: {max_runtime: 720, max_mem_mb: 64000, max_cpus_per_task: 16, max_gpu: 4, available_gpu_models: [a100]}
+"""
+
+
+class Log:
+    def __init__(self):
+        self.warnings = []
+
+    def debug(self, msg):
+        pass
+
+    info = debug
+
+    def warning(self, msg):
+        self.warnings.append(msg)
+
+
+def test_jobs_without_a_partition_follow_the_plugins_choice(tmp_path):
+    """With --slurm-partition-config the plugin picks a partition per job: a GPU job goes to the
+    GPU partition, so it must be checked there, not against the default CPU partition."""
+    config = tmp_path / "partitions.yaml"
+    config.write_text(PARTITIONS)
+    log = Log()
+    select = plugin_partition_selector(str(config), log)
+    jobs = [
+        Job("train_cnn", 8, mem_mb=32000, runtime=120, gpu=1, gpu_model="a100"),
+        Job("baselines_rf", 4, mem_mb=4000, runtime=60),
+        Job("predict_cnn", 8, mem_mb=16000, runtime=60, gpu=1, slurm_partition="cpu"),
+    ]
+    requests = job_requests(jobs, select, log)
+    assert [r.partition for r in requests] == ["gpu", "cpu", "cpu"]
+    # checked on the partition the plugin chose, the GPU job fits; on the default it would not
+    assert impossible(requests[:1], parse_sinfo(SINFO)) == []
+    default = job_requests(jobs[:1], None, log)
+    assert "no node there can run it" in impossible(default, parse_sinfo(SINFO))[0]
+
+
+def test_without_a_partition_config_the_default_partition_is_checked(monkeypatch):
+    monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
+    assert plugin_partition_selector(None, Log()) is None
+
+
+def test_a_failing_plugin_choice_skips_the_job_and_says_so():
+    log = Log()
+
+    def broken(job):
+        raise AttributeError("no attribute 'resources'")
+
+    requests = job_requests(
+        [Job("train_cnn", 8, gpu=1), Job("x", 1, slurm_partition="cpu")], broken, log
+    )
+    assert [r.rule for r in requests] == ["x"]
+    assert "not checked: train_cnn (no attribute 'resources')" in log.warnings[0]

@@ -13,7 +13,7 @@ from conftest import REPO, TINY, copy_finished, dry_run_jobs
 pytestmark = pytest.mark.e2e
 
 CONFIG = ("--configfile", str(TINY.relative_to(REPO)))
-TARGETS = {"all", "figures"}
+TARGETS = {"all", "figures", "tables_html"}
 UPSTREAM = {"catalog_mock", "cutouts_render", "images_pack", "images_downsample", "splits"}
 
 
@@ -99,6 +99,9 @@ def test_new_resolution_adds_only_its_jobs(finished):
         "analysis_headline": 1,
         "analysis_summary": 1,
         "figure_fig3_resolution": 1,
+        "figure_fig_training": 1,
+        "table_html_summary": 1,
+        "table_html_uncertainty": 1,
     }
 
 
@@ -113,6 +116,9 @@ def test_extending_the_resolution_study_trains_only_the_new_models(finished):
         "calibrate_uncertainty": 3,
         "uncertainty_table": 1,
         "analysis_summary": 1,
+        "figure_fig_training": 1,
+        "table_html_summary": 1,
+        "table_html_uncertainty": 1,
     }
 
 
@@ -121,6 +127,19 @@ def test_editing_a_figure_script_reruns_only_that_figure(finished):
     script.write_text(script.read_text() + "\n# Axis limits follow the data.\n")
     jobs = dry_run_jobs(finished, *CONFIG)
     assert set(jobs) - TARGETS == {"figure_fig3_resolution"}
+
+
+def test_editing_a_package_module_reruns_the_rules_that_run_it(finished):
+    """galcnn/figures/fig_mmr.py is run by figure_fig_mmr alone; galcnn/metrics.py by many rules."""
+    module = finished / "galcnn" / "figures" / "fig_mmr.py"
+    module.write_text(module.read_text() + "\nLABEL_PAD = 4\n")
+    assert set(dry_run_jobs(finished, *CONFIG)) - TARGETS == {"figure_fig_mmr"}
+
+
+def test_a_comment_in_a_package_module_reruns_nothing(finished):
+    module = finished / "galcnn" / "metrics.py"
+    module.write_text(module.read_text() + "\n# NMAD is 1.4826 x the median absolute deviation.\n")
+    assert dry_run_jobs(finished, *CONFIG) == {}
 
 
 def test_where_the_published_files_come_from_reruns_nothing(finished):
@@ -141,4 +160,6 @@ def test_a_new_published_checksum_refetches_and_rescores_only_the_reference(fini
         "analysis_summary",
         "figure_fig3_resolution",
         "figure_fig2_published",
+        "table_html_summary",
+        "table_html_reference_comparison",
     }

@@ -34,10 +34,14 @@ def rule_scripts() -> dict[str, str]:
             name = match.group(1) or match.group(2)
             if name in REUSED:
                 found[name] = REUSED[name]
-            elif script and name is None:  # rules/figures.smk: one rule per figure in a loop
+            elif script and name is None and smk.name == "figures.smk":  # one rule per figure
                 assert 'f"figure_{figure}"' in body, f"{smk.name}: an unnamed rule"
                 for figure in figures:
                     found[f"figure_{figure}"] = script.group(1).replace("{params.figure}", figure)
+            elif script and name is None:  # a family of rules in a loop, e.g. table_html_{table}
+                family = re.search(r'name:\s*\n\s*f"(\w+)_\{\w+\}"', body)
+                assert family, f"{smk.name}: an unnamed rule"
+                found[family.group(1)] = script.group(1)
             elif script:
                 found[name] = script.group(1)
     return found

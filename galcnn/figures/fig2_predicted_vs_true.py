@@ -9,10 +9,13 @@ from matplotlib.figure import Figure
 
 from galcnn.figures.style import (
     COLORS,
+    LINESTYLES,
     SCATTER,
     Z_PRED,
     Z_TRUE,
+    ZORDER,
     density,
+    density_colorbar,
     new_figure,
     notice_figure,
     one_to_one,
@@ -55,12 +58,19 @@ def draw_predicted_vs_true(
 
     image = density(ax, true, pred, lo, hi)
     if colorbar:
-        fig.colorbar(image, cax=fig.add_subplot(grid[1, 1]), label="galaxies per pixel")
+        density_colorbar(fig, image, fig.add_subplot(grid[1, 1]))
     c, m = stats["center"], stats["median"]
     ax.plot(c, m, color=COLORS["median"], lw=2, label="median", zorder=4)
+    # RMSE and NMAD are often nearly equal: dashes and dots, RMSE on top, keep both visible.
     for metric, label in (("rmse", "± RMSE"), ("nmad", "± NMAD")):
-        ax.plot(c, m + stats[metric], ls="--", color=COLORS[metric], lw=1.5, label=label, zorder=3)
-        ax.plot(c, m - stats[metric], ls="--", color=COLORS[metric], lw=1.5, zorder=3)
+        style = {
+            "ls": LINESTYLES[metric],
+            "color": COLORS[metric],
+            "lw": 1.5,
+            "zorder": ZORDER[metric],
+        }
+        ax.plot(c, m + stats[metric], label=label, **style)
+        ax.plot(c, m - stats[metric], **style)
     one_to_one(ax, lo, hi)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
@@ -74,7 +84,7 @@ def draw_predicted_vs_true(
         ax_top.scatter(
             c, stats[key], s=area, color=COLORS[key], edgecolors="white", label=label, zorder=3
         )
-        ax_top.axhline(value, color=COLORS[key], lw=1.5, zorder=1)
+        ax_top.axhline(value, color=COLORS[key], lw=1.5, ls=LINESTYLES[key], zorder=ZORDER[key] - 2)
     ax_top.set_ylim(0, 1.15 * max(stats["rmse"].max(), stats["nmad"].max(), global_rmse))
     ax_top.set_ylabel(SCATTER)
     ax_top.tick_params(labelbottom=False)
@@ -123,7 +133,8 @@ def make_published_predicted_vs_true(
             title=f"Wu & Boada (2019), published, {resolution} px ({reference.source})",
         )
     else:
-        log.warning("%s", reference.describe())
+        # reference_fetch has warned, with the reason and the fix; one line here is enough.
+        log.info("published predictions unavailable: drawing a panel that says why")
         fig = notice_figure(
             "Figure 2 from the published predictions: not drawn", reference.describe()
         )

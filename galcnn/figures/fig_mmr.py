@@ -67,14 +67,14 @@ def plot_mmr(sample: pd.DataFrame, bins: pd.DataFrame, ratio: float, spread: flo
     ax_nmad.set_xlabel(M_TRUE)
     ax_nmad.set_ylabel("NMAD of Z at fixed mass [dex]")
     ax_nmad.set_ylim(0, None)
-    ax_nmad.legend(loc="upper right", frameon=False)
-    ax_nmad.text(
-        0.02,
-        0.9,
+    # Ratio and legend above the panel: inside it they covered bins' markers.
+    ax_nmad.set_title(
         f"NMAD(CNN) / NMAD(SDSS) = {ratio:.3f} ± {spread:.3f}  ({len(used)} bins)",
-        transform=ax_nmad.transAxes,
-        ha="left",
-        va="top",
+        loc="left",
+        fontsize=9,
+    )
+    ax_nmad.legend(
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False, borderaxespad=0.2
     )
     return fig
 

@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from galcnn.storage import atomic_path
 
@@ -29,6 +30,11 @@ COLORS = {
     "rf": "#56B4E9",  # sky blue
     "mean": "#999999",
 }
+
+#: RMSE and NMAD lines (Fig. 2 and its kind): RMSE dashed and drawn above the dotted NMAD, so
+#: that where the two coincide both stay visible.
+LINESTYLES = {"rmse": (0, (5, 2)), "nmad": (0, (1.5, 1.5))}
+ZORDER = {"rmse": 3.5, "nmad": 3}
 
 Z_TRUE = r"$Z_\mathrm{true}$ = 12 + log(O/H) [dex]"
 Z_PRED = r"$Z_\mathrm{pred}$ = 12 + log(O/H) [dex]"
@@ -69,6 +75,15 @@ def density(
         x, y, bins=bins, range=extent, cmin=1, cmap=DENSITY_CMAP, norm=LogNorm(vmin=1)
     )
     return image
+
+
+def density_colorbar(fig: Figure, image, cax) -> None:
+    """The colour bar of :func:`density`: counts as plain numbers at 1, 2, 5, 10, 20, ...
+    (matplotlib's log axis would label a range of 1 to 8 as 2×10⁰ ... 6×10⁰)."""
+    bar = fig.colorbar(image, cax=cax, label="galaxies per pixel")
+    bar.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def padded_range(*arrays, q: float = 0.002, step: float = 0.1) -> tuple[float, float]:
