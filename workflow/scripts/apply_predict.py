@@ -2,13 +2,11 @@
 
 from pathlib import Path
 
-import torch
-
 from galcnn import storage
 from galcnn.cnn.portable import load, predict_packed
 
 log = storage.setup_logging(snakemake.log[0])
-torch.set_num_threads(max(1, int(snakemake.threads)))
+# Under model.json's thread count, the one the workflow's own predictions were made with.
 model = load(Path(snakemake.input.model).parent)
 out = predict_packed(
     model,
@@ -18,9 +16,10 @@ out = predict_packed(
 )
 storage.write_parquet(snakemake.output[0], out)
 log.info(
-    "predicted %s for %d galaxies with %s on %s",
+    "predicted %s for %d galaxies with %s on %s (%d threads)",
     model.meta["target"],
     len(out),
     snakemake.input.model,
     model.device,
+    model.threads,
 )

@@ -14,5 +14,5 @@ predict_cnn(
     batch_size=snakemake.config["predict"]["batch_size"],
     tta=snakemake.params.tta,
     tta_mode=snakemake.params.tta_mode,
-    threads=snakemake.threads,
+    threads=snakemake.params.threads,
 )
