@@ -48,6 +48,7 @@ rule analysis_summary:
         cnn_keys=cnn_keys(),
         baseline_keys=baseline_keys(),
         published=reference_resolutions(),
+        seed=config["seed"],
     script:
         "../workflow/scripts/analysis_summary.py"
 

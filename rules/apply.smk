@@ -133,6 +133,9 @@ if _apply["catalog"]:
         threads: config["resources"]["predict"]["threads"]
         resources:
             **gpu_resources("predict"),
+        params:
+            threads=config["resources"]["predict"]["threads"],
+            reproducibility=config["reproducibility"],
         script:
             "../workflow/scripts/apply_predict.py"
 

@@ -26,6 +26,7 @@ rule predict_cnn:
         tta=config["predict"]["tta"],
         tta_mode=config["predict"]["tta_mode"],
         threads=config["resources"]["predict"]["threads"],
+        reproducibility=config["reproducibility"],
     script:
         "../workflow/scripts/predict_cnn.py"
 

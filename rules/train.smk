@@ -57,5 +57,9 @@ rule train_cnn:
     params:
         train=canonical({k: config["train"][k] for k in TRAIN_KEYS}),
         seed=config["seed"],
+        # The weights' bits depend on the mode (galcnn.reproducibility); portable mode trains on
+        # the configured threads, whatever --cores grants.
+        reproducibility=config["reproducibility"],
+        threads=config["resources"]["train"]["threads"],
     script:
         "../workflow/scripts/train_cnn.py"

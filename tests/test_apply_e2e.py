@@ -145,6 +145,7 @@ def test_the_exported_model_reproduces_the_apply_table_bit_for_bit_on_any_thread
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     proc = subprocess.run(
         [sys.executable, "-c", UNDER_THREADS, str(run), str(threads)],
+        cwd=REPO,
         env=env,
         capture_output=True,
         text=True,

@@ -54,6 +54,7 @@ def train_outputs(tmp_path, folds=2, res=4, bands="gri"):
             "train": SETTINGS,
             "n_train": 50,
             "n_validation": 50,
+            "reproducibility": {"mode": "portable", "cpu_capability": "AVX2"},
         }
     return models, configs
 
@@ -91,6 +92,7 @@ def test_model_json_describes_the_folder(exported):
     )
     assert meta["training"]["settings"] == SETTINGS and "torch" in meta["versions"]
     assert meta["threads"] == 1
+    assert meta["reproducibility"]["1"] == {"mode": "portable", "cpu_capability": "AVX2"}
     assert set(meta["files"]) == {"fold0.pt", "fold1.pt"}
     assert (folder / "fold1.pt").read_bytes() == models[1].read_bytes()
 

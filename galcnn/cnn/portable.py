@@ -30,8 +30,6 @@ import hashlib
 import io
 import json
 import logging
-import platform
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,7 @@ import pandas as pd
 import torch
 
 from galcnn import calibration, images, metrics, storage
-from galcnn.cnn import data
+from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import augment_settings
 from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
 from galcnn.cnn.predict import load_model, predict_transforms, torch_threads, tta_copies
@@ -51,7 +49,6 @@ log = logging.getLogger(__name__)
 FORMAT = "galcnn-model"
 #: Raised whenever model.json's layout or meaning changes (3: ``threads``).
 FORMAT_VERSION = 3
-PACKAGES = ("torch", "torchvision", "numpy")
 
 
 class ModelFolderError(ValueError):
@@ -66,16 +63,6 @@ def _file_entry(path: Path) -> dict:
     with open(path, "rb") as fh:
         size, digest = storage.sha256_stream(fh)
     return {"bytes": size, "sha256": digest}
-
-
-def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def export_model(
@@ -161,7 +148,9 @@ def export_model(
             "rmse": metrics.rmse(test_predictions["pred"], test_predictions["true"]),
             "nmad": metrics.nmad(test_predictions["pred"], test_predictions["true"]),
         },
-        "versions": versions(),
+        "versions": runtime.versions(),
+        # Each fold's training: the mode, instruction set, threads and versions its bits depend on.
+        "reproducibility": {str(k): train_configs[k]["reproducibility"] for k in folds},
         "files": files,
     }
     storage.write_json(out / MODEL_JSON, meta)

@@ -39,7 +39,7 @@ from torch import nn
 from tqdm import tqdm
 
 from galcnn import storage
-from galcnn.cnn import data
+from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import N_DIHEDRAL, augment_batch, augment_settings, dihedral
 from galcnn.cnn.model import ResNetRegressor
 
@@ -180,10 +180,13 @@ def predict_cnn(
     tta_mode: str = "dihedral",
     threads: int = 1,
     device: str | None = None,
+    reproducibility: str = "native",
 ) -> pd.DataFrame:
     """Predictions of one fold's model for the test set and its own validation fold,
     written to ``out_path`` (columns objID, set, true, pred, pred_notta, spread), under
-    ``threads`` intra-op threads (module docstring: the exported model repeats the count)."""
+    ``threads`` intra-op threads (module docstring: the exported model repeats the count), in
+    the run's ``reproducibility`` mode (:mod:`galcnn.reproducibility`)."""
+    runtime.configure(reproducibility)
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
     images, subsets = data.load_fold(
