@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: venv demo report lint test
+.PHONY: venv demo report readme-results lint test
 
 venv: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ $(VENV)/.installed: requirements.txt
 demo: venv
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES)
 	$(MAKE) report CONFIG=config/demo.yaml
+
+# The README's results block, from the demo's summary and models (run `make demo` first).
+readme-results: venv
+	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/demo.yaml) --cores $(CORES) readme_results
+	$(PY) -m galcnn.readme results/tables/readme_results.md README.md
 
 report: venv
 	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/config.yaml) --report results/report.html

@@ -44,7 +44,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def job_threads(mode: str, configured: int, granted: int) -> int:
+def job_threads(mode: str, configured: int | None, granted: int) -> int:
     """The intra-op threads of a torch job: in ``portable`` mode the configured count (the
     same on every machine), in ``native`` mode what Snakemake granted the job."""
     return int(configured) if check_mode(mode) == "portable" else int(granted)

@@ -1,4 +1,5 @@
-"""`reproducibility: portable` gives the same bits whatever kernels the machine offers; `native` does not.
+"""`reproducibility: portable` gives the same bits whatever kernels the machine offers; `native` does not;
+the README's results block is made from a run's files.
 
 One fold's model of the tiny run is retrained and predicted again (2 jobs per run, the rest of
 the finished run reused) with and without an outside cap of the kernels at AVX2, the level a
@@ -13,14 +14,15 @@ import pytest
 import torch
 from conftest import REPO, TINY, copy_finished, snakemake
 
-from galcnn.paths import MODEL_CONFIG, MODEL_PREDICTIONS
+from galcnn import readme
+from galcnn.paths import MODEL_CONFIG, MODEL_PREDICTIONS, README_RESULTS, SUMMARY_CSV
 
 pytestmark = pytest.mark.e2e
 
 FOLD = {"target": "oh_p50", "bands": "gri", "res": 4, "fold": 0}
 PREDICTIONS = MODEL_PREDICTIONS.format(**FOLD)
 #: What a machine with AVX2 and no AVX-512 runs, imposed from outside.
-AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def retrained(tiny_run, dest, mode, env=None):
@@ -63,3 +65,15 @@ def test_native_mode_differs_under_a_kernel_cap_where_the_cpu_offers_more(tiny_r
     assert config["reproducibility"]["cpu_capability"] == "AVX2"
     native = pd.read_parquet(tiny_run / PREDICTIONS)
     assert (capped["pred"] != native["pred"]).any()
+
+
+def test_the_readme_block_is_made_from_the_runs_summary(tiny_run, tmp_path):
+    run = copy_finished(tiny_run, tmp_path / "wf")
+    snakemake(run, "--cores", "1", "readme_results", "--configfile", str(TINY.relative_to(REPO)))
+    block = (run / README_RESULTS).read_text()
+    summary = pd.read_csv(run / SUMMARY_CSV)
+    head = summary[(summary["variant"] == "ensemble") & (summary["resolution"] == 4)].iloc[0]
+    assert f"fold ensemble RMSE {head['rmse']:.4f} at 4 px" in block
+    assert "`reproducibility: native` mode" in block
+    spliced = readme.splice((REPO / "README.md").read_text(), block)
+    assert block.strip() in spliced
