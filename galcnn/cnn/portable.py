@@ -10,7 +10,8 @@
 normalisation, each fold's target scaling, the test-time augmentation, the
 uncertainty calibration factor (:mod:`galcnn.calibration`), the intra-op thread count the
 workflow predicted with (``threads``), the training settings, the test-set metrics, the
-library versions, and the size and sha256 of every weight file.
+library versions, each fold's reproducibility record (mode, instruction set, threads:
+:func:`galcnn.cnn.runtime.provenance`), and the size and sha256 of every weight file.
 :func:`load` checks every file against it and returns a :class:`PortableModel`, whose
 :meth:`PortableModel.predict` takes RGB uint8 images (the SkyServer colour cutouts,
 R, G, B = i, r, g; any size that is a multiple of the model's resolution, area-averaged
