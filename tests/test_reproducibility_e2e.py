@@ -30,15 +30,16 @@ def retrained(tiny_run, dest, mode, env=None):
     run = copy_finished(tiny_run, dest)
     snakemake(
         run,
+        PREDICTIONS,
         "--cores",
         "2",
-        "--forcerun",
-        "train_cnn",
-        PREDICTIONS,
         "--configfile",
         str(TINY.relative_to(REPO)),
         "--config",
         f"reproducibility={mode}",
+        # --forcerun takes every word after it as a rule name: it comes last, the target first.
+        "--forcerun",
+        "train_cnn",
         env=env,
     )
     return pd.read_parquet(run / PREDICTIONS), json.loads(
