@@ -11,7 +11,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 RUN = $(SNAKEMAKE) --configfile $(CONFIG)
 
-.PHONY: venv demo reproduce figures report apply export bundle cluster cluster-envs lint test test-fast
+.PHONY: venv demo reproduce figures report apply export bundle cluster cluster-envs lint readme-results test test-fast
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ reproduce: venv
 
 figures: venv
 	$(RUN) --cores $(CORES) figures
+
+# The README's results block, from the demo's summary and models (run `make demo` first).
+readme-results: venv
+	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/demo.yaml) --cores $(CORES) readme_results
+	$(PY) -m galcnn.readme results/tables/readme_results.md README.md
 
 report: venv
 	$(RUN) --report results/report.html

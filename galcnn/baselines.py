@@ -75,7 +75,13 @@ def random_forest_baseline(
     seed: int,
     n_jobs: int = 1,
 ) -> pd.DataFrame:
-    """Random-forest predictions of ``target`` for the test galaxies (objID, true, pred)."""
+    """Random-forest predictions of ``target`` for the test galaxies (objID, true, pred).
+
+    The trees are grown on ``n_jobs`` threads (each tree's draws are fixed by ``seed`` before
+    any is grown, so the forest does not depend on ``n_jobs``), but the prediction is made on
+    one: scikit-learn's threads add each tree's prediction into the sum in the order they
+    finish, so with more than one the mean changes in its last bits from run to run.
+    """
     train, test = baseline_rows(catalog, splits, target)
     forest = RandomForestRegressor(
         n_estimators=n_estimators,
@@ -84,6 +90,7 @@ def random_forest_baseline(
         n_jobs=n_jobs,
     )
     forest.fit(train.loc[:, MAGNITUDE_COLUMNS].to_numpy(), train[target].to_numpy())
+    forest.set_params(n_jobs=1)
     pred = forest.predict(test.loc[:, MAGNITUDE_COLUMNS].to_numpy())
     return _prediction_frame(test, target, pred)
 

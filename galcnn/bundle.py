@@ -16,6 +16,7 @@ are staged outside the results folder and moved into place only once every membe
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import gzip
 import hashlib
 import io
@@ -38,6 +39,7 @@ import pandas as pd
 import yaml
 
 from galcnn import __version__, storage
+from galcnn.paths import MODEL_CONFIG
 from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ NAME_PATTERN = re.compile(r"galcnn-results-([0-9a-f]+)\.tar\.gz")
 SHORT_DIGEST = 12
 #: Python packages whose versions the provenance records.
 PACKAGES = ("snakemake", "torch", "scikit-learn")
+#: Every model's config.json, whose reproducibility record the provenance repeats.
+MODEL_CONFIGS = re.sub(r"\{[^}]+\}", "*", MODEL_CONFIG)
 
 
 class BundleError(ValueError):
@@ -84,10 +88,12 @@ def results_digest(files: Mapping[str, Mapping]) -> str:
     ).hexdigest()
 
 
-def provenance(repo_dir: str | Path) -> dict:
+def provenance(repo_dir: str | Path, config: Mapping, files: Iterable[str] = ()) -> dict:
     """Where the results came from: the workflow's release (``galcnn.__version__``) and its
-    ``git describe`` ("unknown" outside git), the Python and library versions, and the date the
-    bundle was made."""
+    ``git describe`` ("unknown" outside git), the Python and library versions, the date the
+    bundle was made, and the run's ``reproducibility`` mode with what each bundled model's
+    config.json says its bits depend on (instruction set, threads, versions:
+    :func:`galcnn.cnn.runtime.provenance`)."""
     try:
         version = (
             subprocess.run(
@@ -107,12 +113,18 @@ def provenance(repo_dir: str | Path) -> dict:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             packages[name] = "not installed"
+    models = {
+        name: json.loads(Path(name).read_text())["reproducibility"]
+        for name in sorted(files)
+        if fnmatch.fnmatchcase(name, MODEL_CONFIGS)
+    }
     return {
         "galcnn_version": __version__,
         "workflow_version": version,
         "python": platform.python_version(),
         **packages,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "reproducibility": {"mode": config["reproducibility"], "models": models},
     }
 
 
@@ -151,7 +163,9 @@ def make_bundle(
         raise ValueError(f"columns given for files that are not bundled: {sorted(unknown)}")
     meta = {
         CONFIG: yaml.safe_dump(dict(config), sort_keys=True).encode(),
-        PROVENANCE: (json.dumps(provenance("."), indent=2, sort_keys=True) + "\n").encode(),
+        PROVENANCE: (
+            json.dumps(provenance(".", config, payload), indent=2, sort_keys=True) + "\n"
+        ).encode(),
     }
     entries = {name: _entry(data) for name, data in meta.items()}
     for name, data in payload.items():

@@ -51,6 +51,8 @@ SUMMARY_CSV = f"{RESULTS}/tables/summary.csv"
 SUMMARY_MD = f"{RESULTS}/tables/summary.md"
 MMR_CSV = f"{RESULTS}/tables/mmr.csv"
 UNCERTAINTY_CSV = f"{RESULTS}/tables/uncertainty.csv"
+#: The README's results block as the run makes it (galcnn.readme).
+README_RESULTS = f"{RESULTS}/tables/readme_results.md"
 REFERENCE = f"{RESULTS}/reference/{{target}}/{{bands}}/{{res}}px.parquet"
 REFERENCE_STATUS = f"{RESULTS}/reference/{{target}}/{{bands}}/status.json"
 REFERENCE_COMPARISON = f"{RESULTS}/tables/reference_comparison.csv"

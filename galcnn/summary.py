@@ -18,6 +18,15 @@ the paper's text (docs/paper.md) otherwise. ``paper_figure`` says which
 figure or section of the paper the comparison uses. The text's values are for
 gri images at 128 px; they are set beside the top resolution of each trained
 configuration (``paper_figure`` names the paper's).
+
+:data:`COMPARISON_COLUMNS` follow: for each CNN test row, the paired bootstrap
+(:mod:`galcnn.bootstrap`, seeded, over the test galaxies both predict) of its difference to
+the random forest and to the mean baseline, CNN − baseline in dex, for RMSE
+(``delta_rf_rmse`` with its 95 % interval ``delta_rf_lo`` … ``delta_rf_hi``) and NMAD
+(``delta_rf_nmad``, ``delta_rf_nmad_lo``, ``delta_rf_nmad_hi``), the same with ``mean``;
+and on every CNN row of a configuration the fold-to-fold spread (standard deviation over
+its fold models) of the test RMSE and NMAD. Negative differences favour the CNN; a
+difference is resolved when its interval excludes 0.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from galcnn import bootstrap
 from galcnn.metrics import nmad, rmse
 from galcnn.reference import Reference, load_reference
 from galcnn.storage import write_csv, write_text
@@ -48,6 +58,19 @@ COLUMNS = (
     "paper_source",
     "paper_figure",
 )
+#: Baselines each CNN row is compared with (:func:`baseline_differences`).
+COMPARED = ("rf", "mean")
+COMPARISON_COLUMNS = (
+    *(
+        f"delta_{m}_{c}"
+        for m in COMPARED
+        for c in ("rmse", "lo", "hi", "nmad", "nmad_lo", "nmad_hi")
+    ),
+    "fold_spread_rmse",
+    "fold_spread_nmad",
+)
+#: The rows and variants a comparison is keyed by.
+ROW_KEY = ("method", "target", "bands", "resolution", "variant")
 PAPER = "paper"
 METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
@@ -95,10 +118,8 @@ def comparison_kind(variant: str) -> str | None:
     return None
 
 
-def cnn_rows(
-    test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int
-) -> list[dict]:
-    """Rows for one trained configuration from its prediction tables."""
+def cnn_variants(test: pd.DataFrame, target: str, bands: str, resolution: int) -> dict[str, str]:
+    """variant -> column of a configuration's test predictions: ensemble, ensemble_notta, fold{k}."""
     variants = {"ensemble": "pred", "ensemble_notta": "pred_notta"}
     fold_cols = sorted(
         (c for c in test.columns if c.startswith("pred_fold") and not c.endswith("_notta")),
@@ -110,11 +131,104 @@ def cnn_rows(
             f"or 'pred_fold<k>' columns; found {list(test.columns)}"
         )
     variants.update({c[5:]: c for c in fold_cols})
+    return variants
+
+
+def cnn_rows(
+    test: pd.DataFrame, validation: pd.DataFrame | None, target: str, bands: str, resolution: int
+) -> list[dict]:
+    """Rows for one trained configuration from its prediction tables."""
+    variants = cnn_variants(test, target, bands, resolution)
     key = ("cnn", target, bands, resolution)
     rows = [_row(*key, variant, test["true"], test[col]) for variant, col in variants.items()]
     if validation is not None:
         rows.insert(2, _row(*key, "validation", validation["true"], validation["pred"]))
     return rows
+
+
+def baseline_differences(
+    cnn: Mapping[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame | None]],
+    baselines: Mapping[tuple[str, str], pd.DataFrame],
+    seed: int,
+    resamples: int = bootstrap.RESAMPLES,
+) -> pd.DataFrame:
+    """:data:`COMPARISON_COLUMNS` of every CNN test row, keyed by :data:`ROW_KEY`. Each
+    comparison pairs the galaxies by objID (both predict the same test set) and resamples them
+    with one seed, so every row of a target is compared on the same resamples."""
+    rows = []
+    for (target, bands, res), (test, _) in cnn.items():
+        variants = cnn_variants(test, target, bands, int(res))
+        folds = [v for v in variants if v.startswith("fold")]
+        spread = {
+            f"fold_spread_{name}": float(
+                np.std([metric(test[variants[f]], test["true"]) for f in folds], ddof=1)
+            )
+            for name, metric in (("rmse", rmse), ("nmad", nmad))
+        }
+        for variant, col in variants.items():
+            row = {"method": "cnn", "target": target, "bands": bands, "resolution": int(res)}
+            row |= {"variant": variant, **spread}
+            for method in COMPARED:
+                other = baselines.get((method, target))
+                if other is None:
+                    continue
+                paired = test[["objID", "true", col]].merge(
+                    other[["objID", "true", "pred"]], on="objID", suffixes=("", "_other")
+                )
+                if len(paired) < len(test):
+                    log.warning(
+                        "%s/%s/%dpx: %d of %d test galaxies have a %s prediction; compared on those",
+                        target,
+                        bands,
+                        res,
+                        len(paired),
+                        len(test),
+                        method,
+                    )
+                found = bootstrap.paired_difference(
+                    paired[col] - paired["true"],
+                    paired["pred"] - paired["true_other"],
+                    seed=seed,
+                    resamples=resamples,
+                )
+                for stat, names in (
+                    ("rmse", ("rmse", "lo", "hi")),
+                    ("nmad", ("nmad", "nmad_lo", "nmad_hi")),
+                ):
+                    row |= {f"delta_{method}_{n}": v for n, v in zip(names, found[stat])}
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=[*ROW_KEY, *COMPARISON_COLUMNS])
+    out["resolution"] = out["resolution"].astype("Int64")
+    return out
+
+
+def comparison_sentences(table: pd.DataFrame) -> list[str]:
+    """Each fold ensemble's differences to the baselines in words: which are resolved."""
+    names = {"rf": "the random forest", "mean": "the mean baseline"}
+    lines = []
+    for _, row in table[(table["method"] == "cnn") & (table["variant"] == "ensemble")].iterrows():
+        parts = []
+        for method in COMPARED:
+            for stat, prefix in (("rmse", f"delta_{method}"), ("nmad", f"delta_{method}_nmad")):
+                value = row[f"delta_{method}_{stat}"]
+                lo, hi = row[f"{prefix}_lo"], row[f"{prefix}_hi"]
+                if pd.isna(value):
+                    continue
+                verdict = (
+                    ("better" if hi < 0 else "worse") + ", resolved"
+                    if bootstrap.resolved(lo, hi)
+                    else "not resolved: the interval holds 0"
+                )
+                parts.append(
+                    f"{stat.upper()} {value:+.4f} dex against {names[method]} "
+                    f"(95 % interval {lo:+.4f} to {hi:+.4f}; {verdict})"
+                )
+        lines.append(
+            f"- {row['target']} {row['bands']} {row['resolution']} px ensemble: "
+            + "; ".join(parts)
+            + f". Its folds' RMSEs spread by {row['fold_spread_rmse']:.4f} dex (standard deviation)."
+        )
+    return lines
 
 
 def baseline_row(frame: pd.DataFrame, method: str, target: str) -> dict:
@@ -159,9 +273,11 @@ def summary_table(
     cnn: Mapping[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame | None]],
     baselines: Mapping[tuple[str, str], pd.DataFrame],
     reference: Reference | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """The table from ``{(target, bands, res): (test, validation)}``, ``{(method, target): predictions}``
-    and the published reference (None when that stage is not configured)."""
+    and the published reference (None when that stage is not configured); ``seed`` seeds the
+    bootstrap of :func:`baseline_differences`."""
     rows = []
     top = {}
     for target, bands, res in cnn:
@@ -209,7 +325,10 @@ def summary_table(
         ascending=[True, True, True, False],
         kind="stable",
     )
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    return table.merge(
+        baseline_differences(cnn, baselines, seed), on=list(ROW_KEY), how="left", validate="1:1"
+    )
 
 
 def summary_markdown(
@@ -219,7 +338,7 @@ def summary_markdown(
     state of the published reference and the MMR ratios."""
     fmt = table.copy()
     fmt["resolution"] = fmt["resolution"].astype(object).where(fmt["resolution"].notna(), "-")
-    for col in ("rmse", "nmad", "paper_rmse", "paper_nmad"):
+    for col in ("rmse", "nmad", "paper_rmse", "paper_nmad", *COMPARISON_COLUMNS):
         fmt[col] = (
             fmt[col].astype(object).where(fmt[col].notna(), None)
         )  # tabulate prints None as missingval
@@ -237,11 +356,27 @@ def summary_markdown(
         "",
         "## Single models and fold ensembles beside the paper's, and the baselines",
         "",
-        headline.to_markdown(index=False, floatfmt=".4f", missingval="-"),
+        headline[list(COLUMNS)].to_markdown(index=False, floatfmt=".4f", missingval="-"),
         "",
         "## Every model",
         "",
-        fmt.to_markdown(index=False, floatfmt=".4f", missingval="-"),
+        fmt[list(COLUMNS)].to_markdown(index=False, floatfmt=".4f", missingval="-"),
+        "",
+        "## CNN against the baselines: paired bootstrap over the test galaxies",
+        "",
+        f"CNN − baseline in dex (negative: the CNN scatters less), 95 % intervals from "
+        f"{bootstrap.RESAMPLES} seeded paired resamples of the test galaxies; a difference is "
+        "resolved when its interval excludes 0. The fold spread is the standard deviation of "
+        "the fold models' test metrics.",
+        "",
+        *comparison_sentences(table),
+        "",
+        fmt.loc[
+            fmt["method"] == "cnn",
+            ["target", "bands", "resolution", "variant", *COMPARISON_COLUMNS],
+        ]
+        .dropna(subset=["delta_rf_rmse", "delta_mean_rmse"], how="all")
+        .to_markdown(index=False, floatfmt="+.4f", missingval="-"),
     ]
     if mmr is not None:
         parts += [
@@ -288,15 +423,17 @@ def build_summary(
     md_path: str,
     reference_status: str | None = None,
     reference_paths: Mapping[int, str] | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Read the stored predictions, write the CSV and Markdown tables, return the table."""
+    """Read the stored predictions, write the CSV and Markdown tables, return the table
+    (``seed``: the bootstrap's)."""
     cnn = {
         key: (pd.read_parquet(test), pd.read_parquet(val) if val else None)
         for key, (test, val) in cnn_paths.items()
     }
     baselines = {key: pd.read_parquet(path) for key, path in baseline_paths.items()}
     reference = load_reference(reference_status, reference_paths or {})
-    table = summary_table(cnn, baselines, reference)
+    table = summary_table(cnn, baselines, reference, seed)
     mmr = pd.read_csv(mmr_path) if mmr_path else None
     write_csv(csv_path, table)
     write_text(md_path, summary_markdown(table, mmr, reference))

@@ -6,6 +6,7 @@ localrules:
     analysis_headline,
     analysis_summary,
     analysis_mmr,
+    readme_results,
 
 
 # The paper's figures, MMR and published predictions come from one model; 0.0835 dex is its
@@ -50,6 +51,7 @@ rule analysis_summary:
         cnn_keys=cnn_keys(),
         baseline_keys=baseline_keys(),
         published=reference_resolutions(),
+        seed=config["seed"],
     script:
         "../workflow/scripts/analysis_summary.py"
 
@@ -73,3 +75,21 @@ rule analysis_mmr:
         mmr=canonical(config["mmr"]),
     script:
         "../workflow/scripts/analysis_mmr.py"
+
+
+# The README's results block from the run's own files (`make readme-results` puts it in the
+# README): the summary, and a model's record of the mode and kernels it was made with.
+rule readme_results:
+    input:
+        summary=SUMMARY_CSV,
+        model_config=MODEL_CONFIG.format(
+            target=cnn_keys()[0][0], bands=cnn_keys()[0][1], res=cnn_keys()[0][2], fold=folds()[0]
+        ),
+    output:
+        README_RESULTS,
+    log:
+        log_path("readme_results"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow/scripts/readme_results.py"

@@ -134,6 +134,9 @@ if config["apply"]["catalog"]:
         threads: config["resources"]["predict"]["threads"]
         resources:
             **gpu_resources("predict"),
+        params:
+            threads=config["resources"]["predict"]["threads"],
+            reproducibility=config["reproducibility"],
         script:
             "../workflow/scripts/apply_predict.py"
 

@@ -24,6 +24,7 @@ rule export_model:
         folds=folds(),
         tta=config["predict"]["tta"],
         tta_mode=config["predict"]["tta_mode"],
+        threads=config["resources"]["predict"]["threads"],
     script:
         "../workflow/scripts/export_model.py"
 

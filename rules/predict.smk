@@ -20,10 +20,13 @@ rule predict_cnn:
     resources:
         **gpu_resources("predict"),
     # predict.batch_size does not change the predictions (eval mode): the script reads it
-    # from the config, so changing it reruns nothing.
+    # from the config, so changing it reruns nothing. The thread count does (the rounding of CPU
+    # convolutions): the configured one, not the job's share of --cores, and model.json repeats it.
     params:
         tta=config["predict"]["tta"],
         tta_mode=config["predict"]["tta_mode"],
+        threads=config["resources"]["predict"]["threads"],
+        reproducibility=config["reproducibility"],
     script:
         "../workflow/scripts/predict_cnn.py"
 

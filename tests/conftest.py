@@ -60,11 +60,11 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: float = 900
+    workdir: Path, *args: str, check: bool = True, timeout: float = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run the venv's snakemake in ``workdir``; on failure show its output."""
+    """Run the venv's snakemake in ``workdir`` (``env`` added to its environment); on failure show its output."""
     cmd = [str(Path(sys.executable).with_name("snakemake")), *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     proc = subprocess.run(
         cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -1,6 +1,10 @@
 """`snakemake apply` and `snakemake export` after the tiny run: new mock galaxies through the
 trained models, with no training or test prediction job, and the exported models agreeing."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,6 +112,46 @@ def test_the_exported_model_gives_the_same_predictions_outside_snakemake(applied
         expected = table.loc[index["objID"]]
         np.testing.assert_allclose(out["pred"], expected[f"{target}_pred"], rtol=1e-10)
         np.testing.assert_allclose(out["sigma"], expected[f"{target}_sigma"], rtol=1e-10)
+
+
+#: The exported models' predictions in a fresh process whose torch runs on argv[2] threads,
+#: compared bit for bit with the apply table of the run in argv[1].
+UNDER_THREADS = """
+import sys
+import numpy as np, pandas as pd, torch
+import galcnn
+
+torch.set_num_threads(int(sys.argv[2]))
+r = sys.argv[1] + "/results"
+table = pd.read_parquet(r + "/apply/new.parquet").set_index("objID")
+index = pd.read_parquet(r + "/apply/new/images/index.parquet").sort_values("row")
+cutouts = np.load(r + "/apply/new/images/128px.npy")
+for target in ("oh_p50", "lgm_tot_p50"):
+    out = galcnn.load(r + "/export/" + target + "/gri/4px", device="cpu").predict(cutouts)
+    expected = table.loc[index["objID"]]
+    np.testing.assert_array_equal(out["pred"], expected[target + "_pred"])
+    np.testing.assert_array_equal(out["sigma"], expected[target + "_sigma"])
+    assert torch.get_num_threads() == int(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_exported_model_reproduces_the_apply_table_bit_for_bit_on_any_thread_count(
+    applied, threads
+):
+    """The apply jobs ran on one thread (the tiny config's resources.predict.threads); a caller
+    on 1 or 2 threads gets the same bits: predict runs under model.json's count."""
+    run, _, _ = applied
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    proc = subprocess.run(
+        [sys.executable, "-c", UNDER_THREADS, str(run), str(threads)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
 
 
 def test_uncertainty_table_reports_coverage_before_and_after(tiny_run):

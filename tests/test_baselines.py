@@ -69,6 +69,28 @@ def test_forest_is_the_one_fitted_on_all_training_folds():
     assert rmse_rf < rmse_mean  # colours carry the signal
 
 
+def test_the_forest_does_not_depend_on_the_thread_count():
+    """Trees grown on 1 or 3 threads are the same trees, and the prediction sums them in tree
+    order (on 3 threads scikit-learn sums them in the order the threads finish)."""
+    catalog, splits = catalogue_and_splits(n_train=400, n_test=200)
+    one, three = (
+        random_forest_baseline(
+            catalog, splits, "oh_p50", n_estimators=30, min_samples_leaf=2, seed=4, n_jobs=n
+        )
+        for n in (1, 3)
+    )
+    pd.testing.assert_frame_equal(one, three, check_exact=True)
+    train = catalog[(splits["split"] == "train").to_numpy()]
+    forest = RandomForestRegressor(n_estimators=30, min_samples_leaf=2, random_state=4).fit(
+        train[list(MAGNITUDE_COLUMNS)].to_numpy(), train["oh_p50"].to_numpy()
+    )
+    x = catalog.loc[(splits["split"] == "test").to_numpy(), list(MAGNITUDE_COLUMNS)].to_numpy()
+    in_order = np.zeros(len(x))
+    for tree in forest.estimators_:
+        in_order += tree.predict(x)
+    np.testing.assert_array_equal(three["pred"], in_order / len(forest.estimators_))
+
+
 def test_missing_targets_are_dropped_and_counted(caplog):
     catalog, splits = catalogue_and_splits()
     catalog.loc[[0, 1, 350], "oh_p50"] = SENTINEL  # two training rows, one test row

@@ -24,6 +24,7 @@ CONFIG = {
     "resolutions": [4, 1],
     "resolution_study": {"targets": ["oh_p50"], "bands": ["gri"]},
     "folds": 2,
+    "reproducibility": "portable",
     "cutouts": {"size": 128},
     "mmr": {"step": 0.2},
 }
@@ -134,6 +135,18 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
         provenance
     )
     assert provenance["galcnn_version"] == galcnn.__version__
+    assert provenance["reproducibility"] == {"mode": "portable", "models": {}}
+
+
+def test_provenance_repeats_each_bundled_models_reproducibility_record(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = "results/models/oh_p50/gri/4px/fold0/config.json"
+    record = {"mode": "portable", "cpu_capability": "AVX2", "intra_op_threads": 1}
+    Path(name).parent.mkdir(parents=True)
+    Path(name).write_text(json.dumps({"fold": 0, "reproducibility": record}))
+    Path("results/other.json").write_text("{}")
+    found = gb.provenance(tmp_path, CONFIG, [name, "results/other.json"])
+    assert found["reproducibility"] == {"mode": "portable", "models": {name: record}}
 
 
 def test_same_results_give_the_same_name_and_other_results_another(packed):

@@ -149,6 +149,7 @@ def test_demo_and_control_differ_only_in_the_metallicity_of_the_mock():
         (lambda c: c["analysis"].update(predictions="median"), "predictions"),
         (lambda c: c["train"].update(head_init="xavier"), "head_init"),
         (lambda c: c["mmr"].update(z_true=[8.25]), "z_true"),
+        (lambda c: c.update(reproducibility="exact"), "reproducibility"),
     ],
 )
 def test_wrong_values_are_refused_naming_the_key(change, key):
@@ -254,3 +255,8 @@ def test_the_schema_enums_are_the_package_constants():
     assert definitions["target"]["enum"] == list(TARGETS)
     assert definitions["bands"]["enum"] == list(BANDS)
     assert definitions["arch"]["enum"] == list(ARCHS)
+    from galcnn.reproducibility import MODES
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert schema["properties"]["reproducibility"]["enum"] == list(MODES)
+    assert schema["properties"]["reproducibility"]["default"] == "native"

@@ -54,6 +54,7 @@ def train_outputs(tmp_path, folds=2, res=4, bands="gri"):
             "train": SETTINGS,
             "n_train": 50,
             "n_validation": 50,
+            "reproducibility": {"mode": "portable", "cpu_capability": "AVX2"},
         }
     return models, configs
 
@@ -66,7 +67,9 @@ TEST = pd.DataFrame({"objID": [1, 2, 3], "true": [8.8, 9.0, 9.1], "pred": [8.9, 
 def exported(tmp_path):
     models, configs = train_outputs(tmp_path)
     folder = tmp_path / "export"
-    portable.export_model(folder, models, configs, TEST, UNCERTAINTY, tta=True, tta_mode="dihedral")
+    portable.export_model(
+        folder, models, configs, TEST, UNCERTAINTY, tta=True, tta_mode="dihedral", threads=1
+    )
     return folder, models
 
 
@@ -88,6 +91,8 @@ def test_model_json_describes_the_folder(exported):
         np.sqrt(0.02 / 3)
     )
     assert meta["training"]["settings"] == SETTINGS and "torch" in meta["versions"]
+    assert meta["threads"] == 1
+    assert meta["reproducibility"]["1"] == {"mode": "portable", "cpu_capability": "AVX2"}
     assert set(meta["files"]) == {"fold0.pt", "fold1.pt"}
     assert (folder / "fold1.pt").read_bytes() == models[1].read_bytes()
 
@@ -164,7 +169,14 @@ def test_a_model_json_of_another_format_is_refused(exported):
 def test_without_a_factor_sigma_is_nan(tmp_path):
     models, configs = train_outputs(tmp_path, res=1)
     portable.export_model(
-        tmp_path / "e", models, configs, TEST, {"factor": None}, tta=True, tta_mode="dihedral"
+        tmp_path / "e",
+        models,
+        configs,
+        TEST,
+        {"factor": None},
+        tta=True,
+        tta_mode="dihedral",
+        threads=1,
     )
     out = portable.load(tmp_path / "e", "cpu").predict(np.full((2, 1, 1, 3), 30, dtype=np.uint8))
     # At 1 px the transforms are one image: no spread, and no factor to scale it.
@@ -183,3 +195,30 @@ def test_predict_packed_keeps_the_index_order(exported, tmp_path):
     out = portable.predict_packed(model, tmp_path / "8px.npy", tmp_path / "index.parquet")
     assert list(out["objID"]) == [10, 20, 30, 40, 50]
     np.testing.assert_allclose(out["pred"], model.predict(rgb)["pred"])
+
+
+def test_predict_runs_under_model_json_threads_and_restores_the_callers(exported, monkeypatch):
+    """The rounding of CPU convolutions depends on torch's thread count: predict uses model.json's
+    (the workflow's), or the one given to load, and leaves the caller's setting as it was."""
+    folder, _ = exported
+    seen = []
+    real = portable.predict_transforms
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(portable, "predict_transforms", spy)
+    rgb = np.random.default_rng(3).integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    torch.set_num_threads(2)
+    model = galcnn.load(folder, device="cpu")
+    assert model.threads == 1
+    model.predict(rgb)
+    assert seen == [1, 1] and torch.get_num_threads() == 2
+    seen.clear()
+    torch.set_num_threads(1)
+    galcnn.load(folder, device="cpu", threads=2).predict(rgb)
+    assert seen == [2, 2] and torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="thread count must be at least 1, got 0"):
+        galcnn.load(folder, device="cpu", threads=0).predict(rgb)
+    assert torch.get_num_threads() == 1

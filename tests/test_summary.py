@@ -4,7 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galcnn.summary import COLUMNS, PAPER_VALUES, build_summary, summary_markdown, summary_table
+from galcnn import bootstrap
+from galcnn.summary import (
+    COLUMNS,
+    COMPARISON_COLUMNS,
+    PAPER_VALUES,
+    build_summary,
+    summary_markdown,
+    summary_table,
+)
 
 
 def predictions(n=50, folds=2, seed=0, objid_offset=0):
@@ -50,7 +58,7 @@ def table():
 
 
 def test_columns_and_rows(table):
-    assert tuple(table.columns) == COLUMNS
+    assert tuple(table.columns) == COLUMNS + COMPARISON_COLUMNS
     # per CNN configuration: ensemble, ensemble_notta, fold0, fold1 (+ validation when given)
     assert len(table) == 5 + 5 + 4 + 2
     cnn = table[table["method"] == "cnn"]
@@ -148,7 +156,7 @@ def test_markdown_and_files(table, tmp_path):
         tmp_path / "s.md",
     )
     back = pd.read_csv(tmp_path / "s.csv")
-    assert len(back) == len(out) == 7 and list(back.columns) == list(COLUMNS)
+    assert len(back) == len(out) == 7 and list(back.columns) == [*COLUMNS, *COMPARISON_COLUMNS]
     assert (tmp_path / "s.md").read_text().startswith("# Results")
 
 
@@ -163,3 +171,56 @@ def test_missing_prediction_columns_are_refused():
             },
             {},
         )
+
+
+def test_each_cnn_row_carries_its_paired_bootstrap_against_each_baseline(table):
+    test = predictions(seed=1)
+    ens = table[
+        (table["resolution"] == 128) & (table["bands"] == "gri") & (table["variant"] == "fold1")
+    ]
+    row = ens.iloc[0]
+    rf = baseline(value=8.95)
+    expected = bootstrap.paired_difference(
+        test["pred_fold1"] - test["true"], rf["pred"] - rf["true"], seed=0
+    )
+    assert (row["delta_rf_rmse"], row["delta_rf_lo"], row["delta_rf_hi"]) == expected["rmse"]
+    assert (row["delta_rf_nmad"], row["delta_rf_nmad_lo"], row["delta_rf_nmad_hi"]) == expected[
+        "nmad"
+    ]
+    assert row["delta_rf_rmse"] == pytest.approx(row["rmse"] - table.iloc[-2]["rmse"])
+    # The CNN's 0.1 dex scatter against the mean's 0.2 dex: clearly better, the interval below 0.
+    assert row["delta_mean_hi"] < 0
+    folds = table[(table["resolution"] == 128) & (table["bands"] == "gri")]
+    spread = np.std(folds.loc[folds["variant"].isin(["fold0", "fold1"]), "rmse"], ddof=1)
+    assert folds["fold_spread_rmse"].dropna().tolist() == pytest.approx([spread] * 4)
+    # Baselines, the validation rows (other galaxies) and published rows carry no comparison.
+    assert table.loc[table["method"] != "cnn", "delta_rf_rmse"].isna().all()
+    assert table.loc[table["variant"] == "validation", "delta_rf_rmse"].isna().all()
+
+
+def test_the_summary_says_which_differences_are_resolved(table):
+    text = summary_markdown(table)
+    line = next(x for x in text.splitlines() if x.startswith("- oh_p50 gri 128 px ensemble"))
+    assert "against the mean baseline" in line and "better, resolved" in line
+    assert "Its folds' RMSEs spread by" in line
+    assert "paired bootstrap over the test galaxies" in text and "nan" not in text
+
+
+def test_the_bootstrap_is_seeded_and_its_interval_brackets_the_difference():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 0.1, 300), rng.normal(0, 0.12, 300)
+    one = bootstrap.paired_difference(a, b, seed=3, resamples=1000)
+    assert one == bootstrap.paired_difference(a, b, seed=3, resamples=1000)
+    assert one != bootstrap.paired_difference(a, b, seed=4, resamples=1000)
+    for value, lo, hi in one.values():
+        assert lo < value < hi
+    # Against itself every resample differs by exactly 0: nothing resolved.
+    same = bootstrap.paired_difference(a, a, seed=3, resamples=300)
+    assert same["rmse"] == (0.0, 0.0, 0.0) and not bootstrap.resolved(*same["rmse"][1:])
+    # The chunked resampling is the plain one: resample k takes the k-th row of indices.
+    idx = np.random.default_rng(3).integers(0, 300, (250, 300))
+    plain = [np.sqrt(np.mean(a[i] ** 2)) - np.sqrt(np.mean(b[i] ** 2)) for i in idx]
+    few = bootstrap.paired_difference(a, b, seed=3, resamples=250)
+    assert few["rmse"][1] == pytest.approx(np.percentile(plain, 2.5), rel=1e-12)
+    with pytest.raises(ValueError, match="300 and 299 residuals"):
+        bootstrap.paired_difference(a, b[:-1], seed=3)

@@ -299,6 +299,9 @@ def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     assert result["rmse"] < 0.75 * mean_rmse
     assert json.loads(out["metrics"].read_text()) == result
     assert json.loads(out["config"].read_text())["n_validation"] == len(val) == result["n"]
+    record = json.loads(out["config"].read_text())["reproducibility"]
+    assert record["mode"] == "native" and record["intra_op_threads"] == torch.get_num_threads()
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     history = pd.read_csv(out["history"])
     assert list(history["phase"]) == ["stage2", "stage2", "sgdr", "sgdr", "sgdr"] and list(
         history["epoch"]

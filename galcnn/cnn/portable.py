@@ -8,13 +8,21 @@
 
 ``model.json`` holds the architecture, the bands and resolution, the input format and
 normalisation, each fold's target scaling, the test-time augmentation, the
-uncertainty calibration factor (:mod:`galcnn.calibration`), the training settings, the
-test-set metrics, the library versions, and the size and sha256 of every weight file.
+uncertainty calibration factor (:mod:`galcnn.calibration`), the intra-op thread count the
+workflow predicted with (``threads``), the training settings, the test-set metrics, the
+library versions, each fold's reproducibility record (mode, instruction set, threads:
+:func:`galcnn.cnn.runtime.provenance`), and the size and sha256 of every weight file.
 :func:`load` checks every file against it and returns a :class:`PortableModel`, whose
 :meth:`PortableModel.predict` takes RGB uint8 images (the SkyServer colour cutouts,
 R, G, B = i, r, g; any size that is a multiple of the model's resolution, area-averaged
 to it as in training) and returns the prediction, its calibrated uncertainty and the
 number of predictions behind it, on CPU or GPU.
+
+Predictions are made under model.json's ``threads`` whatever the caller's torch setting
+(restored afterwards), so on the same machine they reproduce the workflow's own prediction
+tables bit for bit: the rounding of CPU convolutions depends on the thread count
+(:mod:`galcnn.cnn.predict`). ``load(folder, threads=n)`` overrides it, at the price of
+last-bit (~1e-8) differences from the workflow's tables.
 """
 
 from __future__ import annotations
@@ -23,8 +31,6 @@ import hashlib
 import io
 import json
 import logging
-import platform
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -32,19 +38,18 @@ import pandas as pd
 import torch
 
 from galcnn import calibration, images, metrics, storage
-from galcnn.cnn import data
+from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import augment_settings
 from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
-from galcnn.cnn.predict import load_model, predict_transforms, tta_copies
+from galcnn.cnn.predict import load_model, predict_transforms, torch_threads, tta_copies
 from galcnn.paths import EXPORT_FOLD
 from galcnn.paths import EXPORT_MANIFEST as MODEL_JSON
 
 log = logging.getLogger(__name__)
 
 FORMAT = "galcnn-model"
-#: Raised whenever model.json's layout or meaning changes.
-FORMAT_VERSION = 2
-PACKAGES = ("torch", "torchvision", "numpy")
+#: Raised whenever model.json's layout or meaning changes (3: ``threads``).
+FORMAT_VERSION = 3
 
 
 class ModelFolderError(ValueError):
@@ -61,16 +66,6 @@ def _file_entry(path: Path) -> dict:
     return {"bytes": size, "sha256": digest}
 
 
-def versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def export_model(
     out_dir: str | Path,
     model_paths: dict[int, str | Path],
@@ -79,12 +74,14 @@ def export_model(
     uncertainty: dict,
     tta: bool,
     tta_mode: str,
+    threads: int,
 ) -> dict:
     """Copy each fold's weights into ``out_dir`` and write its model.json (returned).
 
     ``train_configs`` are the folds' config.json, ``test_predictions`` the fold
     ensemble's test predictions, ``uncertainty`` the output of
-    :func:`galcnn.calibration.calibrate`. The weights are written first and
+    :func:`galcnn.calibration.calibrate`, ``threads`` the intra-op thread count those
+    predictions were made with (and every prediction of the model will be). The weights are written first and
     model.json last, each atomically, so a folder with a model.json is complete.
     """
     out = Path(out_dir)
@@ -136,6 +133,7 @@ def export_model(
             "mode": tta_mode,
             "n": tta_copies(tta_mode, int(first["res"])) if tta else 1,
         },
+        "threads": int(threads),
         "calibration": {
             "sigma": "factor x root mean square over the folds of each fold's spread (std) over the TTA transforms",
             **uncertainty,
@@ -151,7 +149,9 @@ def export_model(
             "rmse": metrics.rmse(test_predictions["pred"], test_predictions["true"]),
             "nmad": metrics.nmad(test_predictions["pred"], test_predictions["true"]),
         },
-        "versions": versions(),
+        "versions": runtime.versions(),
+        # Each fold's training: the mode, instruction set, threads and versions its bits depend on.
+        "reproducibility": {str(k): train_configs[k]["reproducibility"] for k in folds},
         "files": files,
     }
     storage.write_json(out / MODEL_JSON, meta)
@@ -205,13 +205,20 @@ class PortableModel:
     """Every fold's model of one configuration, its calibration and its input format."""
 
     def __init__(
-        self, meta: dict, models: list[torch.nn.Module], trainings: list[dict], device: torch.device
+        self,
+        meta: dict,
+        models: list[torch.nn.Module],
+        trainings: list[dict],
+        device: torch.device,
+        threads: int | None = None,
     ):
         self.meta = meta
         self.models = models
         #: Each fold's saved metadata: its training augmentation and fold, which fastai TTA repeats.
         self.trainings = trainings
         self.device = device
+        #: torch's intra-op threads during :meth:`predict`: model.json's unless overridden.
+        self.threads = int(meta["threads"] if threads is None else threads)
 
     @property
     def factor(self) -> float:
@@ -244,25 +251,27 @@ class PortableModel:
 
     def predict(self, rgb, batch_size: int = 256) -> pd.DataFrame:
         """pred (mean of every fold × transform prediction), sigma (calibrated), sigma_raw
-        (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image."""
+        (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image,
+        computed under :attr:`threads` intra-op threads (the caller's count restored afterwards)."""
         arr = self.prepare(rgb)
         rows = np.arange(len(arr))
         tta, mode = bool(self.meta["tta"]["enabled"]), self.meta["tta"]["mode"]
-        per_fold = [
-            predict_transforms(
-                m,
-                arr,
-                rows,
-                self.meta["bands"],
-                batch_size,
-                self.device,
-                tta=tta,
-                tta_mode=mode,
-                augment=augment_settings(saved["train"]),
-                seed=int(saved["fold"]),
-            )
-            for m, saved in zip(self.models, self.trainings)
-        ]
+        with torch_threads(self.threads):
+            per_fold = [
+                predict_transforms(
+                    m,
+                    arr,
+                    rows,
+                    self.meta["bands"],
+                    batch_size,
+                    self.device,
+                    tta=tta,
+                    tta_mode=mode,
+                    augment=augment_settings(saved["train"]),
+                    seed=int(saved["fold"]),
+                )
+                for m, saved in zip(self.models, self.trainings)
+            ]
         raw = calibration.model_spread([p.std(axis=0) for p in per_fold])
         return pd.DataFrame(
             {
@@ -278,10 +287,8 @@ def load(
     folder: str | Path, device: str | torch.device | None = None, threads: int | None = None
 ) -> PortableModel:
     """An exported model folder, checked against its model.json, ready on ``device``
-    (default: CUDA, then Apple MPS, then CPU); ``threads`` caps torch's CPU threads (a
-    Snakemake job's share of the node) where given."""
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+    (default: CUDA, then Apple MPS, then CPU), predicting under ``threads`` intra-op threads
+    (default: model.json's, the count the workflow's own predictions were made with)."""
     meta = read_meta(folder)
     dev = data.pick_device(str(device) if device is not None else None)
     models, trainings = [], []
@@ -298,7 +305,7 @@ def load(
             )
         models.append(model)
         trainings.append(saved)
-    return PortableModel(meta, models, trainings, dev)
+    return PortableModel(meta, models, trainings, dev, threads)
 
 
 def predict_packed(

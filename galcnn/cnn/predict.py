@@ -13,11 +13,23 @@ compared. Two modes (``predict.tta_mode``):
 
 The spread of the copies' predictions (``spread``) is kept too: the uncertainties of
 :mod:`galcnn.calibration` are made from it.
+
+Thread count. On CPU, float32 convolutions split their work over torch's intra-op threads and
+round differently with their number (last bits, ~1e-8 relative, on AVX-512 machines), so a
+prediction is reproducible only with the thread count it was made with. Rather than make the
+computation thread-invariant (one thread, or a fixed split, at a large cost in speed), every
+prediction of a model runs under one fixed count: :func:`predict_cnn` under the configured
+``resources.predict.threads`` (not the job's share of ``--cores``, which Snakemake may lower),
+recorded in the exported model's ``model.json`` (``threads``), whose
+:meth:`galcnn.cnn.portable.PortableModel.predict` runs under it too (:func:`torch_threads`)
+whatever the caller's own setting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +39,7 @@ from torch import nn
 from tqdm import tqdm
 
 from galcnn import storage
-from galcnn.cnn import data
+from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import N_DIHEDRAL, augment_batch, augment_settings, dihedral
 from galcnn.cnn.model import ResNetRegressor
 
@@ -37,6 +49,21 @@ PREDICTION_COLUMNS = ("objID", "set", "true", "pred", "pred_notta", "spread")
 TTA_MODES = ("dihedral", "fastai")
 #: Randomly augmented copies beside the original in fastai 0.7's TTA (n_aug=4).
 N_FASTAI_AUGMENTED = 4
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` for the block, the caller's restored
+    after: the count changes the rounding of CPU convolutions (module docstring)."""
+    n = int(threads)
+    if n < 1:
+        raise ValueError(f"a prediction's thread count must be at least 1, got {threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def tta_copies(mode: str, res: int) -> int:
@@ -153,10 +180,13 @@ def predict_cnn(
     tta_mode: str = "dihedral",
     threads: int = 1,
     device: str | None = None,
+    reproducibility: str = "native",
 ) -> pd.DataFrame:
     """Predictions of one fold's model for the test set and its own validation fold,
-    written to ``out_path`` (columns objID, set, true, pred, pred_notta, spread)."""
-    torch.set_num_threads(max(1, int(threads)))
+    written to ``out_path`` (columns objID, set, true, pred, pred_notta, spread), under
+    ``threads`` intra-op threads (module docstring: the exported model repeats the count), in
+    the run's ``reproducibility`` mode (:mod:`galcnn.reproducibility`)."""
+    runtime.configure(reproducibility)
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)
     images, subsets = data.load_fold(
@@ -169,31 +199,33 @@ def predict_cnn(
         fold=int(meta["fold"]),
     )
     log.info(
-        "predicting %s (%s, %d px, fold %d) on %s, TTA %s (%s)",
+        "predicting %s (%s, %d px, fold %d) on %s with %d threads, TTA %s (%s)",
         meta["target"],
         meta["bands"],
         meta["res"],
         meta["fold"],
         dev,
+        threads,
         tta,
         tta_mode,
     )
     frames = []
     for name in ("test", "validation"):
         sub = subsets[name]
-        outs = predict_transforms(
-            model,
-            images,
-            sub.rows,
-            meta["bands"],
-            batch_size,
-            dev,
-            tta=tta,
-            amp=bool(meta["train"]["amp"]),
-            tta_mode=tta_mode,
-            augment=augment_settings(meta["train"]),
-            seed=int(meta["fold"]),
-        )
+        with torch_threads(threads):
+            outs = predict_transforms(
+                model,
+                images,
+                sub.rows,
+                meta["bands"],
+                batch_size,
+                dev,
+                tta=tta,
+                amp=bool(meta["train"]["amp"]),
+                tta_mode=tta_mode,
+                augment=augment_settings(meta["train"]),
+                seed=int(meta["fold"]),
+            )
         # spread: the spread (ddof 0) of the copies' predictions, 0 without TTA or at 1 px (dihedral).
         frame = {"pred": outs.mean(axis=0), "pred_notta": outs[0], "spread": outs.std(axis=0)}
         frames.append(pd.DataFrame({"objID": sub.objid, "set": name, "true": sub.y, **frame}))

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from galcnn import metrics, storage
 from galcnn.cnn import checkpoint as ckpts
-from galcnn.cnn import data
+from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import augment_batch, augment_settings
 from galcnn.cnn.data import Subset
 from galcnn.cnn.divergence import EpochGuard
@@ -301,17 +301,22 @@ def train_cnn(
     weights: str | Path | None = None,
     threads: int = 1,
     device: str | None = None,
+    reproducibility: str = "native",
 ) -> dict:
     """Train the model of one (target, bands, res, fold) and write ``outputs``:
-    ``model`` (model.pt), ``config`` (config.json, the resolved settings),
+    ``model`` (model.pt), ``config`` (config.json, the resolved settings and
+    what the weights' bits depend on, :func:`galcnn.cnn.runtime.provenance`),
     ``history`` (history.csv) and ``metrics`` (metrics.json: validation RMSE,
-    NMAD and count, without TTA). Returns the metrics."""
+    NMAD and count, without TTA). Returns the metrics. ``reproducibility`` is the
+    run's mode (:mod:`galcnn.reproducibility`; its environment is the caller's to
+    set before torch is imported)."""
     if (settings["pretrained"] == "imagenet") != (weights is not None):
         raise ValueError(
             f"train.pretrained is {settings['pretrained']!r} but weights are "
             f"{'given' if weights else 'missing'}; pass the ImageNet weights exactly when pretrained: imagenet"
         )
     torch.set_num_threads(max(1, int(threads)))
+    runtime.configure(reproducibility)
     dev = data.pick_device(device)
     images, subsets = data.load_fold(
         images_path, index_path, splits_path, catalog_path, target=target, res=res, fold=fold
@@ -355,6 +360,7 @@ def train_cnn(
         "n_validation": len(val),
         "n_test": len(subsets["test"]),
         "torch": torch.__version__,
+        "reproducibility": runtime.provenance(reproducibility),
     }
     with storage.atomic_path(outputs["model"]) as tmp:
         torch.save(

@@ -19,4 +19,5 @@ build_summary(
     md_path=snakemake.output.md,
     reference_status=inp.get("reference_status"),
     reference_paths=dict(zip(params.published, inp.get("reference", []), strict=True)),
+    seed=params.seed,
 )

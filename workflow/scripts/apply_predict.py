@@ -2,11 +2,19 @@
 
 from pathlib import Path
 
-from galcnn import storage
-from galcnn.cnn.portable import load, predict_packed
+from galcnn import reproducibility, storage
+
+mode = snakemake.params.reproducibility
+# Before torch is imported: ATen and oneDNN read their kernel level once.
+reproducibility.pin_environment(mode, snakemake.params.threads)
+
+from galcnn.cnn import runtime  # noqa: E402
+from galcnn.cnn.portable import load, predict_packed  # noqa: E402
 
 log = storage.setup_logging(snakemake.log[0])
-model = load(Path(snakemake.input.model).parent, threads=snakemake.threads)
+runtime.configure(mode)
+# Under model.json's thread count, the one the workflow's own predictions were made with.
+model = load(Path(snakemake.input.model).parent)
 out = predict_packed(
     model,
     snakemake.input.images,
@@ -15,9 +23,10 @@ out = predict_packed(
 )
 storage.write_parquet(snakemake.output[0], out)
 log.info(
-    "predicted %s for %d galaxies with %s on %s",
+    "predicted %s for %d galaxies with %s on %s (%d threads)",
     model.meta["target"],
     len(out),
     snakemake.input.model,
     model.device,
+    model.threads,
 )

@@ -18,4 +18,5 @@ export_model(
     json.loads(Path(snakemake.input.calibration).read_text()),
     tta=snakemake.params.tta,
     tta_mode=snakemake.params.tta_mode,
+    threads=snakemake.params.threads,
 )

@@ -1,7 +1,13 @@
 """Train the CNN of one target, band set, resolution and fold (rule train_cnn)."""
 
-from galcnn import storage
-from galcnn.cnn.train import train_cnn
+from galcnn import reproducibility, storage
+
+mode = snakemake.params.reproducibility
+threads = reproducibility.job_threads(mode, snakemake.params.threads, snakemake.threads)
+# Before torch is imported: ATen and oneDNN read their kernel level once.
+reproducibility.pin_environment(mode, threads)
+
+from galcnn.cnn.train import train_cnn  # noqa: E402
 
 storage.setup_logging(snakemake.log[0])
 wc = snakemake.wildcards
@@ -18,5 +24,6 @@ train_cnn(
     settings=snakemake.params.train,
     seed=snakemake.params.seed,
     weights=snakemake.input.get("weights"),
-    threads=snakemake.threads,
+    threads=threads,
+    reproducibility=mode,
 )
