@@ -52,6 +52,7 @@ if _apply["catalog"]:
 
         rule apply_cutouts_render:
             input:
+                catalog=APPLY_CATALOG,
                 truth=APPLY_TRUTH,
             output:
                 manifest=APPLY_MANIFEST,
@@ -113,7 +114,7 @@ if _apply["catalog"]:
             mem_mb=4000,
             runtime=60,
         params:
-            cutouts=canonical({"root": APPLY_CUTOUTS, "shards": 1, "size": NATIVE_RES}),
+            cutouts=canonical(FRAMING | {"root": APPLY_CUTOUTS, "shards": 1}),
         script:
             "../workflow/scripts/images_pack.py"
 

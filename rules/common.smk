@@ -221,21 +221,12 @@ CONFIG_RESOURCES = {
 # What determines the cutouts: the server address and the politeness settings
 # (cutouts.concurrency/rate_limit/retries/timeout/...) do not, so the download script reads
 # them from the config and changing them reruns nothing.
+# How each galaxy is framed: the fixed scale, or per galaxy from its petroR90_r (galcnn.cutouts).
+FRAMING = {k: config["cutouts"][k] for k in ("size", "scale", "framing", "framing_factor")}
 CUTOUT_SERVICE = canonical(
-    {
-        "data_release": config["sdss"]["data_release"],
-        "size": config["cutouts"]["size"],
-        "scale": config["cutouts"]["scale"],
-        "opt": config["cutouts"]["opt"],
-    }
+    FRAMING | {"data_release": config["sdss"]["data_release"], "opt": config["cutouts"]["opt"]}
 )
-MOCK_RENDER = canonical(
-    {
-        "size": config["cutouts"]["size"],
-        "scale": config["cutouts"]["scale"],
-        "seed": config["mock"]["seed"],
-    }
-)
+MOCK_RENDER = canonical(FRAMING | {"seed": config["mock"]["seed"]})
 
 
 def gpu_resources(kind):
