@@ -48,6 +48,9 @@ rule analysis_summary:
         cnn_keys=cnn_keys(),
         baseline_keys=baseline_keys(),
         published=reference_resolutions(),
+        # How alike the authors' values are: the sky and the test galaxies.
+        survey=config["survey"],
+        test_set=config["test_set"],
     script:
         "../workflow/scripts/analysis_summary.py"
 

@@ -19,4 +19,6 @@ build_summary(
     md_path=snakemake.output.md,
     reference_status=inp.get("reference_status"),
     reference_paths=dict(zip(params.published, inp.get("reference", []), strict=True)),
+    survey=params.survey,
+    test_set=params.test_set,
 )
