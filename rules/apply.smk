@@ -40,6 +40,8 @@ if _apply["catalog"]:
         # The mock galaxies at the positions depend on the mock seed and the cuts alone.
         params:
             targets=config["targets"],
+            # Framed per galaxy, real galaxies need their petroR90_r; mock ones have the mock galaxy's.
+            needs_size=config["cutouts"]["framing"] == "petrosian" and config["survey"] == "sdss",
             mock=(
                 canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]})
                 if config["survey"] == "mock"

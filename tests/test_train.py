@@ -440,3 +440,13 @@ def test_a_checkpoint_is_not_resumed_on_images_rebuilt_since(tmp_path, uninterru
     resumed = run_fit(rebuilt, subsets, settings, init, ckpt)
     assert (ckpt.parent / "checkpoint.pt.bad").exists()
     assert_same_run(resumed, run_fit(rebuilt, subsets, settings, init))
+
+
+def test_batches_keep_or_drop_the_short_last_one():
+    """drop_last true (ours) drops a short last batch; false (fastai's) keeps it, unless it holds
+    a single image, which the head's BatchNorm cannot train on."""
+    sizes = lambda *a: [s.stop - s.start for s in data.batch_slices(*a)]  # noqa: E731
+    assert sizes(10, 4, True) == [4, 4]
+    assert sizes(10, 4, False) == [4, 4, 2]
+    assert sizes(9, 4, False, 2) == [4, 4] and sizes(9, 4, False) == [4, 4, 1]
+    assert sizes(3, 4, True) == [3]  # the only batch is kept

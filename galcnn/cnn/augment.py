@@ -106,7 +106,7 @@ def random_zoom(
     if whole_pixels:
         zoom = torch.floor(zoom * size) / size
     inv = 1.0 / zoom
-    shift = (1.0 - inv)[:, None] * (2.0 * u[:, 1:] - 1.0)
+    shift = (1.0 - inv)[:, None] * (2.0 * u[:, 1:3] - 1.0)
     theta = torch.zeros((n, 2, 3), device=x.device, dtype=torch.float32)
     theta[:, 0, 0] = inv
     theta[:, 1, 1] = inv
