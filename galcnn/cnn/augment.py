@@ -111,7 +111,9 @@ def random_zoom(
     theta[:, 0, 0] = inv
     theta[:, 1, 1] = inv
     theta[:, :, 2] = shift
-    return _warp(x, theta, "border")
+    # An image left unzoomed is left as it is, not resampled at its own pixel centres.
+    still = (zoom == 1).view(n, 1, 1, 1)
+    return torch.where(still, x, _warp(x, theta, "border"))
 
 
 #: fastai 0.7's RandomRotate rotates three images in four.
