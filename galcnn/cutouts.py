@@ -47,7 +47,8 @@ ZERO_WINDOW = 32
 ZERO_AREA = 0.05
 # A target with no source at its centre (a wrong position, or a pure-sky field) is blank too.
 #: Rows at the top and bottom edges that stand for the sky, as a share of the side: 15 of
-#: 128 px, the outer 4.4″ of the 37.9″ field, beyond all but the largest targets' light.
+#: 128 px, beyond ~1.9 petroR90 from the centre of a galaxy framed by its size (the outer 4.4″
+#: of the 37.9″ field at a fixed 0.296″/px), beyond all but the largest targets' light.
 BORDER_ROWS = 15 / 128
 #: Radius of the central disc, as a share of the side: 8 of 128 px (2.4″), the 1.5″ radius of
 #: the spectroscopic fibre, which every target fills, widened by the seeing.
