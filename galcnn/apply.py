@@ -49,14 +49,17 @@ def stable_ids(ra, dec) -> np.ndarray:
     return out
 
 
-def read_catalog(path: str | Path, targets=(), positions: bool = True) -> pd.DataFrame:
+def read_catalog(
+    path: str | Path, targets=(), positions: bool = True, needs_size: bool = False
+) -> pd.DataFrame:
     """The checked catalogue: objID (made by :func:`stable_ids` when absent) first, then
     the file's columns. Raises, naming the file and the offending column and rows, for a
     missing, unreadable or empty file, missing ``ra``/``dec``, non-numeric, NaN or
     out-of-range coordinates (ra in [0, 360), dec in [-90, 90]), and missing,
     non-integer or duplicated objIDs. With ``positions`` False (the cutouts are the
     user's images, ``apply.images``) ``objID`` is required instead and ``ra``/``dec``
-    are optional, checked when given."""
+    are optional, checked when given. With ``needs_size`` (cutouts framed per galaxy,
+    ``cutouts.framing: petrosian``, on the real sky) a missing ``petroR90_r`` column too."""
     path = Path(path)
     cat = load_table(path)
     need = ("ra", "dec") if positions else ("objID",)
@@ -73,6 +76,12 @@ def read_catalog(path: str | Path, targets=(), positions: bool = True) -> pd.Dat
                 if positions
                 else "give each galaxy's objID, the name of its image <objID>.jpg|.jpeg|.png"
             )
+        )
+    if needs_size and "petroR90_r" not in cat.columns:
+        raise ValueError(
+            f"apply catalogue {path} lacks column 'petroR90_r': the models were trained on cutouts framed by "
+            "each galaxy's SDSS r-band petroR90 in arcsec (cutouts.framing: petrosian), so new galaxies need it "
+            "too (PhotoObj.petroR90_r); galaxies where it is missing or unusable get no cutout"
         )
     reserved = [
         c
@@ -130,8 +139,9 @@ def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
     same cuts), drawn with a seed made from the mock seed and the catalogue's objIDs and
     assigned in objID order: the same catalogue always gives the same galaxies, and they
     are not the training galaxies. Returns the truth table (renderer input) with the
-    catalogue's objIDs; the simulated catalogue's own columns (z, magnitudes, ...) are
-    not the catalogue's and are not carried.
+    catalogue's objIDs and the mock galaxy's ``petroR90_r`` (its framing, see
+    :func:`with_mock_sizes`); the simulated catalogue's other columns (z, magnitudes, ...)
+    are not the catalogue's and are not carried.
     """
     ids = np.sort(catalog["objID"].to_numpy(np.int64))
     draw_seed = int(
@@ -140,13 +150,22 @@ def mock_truth(catalog: pd.DataFrame, seed: int, cuts: dict) -> pd.DataFrame:
     # The cuts keep about a quarter of the drawn galaxies; draw more until enough pass.
     n_draw = 5 * len(ids) + 100
     while True:
-        _, truth = simulate_catalog(n_draw, draw_seed, cuts)
+        simulated, truth = simulate_catalog(n_draw, draw_seed, cuts)
         if len(truth) >= len(ids):
             break
         n_draw *= 2
     truth = truth.iloc[: len(ids)].reset_index(drop=True)
+    truth["petroR90_r"] = simulated["petroR90_r"].to_numpy()[: len(ids)]
     truth["objID"] = ids
     return truth
+
+
+def with_mock_sizes(catalog: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue with each position's ``petroR90_r`` that of the mock galaxy rendered there
+    (:func:`mock_truth`), which frames its cutout as the training galaxies' are framed; a
+    ``petroR90_r`` of the catalogue's own is replaced (it is not the mock galaxy's size)."""
+    sizes = truth.set_index("objID")["petroR90_r"]
+    return catalog.assign(petroR90_r=sizes.reindex(catalog["objID"]).to_numpy())
 
 
 def training_ranges(catalog: pd.DataFrame, splits: pd.DataFrame) -> dict[str, tuple[float, float]]:

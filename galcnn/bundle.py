@@ -75,7 +75,16 @@ def layout(config: Mapping) -> dict:
         "resolution_study.bands": sorted(config["resolution_study"]["bands"]),
         "folds": config["folds"],
         "cutouts.size": config["cutouts"]["size"],
+        # What a pixel is: one scale for all, or each galaxy framed by its petroR90_r.
+        **_framing(config["cutouts"]),
     }
+
+
+def _framing(cutouts: Mapping) -> dict:
+    framing = cutouts.get("framing", "fixed")
+    if framing == "fixed":
+        return {"cutouts.framing": framing, "cutouts.scale": cutouts.get("scale")}
+    return {"cutouts.framing": framing, "cutouts.framing_factor": cutouts["framing_factor"]}
 
 
 def results_digest(files: Mapping[str, Mapping]) -> str:

@@ -47,7 +47,8 @@ ZERO_WINDOW = 32
 ZERO_AREA = 0.05
 # A target with no source at its centre (a wrong position, or a pure-sky field) is blank too.
 #: Rows at the top and bottom edges that stand for the sky, as a share of the side: 15 of
-#: 128 px, the outer 4.4″ of the 37.9″ field, beyond all but the largest targets' light.
+#: 128 px, beyond ~1.9 petroR90 from the centre of a galaxy framed by its size (the outer 4.4″
+#: of the 37.9″ field at a fixed 0.296″/px), beyond all but the largest targets' light.
 BORDER_ROWS = 15 / 128
 #: Radius of the central disc, as a share of the side: 8 of 128 px (2.4″), the 1.5″ radius of
 #: the spectroscopic fibre, which every target fills, widened by the seeing.
@@ -56,6 +57,72 @@ CENTRE_RADIUS = 8 / 128
 #: many counts. On calibrated mock cutouts pure sky reaches 1.5 and the faintest, most
 #: diffuse targets exceed 5.
 CENTRE_MARGIN = 3.0
+
+
+# Framing: the ImgCutout scale (arcsec per pixel) of each galaxy.
+#: ``fixed``: every cutout at ``cutouts.scale`` (the paper's text, 0.296″/px); ``petrosian``: each
+#: galaxy framed by its size, as the authors' download_images.py did (docs/paper.md, "Cutouts").
+FRAMINGS = ("fixed", "petrosian")
+#: SDSS camera pixel (arcsec): the authors' formula counts petroR90 in these pixels.
+SDSS_PIXEL = 0.396
+#: petroR90_r (arcsec) a galaxy must have to be framed by it. Below 1″ it is smaller than a point
+#: source's seen through SDSS's ≈ 1.4″ seeing (≈ 1.3″), so it is no galaxy's measured size;
+#: above 100″ (40 kpc at z = 0.02, the sample's nearest) it is a Petrosian radius run away on a
+#: blend or a shredded galaxy. Either would frame a field of sky or of a neighbour.
+PETRO_R90_RANGE = (1.0, 100.0)
+#: Manifest-like status of the galaxies no cutout was requested for (their petroR90_r is unusable).
+UNFRAMED = "unframed"
+
+
+def framing_scale(petro_r90, size: int, factor: float = 2.0) -> np.ndarray:
+    """The authors' per-galaxy ImgCutout scale: ``factor * petroR90_r / 0.396 / size`` arcsec per pixel
+    (so petroR90 spans ``size * 0.396 / factor`` px, 25.3 px at 128 px and factor 2)."""
+    return float(factor) * np.asarray(petro_r90, dtype=float) / SDSS_PIXEL / int(size)
+
+
+def cutout_scales(
+    catalog: pd.DataFrame, framing: str, size: int, scale: float, factor: float = 2.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each galaxy's ImgCutout scale under ``framing`` (:data:`FRAMINGS`).
+
+    Returns ``(framed, unframed)``: ``framed`` is the catalogue's rows that get a cutout, with a
+    ``scale`` column (arcsec per pixel): ``scale`` for all under ``fixed``, :func:`framing_scale`
+    of ``petroR90_r`` under ``petrosian``; ``unframed`` lists (objID, status ``unframed``, reason)
+    the galaxies whose petroR90_r is missing, not positive or outside :data:`PETRO_R90_RANGE`,
+    which get none.
+    """
+    if framing not in FRAMINGS:
+        raise ValueError(f"cutouts.framing is {framing!r}; choose one of {list(FRAMINGS)}")
+    if framing == "fixed":
+        framed = catalog.assign(scale=float(scale))
+        return framed.reset_index(drop=True), _unframed([], [])
+    if "petroR90_r" not in catalog.columns:
+        raise ValueError(
+            f"cutouts.framing: petrosian frames each galaxy by its petroR90_r (arcsec), which the catalogue "
+            f"lacks (it has {list(catalog.columns)}); add the column or set cutouts.framing: fixed"
+        )
+    r90 = pd.to_numeric(catalog["petroR90_r"], errors="coerce").to_numpy(dtype=float)
+    lo, hi = PETRO_R90_RANGE
+    reasons = np.full(len(r90), "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        reasons[r90 > hi] = f"petroR90_r above {hi:g} arcsec (a runaway Petrosian radius)"
+        reasons[r90 < lo] = f"petroR90_r below {lo:g} arcsec (smaller than the seeing)"
+        reasons[r90 <= 0] = "petroR90_r not positive (a missing measurement)"
+    reasons[~np.isfinite(r90)] = "petroR90_r missing"
+    bad = reasons != ""
+    reasons[bad] = [f"{why}: {v:g}" for why, v in zip(reasons[bad], r90[bad])]
+    framed = catalog.loc[~bad].assign(scale=framing_scale(r90[~bad], size, factor))
+    return framed.reset_index(drop=True), _unframed(catalog["objID"].to_numpy()[bad], reasons[bad])
+
+
+def _unframed(objids, reasons) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "objID": np.asarray(objids, dtype=np.int64),
+            "status": pd.Series([UNFRAMED] * len(objids), dtype="string"),
+            "reason": pd.Series(list(reasons), dtype="string"),
+        }
+    )
 
 
 def shard_of(objids, n_shards: int) -> np.ndarray:

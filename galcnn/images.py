@@ -1,7 +1,8 @@
 """Packed image arrays: JPEG cutouts decoded once into uint8 arrays, one per resolution.
 
 ``results/images/128px.npy`` holds every usable cutout (N × 128 × 128 × 3, RGB =
-i, r, g); row ``i`` is the galaxy in row ``i`` of ``index.parquet``. Lower
+i, r, g); row ``i`` is the galaxy in row ``i`` of ``index.parquet``, which also gives its
+cutout's ``scale`` (arcsec per pixel, per galaxy under ``cutouts.framing: petrosian``). Lower
 resolutions are area averages of it, so the 1 px image is the mean colour. The
 arrays are read memory-mapped by training, never re-decoded from JPEG.
 """
@@ -43,15 +44,21 @@ def pack_cutouts(
     out_index: str | Path,
     out_excluded: str | Path,
     threads: int = 1,
+    framing: str = "fixed",
+    scale: float = 0.296,
+    framing_factor: float = 2.0,
 ) -> pd.DataFrame:
     """Decode every ``ok`` cutout of the catalogue into one uint8 array.
 
-    Galaxies whose cutout is blank, failed, missing from the manifests or
-    unreadable now are excluded, listed with the reason in ``out_excluded``
-    and counted in the log, as are manifest entries of objIDs the catalogue lacks. Returns the index (objID → row).
+    Galaxies that got no cutout for their petroR90_r (``unframed``,
+    :func:`galcnn.cutouts.cutout_scales` with ``framing``, ``scale`` and ``framing_factor``, the
+    cutout jobs' settings), or whose cutout is blank, failed, missing from the manifests or
+    unreadable now are excluded, listed with the reason in ``out_excluded`` and counted in the
+    log. Returns the index (objID → row, and the cutout's scale in arcsec per pixel).
     """
+    framed, unframed = cutouts.cutout_scales(catalog, framing, size, scale, framing_factor)
     status = manifests.drop_duplicates("objID", keep="last")
-    objids = catalog["objID"].to_numpy(np.int64)
+    objids = framed["objID"].to_numpy(np.int64)
     table = pd.DataFrame({"objID": objids}).merge(
         status[["objID", "status", "reason"]], on="objID", how="left"
     )
@@ -59,8 +66,9 @@ def pack_cutouts(
     ok = (table["status"] == cutouts.OK).to_numpy(dtype=bool, na_value=False)
     table.loc[missing, ["status", "reason"]] = ["missing", "not in any cutout manifest"]
     # Images of the user's folders without a catalogue row (survey: local) are listed too.
-    uncatalogued = status.loc[~status["objID"].isin(objids), ["objID", "status", "reason"]]
-    excluded = [table.loc[~ok, ["objID", "status", "reason"]], uncatalogued]
+    known = catalog["objID"].to_numpy(np.int64)
+    uncatalogued = status.loc[~status["objID"].isin(known), ["objID", "status", "reason"]]
+    excluded = [unframed, table.loc[~ok, ["objID", "status", "reason"]], uncatalogued]
     candidates = objids[ok]
     shards = cutouts.shard_of(candidates, n_shards)
 
@@ -102,7 +110,7 @@ def pack_cutouts(
 
     index = pd.DataFrame(
         {"objID": kept.astype(np.int64), "row": np.arange(len(kept), dtype=np.int64)}
-    )
+    ).merge(framed[["objID", "scale"]], on="objID", how="left", validate="one_to_one")
     storage.write_parquet(out_index, index)
     excluded_frame = pd.concat(excluded, ignore_index=True).astype(
         {"objID": "int64", "status": "string", "reason": "string"}
@@ -112,13 +120,13 @@ def pack_cutouts(
     log.info(
         "packed %d of %d catalogue galaxies; excluded %d %s",
         len(kept),
-        len(objids),
+        len(catalog),
         len(excluded_frame),
         by_status,
     )
     if not len(kept):
         raise ValueError(
-            f"no usable cutouts among {len(objids)} galaxies; see {out_excluded} for the reasons"
+            f"no usable cutouts among {len(catalog)} galaxies; see {out_excluded} for the reasons"
         )
     return index
 

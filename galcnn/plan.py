@@ -140,30 +140,30 @@ class Plan:
             {"test_set": config["test_set"]} if config["test_set"] != "random" else {}
         )
 
+    def framing(self, source: str | None = None) -> dict:
+        """How each galaxy is framed: the fixed scale, or per galaxy from its petroR90_r
+        (:func:`galcnn.cutouts.cutout_scales`). The user's own images (``source``, default the
+        survey: ``local``, or apply's ``images``) come framed as they are: nothing is reframed,
+        and a catalogue without petroR90_r loses no galaxy."""
+        cutouts = self.config["cutouts"]
+        framing = {k: cutouts[k] for k in ("size", "scale", "framing", "framing_factor")}
+        if (source or self.config["survey"]) in ("local", "images"):
+            framing["framing"] = "fixed"
+        return framing
+
     def cutout_service(self) -> dict:
         """What determines the downloaded cutouts: the server address and the politeness settings
         (cutouts.concurrency/rate_limit/retries/timeout/...) do not, so the download script reads
         them from the config and changing them reruns nothing."""
         config = self.config
         return canonical(
-            {
-                "data_release": config["sdss"]["data_release"],
-                "size": config["cutouts"]["size"],
-                "scale": config["cutouts"]["scale"],
-                "opt": config["cutouts"]["opt"],
-            }
+            self.framing()
+            | {"data_release": config["sdss"]["data_release"], "opt": config["cutouts"]["opt"]}
         )
 
     def mock_render(self) -> dict:
         """What determines the rendered mock cutouts."""
-        config = self.config
-        return canonical(
-            {
-                "size": config["cutouts"]["size"],
-                "scale": config["cutouts"]["scale"],
-                "seed": config["mock"]["seed"],
-            }
-        )
+        return canonical(self.framing() | {"seed": self.config["mock"]["seed"]})
 
     # ---- headline predictions ------------------------------------------------------------
     def headline_predictions(self, target: str, bands: str, res: int) -> str:

@@ -9,15 +9,19 @@ authors' published predictions, when the reference stage ran, give rows of metho
 ``published`` (variant ``published``, or one row of variant ``unavailable`` saying
 they could not be had).
 
-``paper_rmse`` / ``paper_nmad`` are the paper's values for a row, compared like
-with like: a single model's rows (``fold{k}``) with the paper's single-model
-numbers (its figures, MMR and published predictions come from one model), the
-``ensemble`` row with its 5-fold ensemble. ``paper_source`` says where they come
-from: the published predictions, rescored here, wherever they cover the row;
-the paper's text (docs/paper.md) otherwise. ``paper_figure`` says which
-figure or section of the paper the comparison uses. The text's values are for
-gri images at 128 px; they are set beside the top resolution of each trained
-configuration (``paper_figure`` names the paper's).
+``survey`` says which sky a row's galaxies are from (``mock`` or ``sdss``; the published
+rows are always ``sdss``). ``paper_rmse`` / ``paper_nmad`` are the authors' values set
+beside a row of the same kind: a single model's rows (``fold{k}``) beside a single
+model's numbers (the paper's figures, MMR and published predictions come from one
+model), the ``ensemble`` row beside an ensemble's, a baseline beside its kind.
+``paper_source`` says where each comes from (``published <repo@commit>``: the
+post-submission predictions, rescored here, wherever they cover the row; ``paper``:
+the text; ``notebook``: a value printed in the authors' notebooks; ``earlier draft``),
+``paper_figure`` exactly what the value is and where (section, figure, notebook), and
+``like_for_like`` whether the comparison is of the same data, resolution, test set and
+model (``yes``), or what differs (``no: ...``). The authors' values are all for gri
+images at 128 px of the real sky; the text's are set beside the top resolution of each
+trained configuration.
 
 :data:`COMPARISON_COLUMNS` follow: for each CNN test row, the paired bootstrap
 (:mod:`galcnn.bootstrap`, seeded, over the test galaxies both predict) of its difference to
@@ -57,6 +61,8 @@ COLUMNS = (
     "paper_nmad",
     "paper_source",
     "paper_figure",
+    "survey",
+    "like_for_like",
 )
 #: Baselines each CNN row is compared with (:func:`baseline_differences`).
 COMPARED = ("rf", "mean")
@@ -72,29 +78,48 @@ COMPARISON_COLUMNS = (
 #: The rows and variants a comparison is keyed by.
 ROW_KEY = ("method", "target", "bands", "resolution", "variant")
 PAPER = "paper"
+NOTEBOOK = "notebook"
+EARLIER_DRAFT = "earlier draft"
+#: What the authors' values were measured on, besides the model: compared with each row's own.
+PAPER_DATA = {"survey": "sdss", "resolution": 128}
 METHOD_ORDER = {"cnn": 0, "published": 1, "rf": 2, "mean": 3}
 
-#: The paper's test-set numbers on real SDSS, keyed by (method, target, bands, kind) ->
-#: (RMSE, NMAD, where in the paper), in dex; kind is ``single`` (one model), ``ensemble``
-#: (the 5-fold mean) or the baseline's name. NaN where the paper gives no such number.
-PAPER_VALUES: dict[tuple, tuple[float, float, str]] = {
-    ("cnn", "oh_p50", "gri", "single"): (0.085, 0.0668, "Fig. 2 and §4: one model, gri 128 px"),
-    # The ensemble's RMSE only: the paper quotes no NMAD for it.
+#: The authors' test-set numbers on real SDSS (gri, 128 px), keyed by (method, target, bands, kind)
+#: -> (RMSE, NMAD, source, exactly what the value is, what differs from our like row whatever our
+#: run), in dex; kind is ``single`` (one model), ``ensemble`` (the 5-fold mean) or the baseline's
+#: name. NaN where no such number is given. docs/paper.md, "Results to compare against".
+PAPER_VALUES: dict[tuple, tuple[float, float, str, str, str]] = {
+    ("cnn", "oh_p50", "gri", "single"): (
+        0.085,
+        0.0668,
+        PAPER,
+        "the text's single model: NMAD 0.0668 (§4, Fig. 2); RMSE ≈ 0.085 from notebook 11, not in the text",
+        "test set: the text's own random split",
+    ),
+    # The ensemble's RMSE only: no NMAD is given for it.
     ("cnn", "oh_p50", "gri", "ensemble"): (
         0.0835,
         np.nan,
-        "§2.3.5 of the earlier draft: 5-fold ensemble, gri 128 px",
+        EARLIER_DRAFT,
+        "a joint model's 5-fold ensemble, RMSE 0.0835 (earlier draft §2.3.5)",
+        "model: a joint model's ensemble; test set: another split",
     ),
-    # Fig. 4 quotes the scatter as a standard deviation (0.218 dex, set as the RMSE) and an NMAD of 0.19-0.22.
+    # No mass-only number is printed: 0.218 (set as the RMSE) is the std of a four-output model.
     ("cnn", "lgm_tot_p50", "gri", "single"): (
         0.218,
         np.nan,
-        "Fig. 4 left and §5: one model, gri 128 px; std 0.218 dex, NMAD 0.19-0.22",
+        NOTEBOOK,
+        "std 0.218 of a joint four-output model (notebooks), not Fig. 4's mass-only model; "
+        "the text (§5) says NMAD ≈ 0.22",
+        "model: joint four-output; statistic: std, not RMSE; test set: another split",
     ),
     ("rf", "oh_p50", "gri", "rf"): (
         0.1296,
         0.1059,
-        "§4.1 and Fig. 3: random forest on g, r, i (40 trees, min_samples_leaf 8)",
+        NOTEBOOK,
+        "a notebook's forest on g, r, i (40 trees, min_samples_leaf 8), printed there; "
+        "Fig. 3's code plots the default forest (RMSE 0.138, NMAD 0.116)",
+        "test set: the notebook's split",
     ),
 }
 
@@ -253,6 +278,7 @@ def published_rows(reference: Reference) -> list[dict]:
                 "n": 0,
                 "paper_source": "",
                 "paper_figure": "",
+                "like_for_like": "",
             }
         ]
     return [
@@ -269,15 +295,31 @@ def published_rows(reference: Reference) -> list[dict]:
     ]
 
 
+def like_for_like(survey: str, resolution, paper_resolution: int, differs: str) -> str:
+    """``yes``, or ``no: `` and what differs between a row (its ``survey``, ``resolution``; None for a
+    baseline) and the authors' value it sits beside (real SDSS at ``paper_resolution``, plus ``differs``)."""
+    out = []
+    if survey != PAPER_DATA["survey"]:
+        out.append(f"data: the {survey} survey, the authors' is real SDSS")
+    if resolution is not None and int(resolution) != int(paper_resolution):
+        out.append(f"resolution: {int(resolution)} px, the authors' {int(paper_resolution)} px")
+    if differs:
+        out.append(differs)
+    return "no: " + "; ".join(out) if out else "yes"
+
+
 def summary_table(
     cnn: Mapping[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame | None]],
     baselines: Mapping[tuple[str, str], pd.DataFrame],
     reference: Reference | None = None,
     seed: int = 0,
+    survey: str = "sdss",
+    test_set: str = "random",
 ) -> pd.DataFrame:
     """The table from ``{(target, bands, res): (test, validation)}``, ``{(method, target): predictions}``
     and the published reference (None when that stage is not configured); ``seed`` seeds the
-    bootstrap of :func:`baseline_differences`."""
+    bootstrap of :func:`baseline_differences`; ``survey`` and ``test_set`` are the run's (config
+    keys of the same names), which say how alike the authors' values are."""
     rows = []
     top = {}
     for target, bands, res in cnn:
@@ -292,8 +334,14 @@ def summary_table(
             (row["method"], row["target"], row["bands"], comparison_kind(row["variant"]))
         )
         if paper is not None:
+            rmse_, nmad_, source, what, differs = paper
+            resolution = row["resolution"] if row["method"] == "cnn" else None
             row.update(
-                paper_rmse=paper[0], paper_nmad=paper[1], paper_source=PAPER, paper_figure=paper[2]
+                paper_rmse=rmse_,
+                paper_nmad=nmad_,
+                paper_source=source,
+                paper_figure=what,
+                like_for_like=like_for_like(survey, resolution, PAPER_DATA["resolution"], differs),
             )
     if reference is not None:
         published = published_rows(reference)
@@ -310,13 +358,26 @@ def summary_table(
                 and comparison_kind(row["variant"]) == "single"
                 and match is not None
             ):
+                same_galaxies = survey == "sdss" and test_set == "reference"
                 row.update(
                     paper_rmse=match["rmse"],
                     paper_nmad=match["nmad"],
                     paper_source=f"published {reference.source}",
-                    paper_figure=f"published predictions: one model, {row['bands']} {row['resolution']} px (Fig. 3)",
+                    paper_figure=(
+                        f"the published post-submission predictions of one model, {row['bands']} "
+                        f"{row['resolution']} px, rescored here (a later run of the text's recipe)"
+                    ),
+                    like_for_like=like_for_like(
+                        survey,
+                        row["resolution"],
+                        match["resolution"],
+                        "" if same_galaxies else "test set: other galaxies",
+                    ),
                 )
         rows += published
+    for row in rows:
+        # The published rows are the real sky's whatever this run's survey.
+        row["survey"] = "sdss" if row["method"] == "published" else survey
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["resolution"] = table["resolution"].astype("Int64")
     table = table.sort_values(
@@ -349,7 +410,9 @@ def summary_markdown(
     parts = [
         "# Results on the test set",
         "",
-        "RMSE and NMAD of ΔZ = prediction − truth, in dex; paper values from Wu & Boada (2019) where reported.",
+        "RMSE and NMAD of ΔZ = prediction − truth, in dex; the authors' values (Wu & Boada 2019: the text, "
+        "their notebooks, their published predictions) where reported. `survey` is the sky of a row's "
+        "galaxies; `paper_figure` says exactly what the authors' value is and `like_for_like` what differs.",
         "",
         "Published reference: "
         f"{reference.describe() if reference is not None else 'not configured (reference.enabled: false)'}.",
@@ -412,6 +475,8 @@ def _row(method, target, bands, resolution, variant, true, pred) -> dict:
         "paper_nmad": np.nan,
         "paper_source": "",
         "paper_figure": "",
+        "survey": "",
+        "like_for_like": "",
     }
 
 
@@ -424,6 +489,8 @@ def build_summary(
     reference_status: str | None = None,
     reference_paths: Mapping[int, str] | None = None,
     seed: int = 0,
+    survey: str = "sdss",
+    test_set: str = "random",
 ) -> pd.DataFrame:
     """Read the stored predictions, write the CSV and Markdown tables, return the table
     (``seed``: the bootstrap's)."""
@@ -433,7 +500,7 @@ def build_summary(
     }
     baselines = {key: pd.read_parquet(path) for key, path in baseline_paths.items()}
     reference = load_reference(reference_status, reference_paths or {})
-    table = summary_table(cnn, baselines, reference, seed)
+    table = summary_table(cnn, baselines, reference, seed, survey, test_set)
     mmr = pd.read_csv(mmr_path) if mmr_path else None
     write_csv(csv_path, table)
     write_text(md_path, summary_markdown(table, mmr, reference))

@@ -52,6 +52,9 @@ rule analysis_summary:
         baseline_keys=baseline_keys(),
         published=reference_resolutions(),
         seed=config["seed"],
+        # How alike the authors' values are: the sky and the test galaxies.
+        survey=config["survey"],
+        test_set=config["test_set"],
     script:
         "../workflow/scripts/analysis_summary.py"
 

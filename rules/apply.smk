@@ -35,6 +35,8 @@ if config["apply"]["catalog"]:
         params:
             **({"positions": False} if APPLY.source == "images" else {}),
             targets=config["targets"],
+            # Framed per galaxy, real galaxies need their petroR90_r; mock ones have the mock galaxy's.
+            needs_size=config["cutouts"]["framing"] == "petrosian" and config["survey"] == "sdss",
             mock=(
                 canonical({"seed": config["mock"]["seed"], "cuts": config["query"]["cuts"]})
                 if APPLY.source == "mock"
@@ -72,6 +74,7 @@ if config["apply"]["catalog"]:
 
         use rule cutouts_render from stages as apply_cutouts_render with:
             input:
+                catalog=APPLY.catalog,
                 truth=APPLY.truth,
             output:
                 manifest=APPLY.manifest,
@@ -116,7 +119,7 @@ if config["apply"]["catalog"]:
             mem_mb=4000,
             runtime=60,
         params:
-            cutouts=canonical({"root": APPLY.cutouts, "shards": 1, "size": NATIVE_RES}),
+            cutouts=canonical(PLAN.framing(APPLY.source) | {"root": APPLY.cutouts, "shards": 1}),
 
     rule apply_predict:
         input:

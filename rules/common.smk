@@ -43,7 +43,7 @@ bundle_inputs, bundle_tables, bundle_columns = (
     PLAN.bundle_tables,
     PLAN.bundle_columns,
 )
-CUTOUT_SERVICE, MOCK_RENDER = PLAN.cutout_service(), PLAN.mock_render()
+FRAMING, CUTOUT_SERVICE, MOCK_RENDER = PLAN.framing(), PLAN.cutout_service(), PLAN.mock_render()
 APPLY = PLAN.apply()
 trained_models, report_tables = PLAN.trained_models, PLAN.report_tables
 

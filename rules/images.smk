@@ -22,9 +22,7 @@ rule images_pack:
         mem_mb=4000,
         runtime=120,
     params:
-        cutouts=canonical(
-            {"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"], "size": NATIVE_RES}
-        ),
+        cutouts=canonical(FRAMING | {"root": CUTOUT_ROOT, "shards": config["cutouts"]["shards"]}),
     script:
         "../workflow/scripts/images_pack.py"
 

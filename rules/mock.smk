@@ -30,6 +30,7 @@ rule catalog_mock:
 # The JPEGs are not declared outputs: an interrupted job keeps them and its rerun skips them.
 rule cutouts_render:
     input:
+        catalog=CATALOG,
         truth=MOCK_TRUTH,
     output:
         manifest=CUTOUT_MANIFEST,

@@ -17,6 +17,9 @@ TRAIN_KEYS = (
     "head_init",
     "rotate",
     "lighting",
+    "zoom_p",
+    "zoom_whole_pixels",
+    "drop_last",
 )
 
 

@@ -124,6 +124,18 @@ def test_mock_galaxies_for_new_positions_are_drawn_once_per_catalogue():
     _, train_truth = simulate_catalog(100, 7, CUTS)
     assert not np.isin(truth["logm"].to_numpy(), train_truth["logm"].to_numpy()).any()
     assert not truth["logm"].equals(apply.mock_truth(cat.iloc[:39], seed=7, cuts=CUTS)["logm"])
+    # Each position is framed by the size of the mock galaxy drawn for it, whatever the file said.
+    framed = apply.with_mock_sizes(cat.assign(petroR90_r=-1.0), truth)
+    assert (framed["petroR90_r"] > 1).all() and list(framed.columns) == ["objID", "petroR90_r"]
+    by_id = truth.set_index("objID")["petroR90_r"]
+    assert np.allclose(framed["petroR90_r"], by_id.loc[cat["objID"]].to_numpy())
+
+
+def test_real_sky_catalogue_framed_per_galaxy_needs_petroR90(tmp_path):
+    path = write(tmp_path, pd.DataFrame({"ra": [10.0], "dec": [1.0]}))
+    with pytest.raises(ValueError, match="lacks column 'petroR90_r'.*cutouts.framing: petrosian"):
+        apply.read_catalog(path, needs_size=True)
+    assert "petroR90_r" not in apply.read_catalog(path).columns
 
 
 def test_values_beyond_the_training_range_are_flagged():

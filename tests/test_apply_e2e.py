@@ -74,6 +74,8 @@ def test_apply_writes_every_galaxy_with_predictions_status_and_flags(applied):
         "dec",
         "z",
         "note",
+        # Mock positions are framed by the mock galaxy rendered there (apply.with_mock_sizes).
+        "petroR90_r",
         *per_target,
         "status",
         "reason",

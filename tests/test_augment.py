@@ -54,6 +54,30 @@ def test_zoom_keeps_shape_and_flat_images_and_is_identity_at_one():
     assert torch.allclose(augment_batch(one, 1.1, torch.Generator().manual_seed(0)), one)
 
 
+def test_zoom_probability_and_whole_pixels_as_fastai():
+    """fastai 0.7 RandomScale: p = 0.75, and the zoomed size int(zoom * size) px, so a 9 px image
+    is never zoomed and a 16 px one only to 17 px (or not at all)."""
+    x = asymmetric(400, 16)
+    z = random_zoom(x, 1.1, torch.Generator().manual_seed(1), p=0.75)
+    untouched = (z == x).flatten(1).all(1).float().mean().item()
+    assert 0.17 < untouched < 0.33  # one in four
+    assert torch.equal(random_zoom(x, 1.1, torch.Generator().manual_seed(1), p=0.0), x)
+    nine = asymmetric(50, 9)
+    assert torch.equal(
+        random_zoom(nine, 1.1, torch.Generator().manual_seed(2), whole_pixels=True), nine
+    )
+    assert not torch.allclose(
+        random_zoom(nine, 1.1, torch.Generator().manual_seed(2)), nine, atol=1e-2
+    )
+    # p = 1 without whole pixels draws what earlier runs drew.
+    assert torch.equal(
+        random_zoom(x, 1.1, torch.Generator().manual_seed(4)),
+        random_zoom(x, 1.1, torch.Generator().manual_seed(4), p=1.0, whole_pixels=False),
+    )
+    with pytest.raises(ValueError, match="probability"):
+        random_zoom(x, 1.1, p=1.5)
+
+
 def test_same_generator_state_same_augmentation():
     x = asymmetric(16, 6)
     a = augment_batch(x, 1.1, torch.Generator().manual_seed(3))

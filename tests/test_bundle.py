@@ -25,7 +25,7 @@ CONFIG = {
     "resolution_study": {"targets": ["oh_p50"], "bands": ["gri"]},
     "folds": 2,
     "reproducibility": "portable",
-    "cutouts": {"size": 128},
+    "cutouts": {"size": 128, "framing": "petrosian", "framing_factor": 2},
     "mmr": {"step": 0.2},
 }
 CATALOG = "results/catalog/galaxies.parquet"
@@ -222,7 +222,13 @@ def test_a_bundle_lacking_a_file_the_configuration_needs_is_refused(packed, fres
         ("targets", {"targets": ["oh_p50"]}),
         ("bands", {"bands": ["gri", "r"]}),
         ("resolutions", {"resolutions": [8, 4, 1]}),
-        ("cutouts.size", {"cutouts": {"size": 64}}),
+        ("cutouts.size", {"cutouts": {"size": 64, "framing": "petrosian", "framing_factor": 2}}),
+        # Images framed per galaxy are not images at one fixed scale.
+        ("cutouts.framing", {"cutouts": {"size": 128, "framing": "fixed", "scale": 0.296}}),
+        (
+            "cutouts.framing_factor",
+            {"cutouts": {"size": 128, "framing": "petrosian", "framing_factor": 3}},
+        ),
         ("survey", {"survey": "sdss"}),
     ],
 )

@@ -49,7 +49,7 @@ def test_paper_config_holds_the_facts():
     )
     assert t["stage1"] == {"epochs": 2, "lr": 0.1}
     assert t["stage2"] == {
-        "lrs": [0.001, 0.01, 0.1],
+        "lrs": [0.1, 0.1, 0.1],
         "epochs": 1,
         "cycles": 3,
         "cycle_len": 1,
@@ -76,9 +76,7 @@ def test_paper_config_is_the_authors_recipe():
     validate(c, SCHEMA)
     t, p, a, m = c["train"], c["predict"], c["analysis"], c["mmr"]
     assert a == {"predictions": "single", "fold": 0}  # figures, gallery and MMR from one model
-    assert (
-        t["standardize_target"] is False
-    )  # the head outputs dex, its bias starts at the training mean
+    assert t["standardize_target"] is False  # the head outputs dex
     assert t["head_init"] == "kaiming" and t["stage2"]["warmup"] == pytest.approx(
         0.05
     )  # fastai 0.7
@@ -102,11 +100,81 @@ def test_paper_config_is_the_authors_recipe():
     assert schema["train"]["properties"]["standardize_target"]["default"] is True
     assert schema["predict"]["properties"]["tta_mode"]["default"] == "dihedral"
     assert schema["analysis"]["properties"]["predictions"]["default"] == "ensemble"
+    assert schema["cutouts"]["properties"]["framing"]["default"] == "fixed"
+    assert schema["train"]["properties"]["drop_last"]["default"] is True
+    assert schema["train"]["properties"]["zoom_p"]["default"] == 1.0
+    assert schema["train"]["properties"]["zoom_whole_pixels"]["default"] is False
     old = copy.deepcopy(c)
-    for key in ("standardize_target", "head_init", "rotate", "lighting"):
+    for key in (
+        "standardize_target",
+        "head_init",
+        "rotate",
+        "lighting",
+        "zoom_p",
+        "zoom_whole_pixels",
+        "drop_last",
+    ):
         del old["train"][key]
+    del old["cutouts"]["framing"], old["cutouts"]["framing_factor"]
     del old["train"]["stage2"]["warmup"], old["predict"]["tta_mode"], old["analysis"]
     validate(old, SCHEMA, set_default=False)
+
+
+# The authors' code, point by point: (config key, the value the paper config must hold, where the
+# authors' code says so). download_images.py is jwuphysics/galaxy-cnns at 61f82e6 (2018-06-07);
+# "notebooks" are that repository's, which the published predictions came from; fastai is 0.7.
+AUTHORS_CODE = [
+    # download_images.py: `--scale` is store_true with default True, so every cutout is requested at
+    # scale = 2 * petroR90_r / 0.396 / width.
+    ("cutouts.framing", "petrosian", "download_images.py, --scale always on"),
+    ("cutouts.framing_factor", 2, "download_images.py: 2 * petroR90_r / 0.396 / width"),
+    ("cutouts.size", 128, "download_images.py --width 128"),
+    # Notebooks 06, 07 and 10 (all eight resolutions): `lrs = [1e-3, 1e-2, 1e-1]` is defined, then
+    # `learn.fit(lr, 1)` and `learn.fit(lr, 3, cycle_len=1, cycle_mult=2)` run with the scalar
+    # lr = 0.1, which fastai 0.7 repeats for every layer group.
+    ("train.stage2.lrs", [0.1, 0.1, 0.1], "notebooks: learn.fit(lr, ...) with lr = 0.1"),
+    ("train.stage1.lr", 0.1, "notebooks: learn.fit(lr, 2) with the body frozen"),
+    ("train.stage2.epochs", 1, "notebooks: learn.fit(lr, 1)"),
+    ("train.stage2.cycles", 3, "notebooks: learn.fit(lr, 3, cycle_len=1, cycle_mult=2)"),
+    ("train.stage2.warmup", 0.05, "fastai 0.7 CosAnneal: iteration < nb/20 at lr/100"),
+    # fastai 0.7 transforms.RandomScale(sz, max_zoom, p=0.75): new_sz = int(mult * sz), then a crop.
+    ("train.zoom", 1.1, "notebooks: tfms_from_model(..., max_zoom=1.1)"),
+    ("train.zoom_p", 0.75, "fastai 0.7 RandomScale p=0.75"),
+    ("train.zoom_whole_pixels", True, "fastai 0.7 RandomScale: int(mult * sz)"),
+    # fastai 0.7 ConvLearner: apply_init(head, kaiming_normal) zeroes every bias of the head.
+    ("train.head_init", "kaiming", "fastai 0.7 ConvLearner.get_fc_layers + apply_init"),
+    ("train.standardize_target", False, "notebooks: the targets in dex"),
+    # fastai 0.7 dataloader.DataLoader(drop_last=False), and ImageClassifierData does not pass it.
+    ("train.drop_last", False, "fastai 0.7 DataLoader drop_last=False"),
+    ("train.batch_size", 128, "notebooks: bs=128 at 128 px"),
+    ("train.rotate", 10, "fastai 0.7 transforms_top_down: RandomRotate(10)"),
+    ("train.lighting", 0.05, "fastai 0.7 transforms_top_down: RandomLighting(0.05, 0.05)"),
+    ("predict.tta_mode", "fastai", "fastai 0.7 learn.TTA(): the original + 4 augmented"),
+]
+
+
+@pytest.mark.parametrize("key, value, source", AUTHORS_CODE, ids=[k for k, _, _ in AUTHORS_CODE])
+def test_paper_config_reads_back_as_the_authors_code(key, value, source):
+    node = load()
+    validate(node, SCHEMA)
+    for part in key.split("."):
+        node = node[part]
+    assert node == (pytest.approx(value) if isinstance(value, float) else value), source
+
+
+def test_paper_config_fixed_scale_is_the_texts():
+    """``fixed`` framing (the text's recipe) stays one key away: 15 / 0.396 / 128 = 0.296″/px."""
+    c = load()
+    assert c["cutouts"]["scale"] == pytest.approx(15 / 0.396 / 128, abs=5e-4)
+
+
+def test_demo_keeps_its_own_recipe_and_the_paper_framing():
+    demo = load("config/demo.yaml")
+    t = demo["train"]
+    assert t["stage2"]["lrs"] == [0.01, 0.01, 0.002] and t["head_init"] == "pytorch"
+    assert t["zoom_p"] == 1.0 and t["zoom_whole_pixels"] is False and t["drop_last"] is True
+    # The mock stands in for the real sky, whose cutouts the authors framed per galaxy.
+    assert demo["cutouts"]["framing"] == "petrosian" and demo["cutouts"]["framing_factor"] == 2
 
 
 def test_demo_and_control_differ_only_in_the_metallicity_of_the_mock():

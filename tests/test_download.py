@@ -248,3 +248,19 @@ def test_token_bucket_limits_threads_and_stops_on_request():
     assert bucket.acquire(stop) is False
     with pytest.raises(ValueError, match="rate limit"):
         download.TokenBucket(0)
+
+
+def test_each_galaxy_is_requested_at_its_own_scale(tmp_path):
+    """The positions table's ``scale`` column (cutouts.framing: petrosian) is ImgCutout's ``scale``."""
+    galaxies = fake_catalog(6, seed=3)
+    galaxies["scale"] = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]
+    with FakeSkyServer() as server:
+        manifest = run_shard(server, galaxies, tmp_path)
+        asked = {
+            (float(e["params"]["ra"]), float(e["params"]["dec"])): float(e["params"]["scale"])
+            for e in server.cutout_log()
+        }
+    assert (manifest["status"] == cutouts.OK).all()
+    assert asked == {
+        (ra, dec): at for ra, dec, at in zip(galaxies["ra"], galaxies["dec"], galaxies["scale"])
+    }

@@ -17,6 +17,9 @@ def test_tiny_run_produces_every_stage(tiny_run):
     splits = pd.read_parquet(r / "splits.parquet")
     assert catalog["objID"].is_unique and len(catalog) > 100
     assert set(index["objID"]) <= set(catalog["objID"])
+    # Each cutout framed by its galaxy's petroR90_r (cutouts.framing: petrosian), its scale indexed.
+    r90 = catalog.set_index("objID").loc[index["objID"], "petroR90_r"].to_numpy()
+    np.testing.assert_allclose(index["scale"], 2 * r90 / 0.396 / 128)
     for res in (128, 4, 1):
         images = np.load(r / "images" / f"{res}px.npy", mmap_mode="r")
         assert images.shape == (len(index), res, res, 3) and images.dtype == np.uint8

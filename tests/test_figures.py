@@ -140,6 +140,24 @@ def test_gallery_file_holds_the_selected_galaxies_images(z_pred, tmp_path):
     pd.testing.assert_frame_equal(stored, sel, check_dtype=False)
     position = {objid: i for i, objid in enumerate(z_pred["objID"])}
     np.testing.assert_array_equal(shown, images[[position[o] for o in sel["objID"]]])
+    assert "scale" not in stored  # an index from before the per-galaxy framing
+
+
+def test_gallery_shows_each_galaxys_field_when_framed_per_galaxy(z_pred, tmp_path):
+    n = len(z_pred)
+    np.save(tmp_path / "8px.npy", np.zeros((n, 8, 8, 3), np.uint8))
+    scale = np.linspace(0.1, 0.5, n)
+    pd.DataFrame({"objID": z_pred["objID"], "row": np.arange(n), "scale": scale}).to_parquet(
+        tmp_path / "index.parquet"
+    )
+    z_pred.to_parquet(tmp_path / "p.parquet")
+    args = [str(tmp_path / f) for f in ("p.parquet", "8px.npy", "index.parquet")]
+    extract_gallery(*args, 3, str(tmp_path / "g.npz"))
+    stored, shown = read_gallery(str(tmp_path / "g.npz"))
+    by_id = dict(zip(z_pred["objID"], scale))
+    np.testing.assert_allclose(stored["scale"], [by_id[o] for o in stored["objID"]])
+    texts = [t.get_text() for ax in plot_gallery(shown, stored).axes for t in ax.texts]
+    assert f"{8 * stored['scale'].iloc[0]:.0f}″" in texts
 
 
 def test_resolution_plots_each_resolution_and_both_baselines(galaxies):

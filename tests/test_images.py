@@ -237,3 +237,68 @@ def test_zero_valued_share_is_the_dilation_of_black_squares():
         whole = uniform_filter(black.astype(np.float32), w_, mode="constant") > 1 - 0.5 / w_**2
         expected = float((binary_dilation(whole, np.ones((w_, w_), bool)) & black).mean())
         assert cutouts.zero_valued_share(pixels) == expected
+
+
+def test_framing_scale_is_the_authors_formula():
+    # download_images.py: scale = 2 * petroR90_r / 0.396 / width, so petroR90 spans width * 0.396 / 2 px.
+    r90 = np.array([3.0, 5.0, 10.0])
+    np.testing.assert_allclose(cutouts.framing_scale(r90, 128), 2 * r90 / 0.396 / 128)
+    assert r90[1] / cutouts.framing_scale(r90[1], 128) == pytest.approx(128 * 0.396 / 2)
+    assert cutouts.framing_scale(5.0, 64, factor=3) == pytest.approx(3 * 5.0 / 0.396 / 64)
+
+
+def test_cutout_scales_guard_unusable_sizes_with_a_reason():
+    catalog = pd.DataFrame(
+        {
+            "objID": [1, 2, 3, 4, 5, 6, 7],
+            "petroR90_r": [5.0, np.nan, -9999.0, 0.0, 0.5, 150.0, 100.0],
+            "ra": np.arange(7.0),
+        }
+    )
+    framed, unframed = cutouts.cutout_scales(catalog, "petrosian", 128, 0.296, 2.0)
+    assert framed["objID"].tolist() == [1, 7] and framed["ra"].tolist() == [0.0, 6.0]
+    np.testing.assert_allclose(framed["scale"], [2 * 5 / 0.396 / 128, 2 * 100 / 0.396 / 128])
+    why = unframed.set_index("objID")["reason"]
+    assert unframed["status"].eq(cutouts.UNFRAMED).all() and list(why.index) == [2, 3, 4, 5, 6]
+    assert why[2].startswith("petroR90_r missing")
+    assert why[3].startswith("petroR90_r not positive") and why[4].startswith(
+        "petroR90_r not positive"
+    )
+    assert why[5].startswith("petroR90_r below 1 arcsec") and why[6].startswith(
+        "petroR90_r above 100"
+    )
+    # fixed: every galaxy at the one scale, none refused, petroR90_r not needed
+    fixed, none = cutouts.cutout_scales(catalog[["objID"]], "fixed", 128, 0.296)
+    assert (fixed["scale"] == 0.296).all() and len(fixed) == 7 and none.empty
+    with pytest.raises(ValueError, match="lacks.*framing: fixed"):
+        cutouts.cutout_scales(catalog[["objID"]], "petrosian", 128, 0.296)
+    with pytest.raises(ValueError, match="framing is 'zoomed'"):
+        cutouts.cutout_scales(catalog, "zoomed", 128, 0.296)
+
+
+def test_pack_records_each_scale_and_lists_the_unframed(store):
+    tmp, catalog, manifests, root = store
+    sized = catalog.assign(petroR90_r=[4.0, 6.0, 8.0, 5.0, -9999.0, 7.0])
+    index = images.pack_cutouts(
+        sized,
+        manifests,
+        root,
+        2,
+        16,
+        tmp / "a.npy",
+        tmp / "i.parquet",
+        tmp / "x.parquet",
+        framing="petrosian",
+        scale=0.296,
+        framing_factor=2.0,
+    )
+    # 105 has a cutout on disk but no usable size: it is excluded as unframed, not packed.
+    assert list(index["objID"]) == [101, 102, 103]
+    np.testing.assert_allclose(index["scale"], cutouts.framing_scale([4.0, 6.0, 8.0], 16))
+    excluded = pd.read_parquet(tmp / "x.parquet").set_index("objID")
+    assert excluded.at[105, "status"] == cutouts.UNFRAMED and "-9999" in excluded.at[105, "reason"]
+    assert set(excluded.index) == {104, 105, 106}
+    fixed = images.pack_cutouts(
+        catalog, manifests, root, 2, 16, tmp / "b.npy", tmp / "j.parquet", tmp / "y.parquet"
+    )
+    assert (fixed["scale"] == 0.296).all()

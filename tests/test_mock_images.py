@@ -122,3 +122,25 @@ def test_render_shard_resumes_and_repairs(tmp_path):
 def test_render_shard_refuses_a_shard_outside_the_range(tmp_path):
     with pytest.raises(ValueError, match="cutouts.shards"):
         mi.render_shard(pd.DataFrame([galaxy()]), tmp_path, 4, 4, SIZE, SCALE, seed=1)
+
+
+def test_render_shard_draws_each_galaxy_at_its_own_scale(tmp_path):
+    """A ``scale`` column (cutouts.framing: petrosian) is each galaxy's arcsec per pixel, as
+    ImgCutout's; other scales later re-render the shard instead of reusing its files."""
+    # Small objIDs: a truth row of floats holds them exactly.
+    truth = pd.DataFrame([galaxy(objid=1001 + k) for k in range(2)])
+    truth["scale"] = [0.15, 0.45]
+    mi.render_shard(truth, tmp_path, 0, 1, 64, SCALE, seed=9)
+    for _, row in truth.iterrows():
+        path = cutouts.cutout_path(tmp_path, 0, row["objID"])
+        expected = mi.render_cutout(row, 64, row["scale"], mi.galaxy_rng(9, row["objID"]))
+        assert path.read_bytes() == mi.encode_jpeg(expected)
+    # The same galaxy framed three times wider looks smaller: fewer pixels above the sky.
+    small, large = (
+        np.asarray(Image.open(cutouts.cutout_path(tmp_path, 0, o)).convert("RGB")).mean(axis=2) > 30
+        for o in truth["objID"]
+    )
+    assert large.sum() < small.sum() / 4
+    stamp = (cutouts.shard_dir(tmp_path, 0) / "settings.json").read_text()
+    mi.render_shard(truth.assign(scale=[0.2, 0.45]), tmp_path, 0, 1, 64, SCALE, seed=9)
+    assert (cutouts.shard_dir(tmp_path, 0) / "settings.json").read_text() != stamp

@@ -90,12 +90,16 @@ def test_weights_url_and_unknown_arch():
         ResNetRegressor("vgg16")
 
 
-def test_head_in_dex_starts_at_the_training_mean_with_kaiming_weights():
+def test_head_in_dex_has_fastais_zero_biases_or_ours_at_the_training_mean():
     torch.manual_seed(0)
     model = ResNetRegressor("resnet18")
+    # fastai 0.7 (the authors'): Kaiming weights, every bias 0, even the output's in dex.
     model.prepare_head(9.0, 0.2, standardize=False, init="kaiming")
     last = model.head[-1]
     assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
+    assert torch.all(last.bias == 0.0)
+    # Ours: the same weights' draw, the output's bias at the training mean.
+    model.prepare_head(9.0, 0.2, standardize=False, init="kaiming_mean")
     assert torch.all(last.bias == 9.0)
     hidden = model.head[4]
     assert torch.all(hidden.bias == 0)

@@ -137,8 +137,12 @@ def test_apply_paths_are_the_package_patterns_filled_with_the_catalogue_name():
 
 def test_service_params_hold_only_what_changes_the_cutouts():
     plan = Plan(load())
-    assert list(plan.cutout_service()) == ["data_release", "opt", "scale", "size"]
-    assert list(plan.mock_render()) == ["scale", "seed", "size"]
+    framing = ["framing", "framing_factor"]
+    assert list(plan.cutout_service()) == ["data_release", *framing, "opt", "scale", "size"]
+    assert list(plan.mock_render()) == [*framing, "scale", "seed", "size"]
+    # The user's own images are taken as they are framed: none is dropped for want of petroR90_r.
+    assert plan.framing()["framing"] == "petrosian" and plan.framing("images")["framing"] == "fixed"
+    assert plan.framing("local")["framing"] == "fixed"
     assert canonical({"b": [{"y": 1, "x": 2}], "a": (1,)}) == {"a": [1], "b": [{"x": 2, "y": 1}]}
 
 

@@ -260,18 +260,27 @@ def test_summary_rescores_the_published_predictions_and_takes_paper_values_from_
     )
     assert (
         cnn128["paper_source"] == "published owner/repo@0123456"
-        and "one model" in cnn128["paper_figure"]
+        and "published post-submission predictions of one model" in cnn128["paper_figure"]
     )
+    # A random test set is not the published galaxies; test_set: reference is.
+    assert cnn128["like_for_like"] == "no: test set: other galaxies"
+    same = summary_table(cnn, baselines, reference, survey="sdss", test_set="reference")
+    alike = same[same["like_for_like"] == "yes"]
+    assert len(alike) and set(alike["resolution"]) == {128}
+    assert alike["variant"].str.startswith("fold").all()
+    mock = summary_table(cnn, baselines, reference, survey="mock")
+    assert set(mock.loc[mock["method"] == "published", "survey"]) == {"sdss"}
+    assert set(mock.loc[mock["method"] == "cnn", "survey"]) == {"mock"}
     ensemble128 = table[
         (table["method"] == "cnn") & (table["resolution"] == 128) & (table["variant"] == "ensemble")
     ].iloc[0]
-    assert (ensemble128["paper_rmse"], ensemble128["paper_source"]) == (0.0835, "paper")
+    assert (ensemble128["paper_rmse"], ensemble128["paper_source"]) == (0.0835, "earlier draft")
     cnn8 = table[
         (table["method"] == "cnn") & (table["resolution"] == 8) & (table["variant"] == "fold0")
     ].iloc[0]
     assert np.isnan(cnn8["paper_rmse"]) and cnn8["paper_source"] == ""
     rf = table[table["method"] == "rf"].iloc[0]
-    assert (rf["paper_rmse"], rf["paper_source"]) == (0.1296, "paper")
+    assert (rf["paper_rmse"], rf["paper_source"]) == (0.1296, "notebook")
     # Without the reference the 128 px single model keeps the paper's text value (Fig. 2).
     facts = summary_table(cnn, baselines, None)
     row = facts[

@@ -104,22 +104,41 @@ def test_paper_values_compare_like_with_like(table):
     assert (ensemble["paper_rmse"], np.isnan(ensemble["paper_nmad"])) == (0.0835, True)
     assert (fold0["paper_rmse"], fold0["paper_nmad"]) == (0.085, 0.0668)
     assert (rf["paper_rmse"], rf["paper_nmad"]) == (0.1296, 0.1059)
+    # Each value says exactly what it is: the text's single model, a joint model's ensemble, a
+    # notebook's 40-tree forest (not the default forest Fig. 3 plots).
     assert (
-        "ensemble" in ensemble["paper_figure"]
-        and fold0["paper_figure"].startswith("Fig. 2")
-        and "Fig. 3" in rf["paper_figure"]
+        fold0["paper_figure"].startswith("the text's single model")
+        and "notebook 11" in fold0["paper_figure"]
     )
-    assert (table["paper_figure"] != "").sum() == 4 and set(with_paper["paper_source"]) == {"paper"}
+    assert "joint model's 5-fold ensemble" in ensemble["paper_figure"]
+    assert "40 trees" in rf["paper_figure"] and "default forest" in rf["paper_figure"]
+    assert (table["paper_figure"] != "").sum() == 4
+    assert with_paper["paper_source"].tolist() == ["earlier draft", "paper", "paper", "notebook"]
+    # The fixture is real-sky 128 px: only the test set (and the ensemble's model) differ.
+    assert set(table["survey"]) == {"sdss"}
+    assert fold0["like_for_like"] == "no: test set: the text's own random split"
+    assert ensemble["like_for_like"].startswith("no: model: a joint model's ensemble")
+
+
+def test_mock_rows_say_they_are_not_like_the_real_sky():
+    """Mock 32 px rows beside the authors' real-sky 128 px values say both differences."""
+    table = summary_table({("oh_p50", "gri", 32): (predictions(seed=5), None)}, {}, survey="mock")
+    fold0 = table[table["variant"] == "fold0"].iloc[0]
+    assert fold0["survey"] == "mock" and fold0["paper_nmad"] == 0.0668
+    assert fold0["like_for_like"] == (
+        "no: data: the mock survey, the authors' is real SDSS; resolution: 32 px, the authors' 128 px; "
+        "test set: the text's own random split"
+    )
+    assert (table["like_for_like"] != "").sum() == 3  # the ensemble and both folds
 
 
 def test_mass_rows_get_the_papers_cnn_mass_scatter():
     table = summary_table({("lgm_tot_p50", "gri", 32): (predictions(seed=4), None)}, {})
     single = table[table["variant"].str.startswith("fold")]
     assert (single["paper_rmse"] == PAPER_VALUES[("cnn", "lgm_tot_p50", "gri", "single")][0]).all()
-    assert (
-        single["paper_figure"].str.contains("Fig. 4").all()
-        and single["paper_figure"].str.contains("0.19-0.22").all()
-    )
+    assert single["paper_figure"].str.contains("joint four-output model").all()
+    assert single["paper_figure"].str.contains("not Fig. 4's mass-only model").all()
+    assert (single["paper_source"] == "notebook").all()
     assert table.loc[table["variant"] == "ensemble", "paper_rmse"].isna().all()
 
 
@@ -137,7 +156,7 @@ def test_markdown_and_files(table, tmp_path):
     )
     md = summary_markdown(table, mmr)
     assert "| method" in md and "0.800 ± 0.070" in md and "paper: 0.821 ± 0.077" in md
-    assert "| paper_figure" in md and "Fig. 2 and §4: one model" in md
+    assert "| paper_figure" in md and "the text's single model" in md and "| like_for_like" in md
 
     paths = {}
     for name, frame in (

@@ -310,19 +310,24 @@ def test_training_beats_the_mean_and_writes_outputs(tmp_path):
     assert not (out["model"].parent / CHECKPOINT_NAME).exists()
 
 
-def test_the_authors_recipe_regresses_in_dex_from_the_training_mean(tmp_path):
-    """standardize_target false: the head outputs dex (no rescaling buffers) from a last bias at
-    the training mean, with Kaiming head weights, fastai warm-up, rotation and lighting; at a
-    negligible rate nothing moves, so what is measured is the starting point itself."""
+@pytest.mark.parametrize("head_init", ["kaiming", "kaiming_mean"])
+def test_the_authors_recipe_regresses_in_dex(tmp_path, head_init):
+    """standardize_target false: the head outputs dex (no rescaling buffers), with Kaiming head
+    weights, fastai warm-up, zoom (3 in 4, whole pixels), rotation and lighting and the short last
+    batch kept; its last bias starts at 0 as fastai's (``kaiming``) or at the training mean (ours,
+    ``kaiming_mean``). At a negligible rate nothing moves, so what is measured is the start."""
     paths = synthetic_survey(tmp_path, n=200)
     images, subsets = load_fold(paths, 1)
     settings = {
         **SETTINGS,
         "batch_size": 16,
         "standardize_target": False,
-        "head_init": "kaiming",
+        "head_init": head_init,
         "rotate": 10,
         "lighting": 0.05,
+        "zoom_p": 0.75,
+        "zoom_whole_pixels": True,
+        "drop_last": False,
         "amp": False,
         "stage1": {"epochs": 0, "lr": 1e-12},
         "stage2": {
@@ -344,13 +349,13 @@ def test_the_authors_recipe_regresses_in_dex_from_the_training_mean(tmp_path):
         seed=3,
     )
     mean = subsets["train"].y.mean()
+    start = mean if head_init == "kaiming_mean" else 0.0
     assert model.y_mean.item() == 0.0 and model.y_std.item() == 1.0
-    assert model.head[-1].bias.item() == pytest.approx(mean, abs=1e-6)
+    assert model.head[-1].bias.item() == pytest.approx(start, abs=1e-6)
     assert model.head[4].bias.abs().max() < 1e-9  # zero, moved by 1e-12-sized steps
     val = subsets["validation"]
-    assert (
-        abs(np.median(pred) - mean) < 0.5
-    )  # dex about the training mean, not standard deviations about 0
+    # dex about the last bias, not standard deviations about the training mean
+    assert abs(np.median(pred) - start) < 0.5
     assert hist["val_loss"].iloc[-1] == pytest.approx(metrics.rmse(pred, val.y), rel=1e-5)
 
 
@@ -448,3 +453,13 @@ def test_a_checkpoint_is_not_resumed_on_images_rebuilt_since(tmp_path, uninterru
     resumed = run_fit(rebuilt, subsets, settings, init, ckpt)
     assert (ckpt.parent / "checkpoint.pt.bad").exists()
     assert_same_run(resumed, run_fit(rebuilt, subsets, settings, init))
+
+
+def test_batches_keep_or_drop_the_short_last_one():
+    """drop_last true (ours) drops a short last batch; false (fastai's) keeps it, unless it holds
+    a single image, which the head's BatchNorm cannot train on."""
+    sizes = lambda *a: [s.stop - s.start for s in data.batch_slices(*a)]  # noqa: E731
+    assert sizes(10, 4, True) == [4, 4]
+    assert sizes(10, 4, False) == [4, 4, 2]
+    assert sizes(9, 4, False, 2) == [4, 4] and sizes(9, 4, False) == [4, 4, 1]
+    assert sizes(3, 4, True) == [3]  # the only batch is kept

@@ -77,22 +77,43 @@ def _warp(x: torch.Tensor, theta: torch.Tensor, padding: str) -> torch.Tensor:
     ).to(x.dtype)
 
 
-def random_zoom(x: torch.Tensor, max_zoom: float, generator: Generators = None) -> torch.Tensor:
-    """Each image magnified by a random factor in [1, max_zoom] about a random
-    point that keeps the view inside the image (fastai 0.7's RandomScale + RandomCrop)."""
+def random_zoom(
+    x: torch.Tensor,
+    max_zoom: float,
+    generator: Generators = None,
+    p: float = 1.0,
+    whole_pixels: bool = False,
+) -> torch.Tensor:
+    """Each image, with probability ``p``, magnified by a random factor in [1, max_zoom] about
+    a random point that keeps the view inside the image (fastai 0.7's RandomScale + RandomCrop).
+
+    fastai draws the zoom with probability 0.75 and resizes to ``int(zoom * size)`` px before
+    cropping back to ``size``: with ``whole_pixels`` the factor is rounded down the same way, so
+    at 9 px and below (``int(1.1 * 9) = 9``) no image is zoomed. ``p`` 1 without ``whole_pixels``
+    draws what earlier runs drew.
+    """
     if max_zoom < 1:
         raise ValueError(f"max_zoom {max_zoom} must be at least 1 (1 = no zoom)")
-    if max_zoom == 1:
+    if not 0 <= p <= 1:
+        raise ValueError(f"zoom probability {p} must be within [0, 1]")
+    if max_zoom == 1 or p == 0:
         return x
-    n = x.shape[0]
-    u = _uniform(n, 3, generator, x.device)
-    inv = 1.0 / (1.0 + (max_zoom - 1.0) * u[:, 0])
-    shift = (1.0 - inv)[:, None] * (2.0 * u[:, 1:] - 1.0)
+    n, size = x.shape[0], x.shape[-1]
+    u = _uniform(n, 3 if p == 1 else 4, generator, x.device)
+    zoom = 1.0 + (max_zoom - 1.0) * u[:, 0]
+    if p < 1:
+        zoom = torch.where(u[:, 3] < p, zoom, torch.ones_like(zoom))
+    if whole_pixels:
+        zoom = torch.floor(zoom * size) / size
+    inv = 1.0 / zoom
+    shift = (1.0 - inv)[:, None] * (2.0 * u[:, 1:3] - 1.0)
     theta = torch.zeros((n, 2, 3), device=x.device, dtype=torch.float32)
     theta[:, 0, 0] = inv
     theta[:, 1, 1] = inv
     theta[:, :, 2] = shift
-    return _warp(x, theta, "border")
+    # An image left unzoomed is left as it is, not resampled at its own pixel centres.
+    still = (zoom == 1).view(n, 1, 1, 1)
+    return torch.where(still, x, _warp(x, theta, "border"))
 
 
 #: fastai 0.7's RandomRotate rotates three images in four.
@@ -146,18 +167,25 @@ def augment_batch(
     generator: Generators = None,
     rotate: float = 0.0,
     lighting: float = 0.0,
+    zoom_p: float = 1.0,
+    zoom_whole_pixels: bool = False,
 ) -> torch.Tensor:
     """The training augmentation: random rotation, zoom, lighting, then a random dihedral
     transform. With ``rotate`` and ``lighting`` 0 it draws exactly what zoom and dihedral
     alone draw, so earlier runs are reproduced."""
-    x = random_zoom(random_rotate(x, rotate, generator), max_zoom, generator)
+    x = random_zoom(
+        random_rotate(x, rotate, generator), max_zoom, generator, zoom_p, zoom_whole_pixels
+    )
     return random_dihedral(random_lighting(x, lighting, generator), generator)
 
 
 def augment_settings(train: dict) -> dict:
-    """The augmentation keywords of the config's ``train`` mapping (rotate and lighting 0 when absent)."""
+    """The augmentation keywords of the config's ``train`` mapping (absent keys, as in models saved
+    before them: no rotation or lighting, every image zoomed by any factor)."""
     return {
         "max_zoom": float(train["zoom"]),
+        "zoom_p": float(train.get("zoom_p", 1.0)),
+        "zoom_whole_pixels": bool(train.get("zoom_whole_pixels", False)),
         "rotate": float(train.get("rotate", 0.0)),
         "lighting": float(train.get("lighting", 0.0)),
     }

@@ -130,15 +130,18 @@ def to_model_input(batch: torch.Tensor, bands: str) -> torch.Tensor:
     return (x - mean) / std
 
 
-def batch_slices(n: int, batch_size: int, drop_last: bool) -> list[slice]:
+def batch_slices(n: int, batch_size: int, drop_last: bool, min_batch: int = 1) -> list[slice]:
     """Consecutive batches of ``n`` items; with ``drop_last`` a short last batch
-    is left out unless it is the only one (training: BatchNorm needs more than
-    one sample, and the shuffle changes which images fall in it every epoch)."""
+    is left out unless it is the only one (the shuffle changes which images fall in it
+    every epoch), and so is a last batch of fewer than ``min_batch`` items (training:
+    BatchNorm needs more than one sample)."""
     if batch_size < 1:
         raise ValueError(f"batch size {batch_size} must be positive")
     out = [slice(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
-    if drop_last and len(out) > 1 and out[-1].stop - out[-1].start < batch_size:
-        out.pop()
+    if len(out) > 1:
+        last = out[-1].stop - out[-1].start
+        if (drop_last and last < batch_size) or last < min_batch:
+            out.pop()
     return out
 
 
@@ -150,6 +153,7 @@ def iterate_batches(
     device: torch.device,
     drop_last: bool = False,
     prefetch: int = 2,
+    min_batch: int = 1,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, np.ndarray]]:
     """(uint8 images, float32 targets, positions) for consecutive batches of ``rows``.
 
@@ -160,7 +164,7 @@ def iterate_batches(
     the caller computes on the previous one; rows are read in sorted order
     within a batch, which turns random access into forward scans of the file.
     """
-    slices = batch_slices(len(rows), batch_size, drop_last)
+    slices = batch_slices(len(rows), batch_size, drop_last, min_batch)
     pin = device.type == "cuda"
     q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
     stop = threading.Event()

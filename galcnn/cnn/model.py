@@ -50,6 +50,10 @@ class AdaptiveConcatPool2d(nn.Module):
         )
 
 
+#: train.head_init: fastai's (the authors'), fastai's with our last bias, PyTorch's defaults.
+HEAD_INITS = ("kaiming", "kaiming_mean", "pytorch")
+
+
 class ResNetRegressor(nn.Module):
     """ResNet body + fastai head, predicting one target in its own units.
 
@@ -59,9 +63,11 @@ class ResNetRegressor(nn.Module):
     * standardised (``train.standardize_target: true``): the head predicts
       (y − mean)/σ of the training targets, so the paper's learning rates mean
       the same for metallicity (σ ≈ 0.2 dex) and stellar mass (σ ≈ 0.6 dex);
-    * the authors' (false): the head outputs dex (``y_std`` 1, ``y_mean`` 0) and
-      its last bias starts at the training mean, so it need not learn ~9 dex first;
-      each SGD step then moves the prediction σ_y times further than above.
+    * the authors' (false): the head outputs dex (``y_std`` 1, ``y_mean`` 0); each SGD
+      step then moves the prediction σ_y times further than above. Under fastai's
+      initialisation (``head_init: kaiming``) every head bias starts at 0, as the authors'
+      did; ours (``kaiming_mean``, ``pytorch``) starts the last bias at the training mean,
+      so the head need not learn ~9 dex first.
     """
 
     def __init__(
@@ -107,16 +113,17 @@ class ResNetRegressor(nn.Module):
 
         ``init="kaiming"`` re-draws the head's Linear weights Kaiming-normal with
         zero biases (fastai 0.7 ``apply_init(head, kaiming_normal)``; BatchNorm
-        left at 1, 0); ``"pytorch"`` keeps PyTorch's defaults.
+        left at 1, 0); ``"pytorch"`` keeps PyTorch's defaults; ``"kaiming_mean"`` is
+        ``kaiming`` with the unstandardised head's last bias at ``y_mean``, as ``pytorch``.
         """
-        if init == "kaiming":
+        if init in ("kaiming", "kaiming_mean"):
             for layer in self.head:
                 if isinstance(layer, nn.Linear):
                     nn.init.kaiming_normal_(layer.weight)
                     nn.init.zeros_(layer.bias)
-        elif init != "pytorch":
+        elif init not in HEAD_INITS:
             raise ValueError(
-                f"unknown head initialisation {init!r}; train.head_init must be 'kaiming' or 'pytorch'"
+                f"unknown head initialisation {init!r}; train.head_init must be one of {list(HEAD_INITS)}"
             )
         if standardize:
             self.y_mean.fill_(y_mean)
@@ -124,8 +131,9 @@ class ResNetRegressor(nn.Module):
         else:
             self.y_mean.fill_(0.0)
             self.y_std.fill_(1.0)
-            with torch.no_grad():
-                self.head[-1].bias.fill_(y_mean)
+            if init != "kaiming":
+                with torch.no_grad():
+                    self.head[-1].bias.fill_(y_mean)
 
     def layer_groups(self) -> list[nn.Module]:
         """(1) stem + layer1 + layer2, (2) layer3 + layer4, (3) head (docs/paper.md)."""

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("epoch", "stage", "phase", "train_loss", "val_loss", "lr", "seconds")
 EVAL_BATCH_FACTOR = 4
+#: A training batch of one image cannot be normalised by the head's BatchNorm: a last batch that
+#: small is left out even where the short last batch is kept (train.drop_last false, fastai's).
+TRAIN_MIN_BATCH = 2
 
 
 def rmse_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -81,6 +84,7 @@ class _Epochs:
     augment: dict
     dtype: torch.dtype | None
     amp: bool
+    drop_last: bool
 
     def train_epoch(self, epoch: int, guard: EpochGuard) -> float:
         """One epoch of SGD steps on a fresh permutation; returns the training RMSE in the
@@ -97,7 +101,8 @@ class _Epochs:
             self.train.y[perm],
             self.batch_size,
             self.device,
-            drop_last=True,
+            drop_last=self.drop_last,
+            min_batch=TRAIN_MIN_BATCH,
         )
         for i, (xb, yb, _) in enumerate(
             tqdm(batches, total=self.steps, desc=f"epoch {epoch}", mininterval=10, leave=False)
@@ -154,7 +159,8 @@ def _prepare(
 ) -> _Epochs:
     """The seeded random streams, the head set for the target, and the optimiser."""
     batch_size = min(int(settings["batch_size"]), len(train))
-    steps = len(data.batch_slices(len(train), batch_size, drop_last=True))
+    drop_last = bool(settings.get("drop_last", True))  # models saved before the key dropped it
+    steps = len(data.batch_slices(len(train), batch_size, drop_last, TRAIN_MIN_BATCH))
     schedule = Schedule.from_settings(settings, steps)
     dtype = data.amp_dtype(device, bool(settings["amp"]))
     torch.manual_seed(seed)
@@ -188,6 +194,7 @@ def _prepare(
         rng=rng,
         aug_gen=aug_gen,
         augment=augment_settings(settings),
+        drop_last=drop_last,
         dtype=dtype,
         amp=bool(settings["amp"]),
     )

@@ -46,7 +46,9 @@ def select_gallery(predictions: pd.DataFrame, n: int = 5, seed: int = 0) -> pd.D
 
 def plot_gallery(images: np.ndarray, selection: pd.DataFrame) -> Figure:
     """One row per group of ``selection``, one image each (``images[i]`` belongs to
-    ``selection.iloc[i]``), labelled with Z_pred and Z_true."""
+    ``selection.iloc[i]``), labelled with Z_pred and Z_true, and with the width of its field
+    in arcsec when ``selection`` has the cutouts' ``scale`` (per galaxy under
+    ``cutouts.framing: petrosian``)."""
     if len(images) != len(selection):
         raise ValueError(f"{len(images)} images for {len(selection)} selected galaxies")
     groups = list(dict.fromkeys(selection["group"]))
@@ -77,6 +79,17 @@ def plot_gallery(images: np.ndarray, selection: pd.DataFrame) -> Figure:
                 color="white",
                 bbox={"facecolor": "black", "alpha": 0.55, "pad": 1.5, "edgecolor": "none"},
             )
+            if "scale" in selection.columns:
+                ax.text(
+                    0.97,
+                    0.97,
+                    f"{np.asarray(images[i]).shape[1] * row['scale']:.0f}″",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=6,
+                    color="white",
+                )
     return fig
 
 
@@ -93,8 +106,13 @@ def extract_gallery(
         len(predictions),
         seed,
     )
-    index = pd.read_parquet(index_path, columns=["objID", "row"])
-    rows = selection[["objID"]].merge(index, on="objID", how="left")["row"]
+    index = pd.read_parquet(index_path)
+    # Indexes made before the per-galaxy framing have no scale column.
+    index = index[[c for c in ("objID", "row", "scale") if c in index.columns]]
+    placed = selection[["objID"]].merge(index, on="objID", how="left")
+    rows = placed["row"]
+    if "scale" in placed.columns:
+        selection = selection.assign(scale=placed["scale"].to_numpy())
     if rows.isna().any():
         missing = selection.loc[rows.isna().to_numpy(), "objID"].tolist()
         raise ValueError(
@@ -113,7 +131,8 @@ def extract_gallery(
 def read_gallery(path: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The selection table and images written by :func:`extract_gallery`."""
     with np.load(path) as data:
-        selection = pd.DataFrame({c: data[c] for c in ("group", "objID", "true", "pred")})
+        names = ("group", "objID", "true", "pred") + (("scale",) if "scale" in data.files else ())
+        selection = pd.DataFrame({c: data[c] for c in names})
         return selection, data["images"]
 
 

@@ -15,6 +15,7 @@ the real ones). Every galaxy is deterministic from ``(seed, objID)``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from pathlib import Path
@@ -193,7 +194,9 @@ def render_shard(
     seed: int,
 ) -> pd.DataFrame:
     """Render the shard's galaxies to JPEGs in the store at ``root`` and write its manifest there;
-    returns the manifest. The arguments are :func:`galcnn.sdss.download.download_shard`'s.
+    returns the manifest. The arguments are :func:`galcnn.sdss.download.download_shard`'s: a
+    ``scale`` column of ``truth`` (:func:`galcnn.cutouts.cutout_scales`) sets each galaxy's
+    arcsec per pixel, as ImgCutout's ``scale`` does; without one every galaxy is at ``scale``.
 
     Files that already exist and pass :func:`galcnn.cutouts.check_jpeg` are kept
     (an interrupted job resumes); anything else is (re)rendered.
@@ -203,9 +206,16 @@ def render_shard(
             f"shard {shard} is outside 0..{int(n_shards) - 1}; check cutouts.shards in the config"
         )
     members = cutouts.shard_members(truth, int(shard), int(n_shards))
-    cutouts.open_shard(
-        root, int(shard), {"size": int(size), "scale": float(scale), "seed": int(seed)}
-    )
+    settings = {"size": int(size), "scale": float(scale), "seed": int(seed)}
+    per_galaxy = "scale" in members.columns
+    if per_galaxy:
+        # Files made at other per-galaxy scales (another framing or factor) are not reused.
+        digest = hashlib.sha256(
+            members["objID"].to_numpy(np.int64).tobytes()
+            + members["scale"].to_numpy(np.float64).tobytes()
+        )
+        settings["scales"] = digest.hexdigest()[:16]
+    cutouts.open_shard(root, int(shard), settings)
     records, counts = [], {"kept": 0, "rendered": 0}
     for _, row in tqdm(
         members.iterrows(), total=len(members), desc=f"rendering shard {int(shard):03d}", unit="img"
@@ -216,7 +226,8 @@ def render_shard(
         if status == cutouts.OK:
             counts["kept"] += 1
         else:
-            data = encode_jpeg(render_cutout(row, size, scale, galaxy_rng(seed, objid)))
+            at = float(row["scale"]) if per_galaxy else scale
+            data = encode_jpeg(render_cutout(row, size, at, galaxy_rng(seed, objid)))
             storage.write_bytes(path, data)
             status, reason = cutouts.check_jpeg(data, size)
             counts["rendered"] += 1

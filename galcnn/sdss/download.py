@@ -1,7 +1,9 @@
 """SkyServer ImgCutout downloads: one shard of the catalogue per job, politely and resumably.
 
 ``{url}/dr{N}/SkyServerWS/ImgCutout/getjpeg?ra=&dec=&scale=&width=&height=&opt=``
-returns the gri colour JPEG the paper used (docs/paper.md: DR14, 128 px, 0.296"/px).
+returns the gri colour JPEG the paper used (docs/paper.md: DR14, 128 px, each galaxy at the scale of
+its ``scale`` column in the positions table, :func:`galcnn.cutouts.cutout_scales`; ``service.scale``
+for a table without one).
 
 * A thread pool (``concurrency``) shares one token bucket, so the job never sends
   more than ``rate_limit`` requests per second, retries included; a 429/503 pauses
@@ -47,23 +49,28 @@ class ServiceOutage(RuntimeError):
 
 @dataclass(frozen=True)
 class CutoutService:
-    """Where and how to ask for cutouts (config ``sdss`` and ``cutouts``)."""
+    """Where and how to ask for cutouts (config ``sdss`` and ``cutouts``). ``scale`` is the fixed
+    framing's; ``framing`` and ``framing_factor`` say how the positions table's per-galaxy scales
+    were made (they mark the shard's files, :func:`galcnn.cutouts.open_shard`)."""
 
     url: str
     data_release: int
     size: int = 128
     scale: float = 0.296
     opt: str = ""
+    framing: str = "fixed"
+    framing_factor: float = 2.0
 
     @property
     def endpoint(self) -> str:
         return f"{self.url.rstrip('/')}/dr{self.data_release}/SkyServerWS/ImgCutout/getjpeg"
 
-    def params(self, ra: float, dec: float) -> dict:
+    def params(self, ra: float, dec: float, scale: float | None = None) -> dict:
+        """The request's query parameters; ``scale`` (arcsec/px) defaults to the service's."""
         return {
             "ra": repr(float(ra)),
             "dec": repr(float(dec)),
-            "scale": repr(float(self.scale)),
+            "scale": repr(float(self.scale if scale is None else scale)),
             "width": self.size,
             "height": self.size,
             "opt": self.opt,
@@ -92,8 +99,10 @@ def fetch_cutout(
     backoff: float = 1.0,
     max_backoff: float = 120.0,
     stop: threading.Event | None = None,
+    scale: float | None = None,
 ) -> Outcome:
-    """Fetch one cutout into ``path`` (atomically) with up to ``retries`` attempts."""
+    """Fetch one cutout into ``path`` (atomically) with up to ``retries`` attempts, at ``scale``
+    arcsec per pixel (the service's when None)."""
     # A JPEG of the requested size is smaller than its raw pixels; a larger body is not one.
     max_bytes = 2 * 3 * service.size**2 + BODY_SLACK
     attempts = 0
@@ -108,7 +117,7 @@ def fetch_cutout(
                 session,
                 "GET",
                 service.endpoint,
-                params=service.params(ra, dec),
+                params=service.params(ra, dec, scale),
                 timeout=timeout,
                 max_bytes=max_bytes,
             )
@@ -162,6 +171,8 @@ def download_shard(
 ) -> pd.DataFrame:
     """Download the cutouts of one shard into the store at ``root`` and write its manifest
     (objID, status, reason, path) there; the arguments are :func:`galcnn.mock.images.render_shard`'s.
+    ``catalog`` holds objID, ra, dec and, per galaxy, the ImgCutout ``scale`` (arcsec/px;
+    :func:`galcnn.cutouts.cutout_scales`); without that column every cutout is at ``service.scale``.
 
     Valid files already on disk are kept (resume); temporary files left by an
     interrupted run are removed first. A few failed cutouts get no file and are
@@ -172,9 +183,12 @@ def download_shard(
     no manifest.
     """
     members = cutouts.shard_members(catalog, shard, n_shards)
-    settings = {k: getattr(service, k) for k in ("data_release", "size", "scale", "opt")}
+    settings = {
+        k: getattr(service, k)
+        for k in ("data_release", "size", "scale", "opt", "framing", "framing_factor")
+    }
     _remove_stale_temporaries(cutouts.open_shard(root, shard, settings))
-    records, todo = _on_disk(members, root, shard, service.size)
+    records, todo = _on_disk(members, root, shard, service.size, service.scale)
     log.info(
         "shard %d: %d galaxies, %d already on disk, %d to download from %s",
         shard,
@@ -196,7 +210,7 @@ def download_shard(
         return local.session
 
     def work(item):
-        objid, ra, dec, path = item
+        objid, ra, dec, scale, path = item
         return (
             objid,
             path,
@@ -211,6 +225,7 @@ def download_shard(
                 timeout=timeout,
                 backoff=backoff,
                 stop=stop,
+                scale=scale,
             ),
         )
 
@@ -256,13 +271,14 @@ def download_shard(
 
 
 def _on_disk(
-    members: pd.DataFrame, root: str | Path, shard: int, size: int
+    members: pd.DataFrame, root: str | Path, shard: int, size: int, scale: float
 ) -> tuple[dict[int, dict], list]:
-    """The manifest records of the valid files already in the store, and (objID, ra, dec, path)
-    of every cutout still to download (missing, or failed its check)."""
+    """The manifest records of the valid files already in the store, and (objID, ra, dec, scale,
+    path) of every cutout still to download (missing, or failed its check)."""
     records: dict[int, dict] = {}
     todo = []
-    for objid, ra, dec in members[["objID", "ra", "dec"]].itertuples(index=False):
+    scales = members["scale"] if "scale" in members.columns else pd.Series(scale, members.index)
+    for objid, ra, dec, at in zip(members["objID"], members["ra"], members["dec"], scales):
         path = cutouts.cutout_path(root, shard, objid)
         if path.exists():
             status, reason = cutouts.check_file(path, size)
@@ -270,7 +286,7 @@ def _on_disk(
                 records[int(objid)] = _record(objid, status, reason, path)
                 continue
             log.info("refetching %s: %s", path, reason)
-        todo.append((int(objid), float(ra), float(dec), path))
+        todo.append((int(objid), float(ra), float(dec), float(at), path))
     return records, todo
 
 

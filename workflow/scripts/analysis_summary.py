@@ -20,4 +20,6 @@ build_summary(
     reference_status=inp.get("reference_status"),
     reference_paths=dict(zip(params.published, inp.get("reference", []), strict=True)),
     seed=params.seed,
+    survey=params.survey,
+    test_set=params.test_set,
 )

@@ -16,4 +16,7 @@ images.pack_cutouts(
     out_index=snakemake.output.index,
     out_excluded=snakemake.output.excluded,
     threads=snakemake.threads,
+    framing=p["framing"],
+    scale=p["scale"],
+    framing_factor=p["framing_factor"],
 )
