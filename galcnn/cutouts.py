@@ -32,15 +32,18 @@ OK, BLANK, FAILED = "ok", "blank", "failed"
 
 # Blank cutouts. Off the imaging footprint SkyServer fills the cutout with zeros, so a
 # cutout on a footprint edge has a flat black region with straight edges (softened by
-# JPEG ringing), and one wholly off it is black. The real sky is near black too (11–21 %
-# of its pixels, and up to 47 % of its border's, are ≤ 3 in every channel), but as
-# scattered noise, never as a flat area, so zeros are told from sky by area, not by level.
+# JPEG ringing), and one wholly off it is black. The real sky is near black too (7–35 %
+# of its pixels are ≤ 3 in every channel, 10–90 % over 500 of the paper's cutouts), in
+# patches that the two JPEGs flatten, but never as large a flat area, so zeros are told
+# from sky by area, not by level.
 #: Brightest channel at or below this is black (JPEG ringing lifts true zeros by a count or two).
 ZERO_LEVEL = 3
-#: Side of the square that must be black throughout for a region to count as zero-valued. Even
-#: a sky darker than the darkest real cutout (border mean 2.8, 60 % of the border black) has no
-#: 32 px square more than 96 % black, and 16 px squares wholly black do occur in it; the zeroed
-#: strip of a cutout a third off the footprint (43 px) holds whole 32 px squares.
+#: Side of the square that must be black throughout for a region to count as zero-valued. On 500
+#: real cutouts of the paper's galaxies the blackest 32 px square is 97.8 % black (0.56 typical),
+#: and wholly black 20–28 px squares occur in 9; on mock skies darker than nine real ones in ten
+#: (tests/test_cutouts.py) none is whole, they first appear when the typical sky is darker than
+#: the darkest real tenth. The zeroed strip of a cutout a third off the footprint (43 px) holds
+#: whole 32 px squares.
 ZERO_WINDOW = 32
 #: Zero-valued share of the image that makes it blank. One black ZERO_WINDOW square alone is
 #: 6 % of the field, so any zero-valued region makes a cutout blank.
@@ -54,8 +57,8 @@ BORDER_ROWS = 15 / 128
 #: the spectroscopic fibre, which every target fills, widened by the seeing.
 CENTRE_RADIUS = 8 / 128
 #: The centre's median grey level (mean of the channels) must exceed the border's by this
-#: many counts. On calibrated mock cutouts pure sky reaches 1.5 and the faintest, most
-#: diffuse targets exceed 5.
+#: many counts. On real cutouts of the paper's galaxies the centre exceeds the border by 74 or
+#: more in nine of ten (galcnn.realism); pure mock sky stays below it (tests/benchmarks/blank_rule.py).
 CENTRE_MARGIN = 3.0
 
 

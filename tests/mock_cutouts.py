@@ -18,14 +18,15 @@ from galcnn.mock import images as mi
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, SCALE = 128, 0.296
-#: Real SkyServer DR14 ImgCutout JPEGs (128 px at 0.296″/px), as :func:`galcnn.cutouts.sky_statistics`
-#: measures them: the range over the five cutouts of the authors' example figure
-#: (jwuphysics/galaxy-cnns, docs/figures/example.png).
+#: 50 of the authors' real DR14 cutouts (provenance and acknowledgement in its README.md).
+REAL_CUTOUTS = REPO / "tests" / "data" / "real_cutouts"
+#: Real SkyServer DR14 ImgCutout JPEGs as :func:`galcnn.cutouts.sky_statistics` measures them: the
+#: 10-90 % range over 500 of the authors' cutouts (jwuphysics/convnet-demo; 50 are in REAL_CUTOUTS).
 REAL_SKY = {
-    "border_mean": (2.7, 5.4),
-    "border_std": (2.8, 6.1),
-    "median_max": (7, 9),
-    "black": (0.11, 0.21),
+    "border_mean": (2.96, 7.68),
+    "border_std": (2.75, 12.0),
+    "median_max": (5, 12),
+    "black": (0.066, 0.345),
 }
 
 #: Synthetic footprint edges: which part of a cutout SkyServer would have filled with zeros.
@@ -46,11 +47,32 @@ ZEROED_REGIONS = (
 )
 
 
-def demo_population() -> pd.DataFrame:
-    """The truth table of the demo's mock galaxies (config/demo.yaml on config/config.yaml)."""
+def demo_survey() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(catalogue, truth) of the demo's mock galaxies (config/demo.yaml on config/config.yaml)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["mock"]
-    return mc.simulate_catalog(demo["n_galaxies"], demo["seed"], config["query"]["cuts"])[1]
+    return mc.simulate_catalog(demo["n_galaxies"], demo["seed"], config["query"]["cuts"])
+
+
+def demo_population() -> pd.DataFrame:
+    """The truth table of the demo's mock galaxies."""
+    return demo_survey()[1]
+
+
+def with_petrosian_scale(catalog: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The truth table with each galaxy's ``scale`` as the authors framed their cutouts
+    (download_images.py: 2 petroR90_r / 0.396 / 128 arcsec per pixel), the framing of the real
+    cutouts in tests/data/real_cutouts."""
+    petro = catalog.set_index("objID")["petroR90_r"].loc[truth["objID"]].to_numpy()
+    return truth.assign(scale=2 * petro / mi.NATIVE_SCALE / SIZE)
+
+
+def real_cutouts(selection: str | None = "even") -> list[Path]:
+    """The real cutouts of the fixture (all, or those of one ``selection`` in its provenance)."""
+    prov = pd.read_csv(REAL_CUTOUTS / "provenance.csv")
+    if selection is not None:
+        prov = prov[prov["selection"] == selection]
+    return [REAL_CUTOUTS / f for f in prov["file"]]
 
 
 def sample(truth: pd.DataFrame, n: int, n_extreme: int) -> pd.DataFrame:
@@ -62,8 +84,9 @@ def sample(truth: pd.DataFrame, n: int, n_extreme: int) -> pd.DataFrame:
 
 
 def render(row, seed: int = 2019) -> np.ndarray:
-    """The galaxy's RGB cutout before JPEG compression."""
-    return mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(seed, row["objID"]))
+    """The galaxy's RGB cutout before JPEG compression, at its ``scale`` if it has one."""
+    scale = float(row["scale"]) if "scale" in row.index else SCALE
+    return mi.render_cutout(row, SIZE, scale, mi.galaxy_rng(seed, row["objID"]))
 
 
 def decoded(rgb: np.ndarray) -> np.ndarray:
@@ -73,10 +96,9 @@ def decoded(rgb: np.ndarray) -> np.ndarray:
 
 
 def pure_sky(row) -> pd.Series:
-    """The row with its galaxy and every neighbour and star removed: only the sky is left."""
+    """The row with its galaxy removed: only the sky and the field's other sources are left."""
     empty = row.copy()
     empty[[c for c in row.index if c.startswith("flux_")]] = 0.0
-    empty[["n_neighbours", "n_stars"]] = 0
     return empty
 
 

@@ -1,5 +1,5 @@
-"""Mock cutouts: SkyServer-like JPEGs with a sky like the real one, colour order, determinism and
-resuming shards."""
+"""Mock cutouts: SkyServer-like JPEGs with a sky like the real one, colour order, per-galaxy framing,
+determinism and resuming shards."""
 
 import io
 
@@ -9,7 +9,7 @@ import pytest
 from mock_cutouts import REAL_SKY, decoded
 from PIL import Image
 
-from galcnn import cutouts
+from galcnn import cutouts, realism
 from galcnn.mock import images as mi
 
 SIZE, SCALE = 128, 0.296
@@ -29,8 +29,6 @@ def galaxy(objid=1237648720693755918, colour=0.0, **extra):
         "beta": 30.0,
         "colour_gradient": 0.3,
         "psf_fwhm": 1.4,
-        "n_neighbours": 0,
-        "n_stars": 0,
     }
     for band, k in (("g", -1.0), ("r", 0.0), ("i", 1.0)):
         total = 40.0 * 10 ** (0.4 * k * colour)
@@ -40,7 +38,7 @@ def galaxy(objid=1237648720693755918, colour=0.0, **extra):
 
 
 def test_cutout_is_a_valid_skyserver_like_jpeg():
-    rgb = mi.render_cutout(galaxy(n_neighbours=2, n_stars=1), SIZE, SCALE, np.random.default_rng(0))
+    rgb = mi.render_cutout(galaxy(), SIZE, SCALE, np.random.default_rng(0))
     assert rgb.shape == (SIZE, SIZE, 3) and rgb.dtype == np.uint8
     data = mi.encode_jpeg(rgb)
     assert cutouts.check_jpeg(data, SIZE) == (cutouts.OK, "")
@@ -63,17 +61,23 @@ def test_mock_sky_matches_real_dr14_cutouts(demo_cutouts):
         )
 
 
-def test_brightest_cores_saturate_and_faint_ones_do_not(demo_cutouts):
+def test_cores_are_as_bright_as_real_ones_and_rarely_saturate(demo_cutouts):
+    """Real DR14 cutouts of the paper's galaxies: the brightest pixel of the central 8 px is 166
+    [124, 209] (median [10-90 %]) and 2 of 500 reach 250. The mock: the same, brighter for
+    brighter galaxies."""
     rows, rgbs = demo_cutouts
     core = SIZE // 2 - 4, SIZE // 2 + 4
-    saturated = pd.Series(
-        [decoded(rgb)[core[0] : core[1], core[0] : core[1]].max() >= 250 for rgb in rgbs],
+    peak = pd.Series(
+        [int(decoded(rgb)[core[0] : core[1], core[0] : core[1]].max()) for rgb in rgbs],
         index=rows.index,
     )
+    assert 124 <= peak.median() <= 209
+    assert (peak >= 250).mean() <= 0.05
     flux_r = rows["flux_bulge_r"] + rows["flux_disk_r"]
-    brightest = flux_r.nlargest(len(rows) // 20).index
-    assert saturated[brightest].mean() >= 0.25
-    assert saturated.drop(brightest).mean() <= 0.05
+    assert (
+        peak[flux_r.nlargest(len(rows) // 5).index].median()
+        > peak[flux_r.nsmallest(len(rows) // 5).index].median()
+    )
 
 
 @pytest.mark.parametrize("colour, redder", [(1.0, True), (-1.0, False)])
@@ -86,7 +90,7 @@ def test_channels_are_i_r_g(colour, redder):
 
 
 def test_same_seed_and_objid_give_identical_bytes():
-    row = galaxy(n_neighbours=1, n_stars=1)
+    row = galaxy()
     one = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(3, row["objID"])))
     two = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(3, row["objID"])))
     other = mi.encode_jpeg(mi.render_cutout(row, SIZE, SCALE, mi.galaxy_rng(4, row["objID"])))
@@ -124,23 +128,32 @@ def test_render_shard_refuses_a_shard_outside_the_range(tmp_path):
         mi.render_shard(pd.DataFrame([galaxy()]), tmp_path, 4, 4, SIZE, SCALE, seed=1)
 
 
-def test_render_shard_draws_each_galaxy_at_its_own_scale(tmp_path):
-    """A ``scale`` column (cutouts.framing: petrosian) is each galaxy's arcsec per pixel, as
-    ImgCutout's; other scales later re-render the shard instead of reusing its files."""
-    # Small objIDs: a truth row of floats holds them exactly.
-    truth = pd.DataFrame([galaxy(objid=1001 + k) for k in range(2)])
-    truth["scale"] = [0.15, 0.45]
-    mi.render_shard(truth, tmp_path, 0, 1, 64, SCALE, seed=9)
-    for _, row in truth.iterrows():
-        path = cutouts.cutout_path(tmp_path, 0, row["objID"])
-        expected = mi.render_cutout(row, 64, row["scale"], mi.galaxy_rng(9, row["objID"]))
-        assert path.read_bytes() == mi.encode_jpeg(expected)
-    # The same galaxy framed three times wider looks smaller: fewer pixels above the sky.
-    small, large = (
-        np.asarray(Image.open(cutouts.cutout_path(tmp_path, 0, o)).convert("RGB")).mean(axis=2) > 30
-        for o in truth["objID"]
-    )
-    assert large.sum() < small.sum() / 4
-    stamp = (cutouts.shard_dir(tmp_path, 0) / "settings.json").read_text()
-    mi.render_shard(truth.assign(scale=[0.2, 0.45]), tmp_path, 0, 1, 64, SCALE, seed=9)
-    assert (cutouts.shard_dir(tmp_path, 0) / "settings.json").read_text() != stamp
+def test_a_scale_column_frames_each_galaxy_and_stale_cutouts_are_redrawn(tmp_path):
+    """The framing contract: a ``scale`` column (arcsec/px per galaxy) overrides the fixed scale."""
+    row = galaxy()
+    fixed = mi.render_shard(pd.DataFrame([row]), tmp_path / "fixed", 0, 1, SIZE, SCALE, seed=9)
+    zoomed = pd.DataFrame([row]).assign(scale=SCALE / 2)
+    first = mi.render_shard(zoomed, tmp_path / "framed", 0, 1, SIZE, SCALE, seed=9)
+
+    def radius(manifest):
+        with Image.open(manifest["path"][0]) as img:
+            return realism.statistics(np.asarray(img.convert("RGB")))["r_iso_px"]
+
+    # Half the arcsec per pixel: the same galaxy spans about twice the pixels.
+    assert 1.6 < radius(first) / radius(fixed) < 2.4
+    path = cutouts.cutout_path(tmp_path / "framed", 0, int(row["objID"]))
+    before = path.read_bytes()
+    mi.render_shard(zoomed.assign(scale=SCALE / 3), tmp_path / "framed", 0, 1, SIZE, SCALE, seed=9)
+    assert path.read_bytes() != before  # another scale: the stored cutout was stale and redrawn
+
+
+def test_the_sky_is_clipped_per_channel_before_the_stretch():
+    """Pure sky noise: each channel black about half the time, the brightest channel far less often,
+    and the i band's larger noise makes the sky red (R above B), as on real cutouts."""
+    rng = np.random.default_rng(5)
+    n = 200
+    bands = {b: rng.normal(0.0, mi.sky_sigma(b), (n, n)) for b in ("g", "r", "i")}
+    rgb = mi.frame_rgb(bands).astype(float)
+    assert all(0.4 < (rgb[..., c] == 0).mean() < 0.6 for c in range(3))
+    assert (rgb.max(axis=-1) == 0).mean() < 0.2
+    assert rgb[..., 0].mean() > rgb[..., 2].mean()

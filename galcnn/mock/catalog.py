@@ -87,8 +87,6 @@ TRUTH_COLUMNS = (
     "size_resid",  # composite r-band half-light radius (arcsec); log size offset at fixed mass (dex)
     *(f"flux_{c}_{b}" for c in ("bulge", "disk") for b in RENDER_BANDS),  # nanomaggies
     "psf_fwhm",  # seeing FWHM in r, arcsec
-    "n_neighbours",
-    "n_stars",
 )
 
 #: Truth columns an image shows directly, for the image-information check; bulge_gr and
@@ -376,8 +374,6 @@ def simulate_catalog(
             "size_resid": size_resid,
             **{f"flux_{c}_{b}": flux[c, b] for c in ("bulge", "disk") for b in RENDER_BANDS},
             "psf_fwhm": psf_fwhm,
-            "n_neighbours": rng.poisson(0.4, n),
-            "n_stars": rng.poisson(0.3, n),
         }
     )
 
