@@ -62,6 +62,32 @@ def test_star_formers_follow_tremonti_within_scatter(mock):
     assert 0.1 < cat["oh_p50"].std() < 0.3
 
 
+def test_metallicity_distribution_like_the_paper_sample(large):
+    """The paper's cuts select MPA-JHU oh_p50 skewed to low Z: the 500 real cutouts of its data
+    set (jwuphysics/convnet-demo) have 8.905 ± 0.197, skewness -1.22, 99th
+    percentile 9.19; this mock 8.932 ± 0.178, -1.25, 9.225 (before the calibration of
+    _metallicity: 8.974 ± 0.150, -0.82, 9.25)."""
+    oh = large[0]["oh_p50"].to_numpy()
+    skew = np.mean((oh - oh.mean()) ** 3) / oh.std() ** 3
+    assert 8.88 < oh.mean() < 8.95, oh.mean()
+    assert 0.165 < oh.std() < 0.22, oh.std()
+    assert skew < -1.0, skew
+    assert np.percentile(oh, 99) < 9.24
+
+
+def test_scatter_at_fixed_mass_grows_to_low_mass_and_is_skewed(large):
+    """Tremonti et al. (2004), Zahid et al. (2012): wider at low mass, metal-poor outliers."""
+    cat, truth = large
+    resid = cat["oh_p50"].to_numpy() - tremonti_metallicity(
+        truth["logm"].to_numpy(), extrapolate=True
+    )
+    low, high = truth["logm"].to_numpy() < 9.5, truth["logm"].to_numpy() > 10.5
+    assert resid[low].std() > 1.4 * resid[high].std(), (resid[low].std(), resid[high].std())
+    below = np.median(resid) - np.percentile(resid, 2.5)
+    above = np.percentile(resid, 97.5) - np.median(resid)
+    assert below > 1.3 * above, (below, above)  # measured 0.285 below, 0.198 above
+
+
 def test_bulges_and_sizes_grow_with_mass(uncut):
     _, truth = uncut
     kpc = truth["disk_hlr"] * mc.COSMO.kpc_proper_per_arcmin(truth["z"].to_numpy()).value / 60
@@ -79,6 +105,12 @@ def test_no_metallicity_for_quenched_or_agn(uncut):
     assert (missing == ~cat["bptclass"].isin([1, 2])).all()
     assert missing[truth["quenched"].to_numpy()].all()
     assert 0.2 < missing.mean() < 0.8
+    # AGN and composites take over the emission-line galaxies with mass (Kauffmann et al. 2003):
+    # measured 0.07-0.12 of the star formers below 10^10, 0.63-0.77 above 10^10.5
+    agn = cat["bptclass"].isin([3, 4]).to_numpy()
+    forming, logm = ~truth["quenched"].to_numpy(), truth["logm"].to_numpy()
+    assert agn[forming & (logm < 10)].mean() < 0.2
+    assert agn[forming & (logm > 10.5)].mean() > 0.5
     has = cat.loc[~missing]
     pct = has[["oh_p2p5", "oh_p16", "oh_p50", "oh_p84", "oh_p97p5"]].to_numpy()
     assert (np.diff(pct, axis=1) > 0).all()
@@ -134,7 +166,8 @@ def test_images_carry_metallicity_and_mass_beyond_gri_magnitudes(large):
     visible = mc.visible_features(cat, truth).to_numpy()
     oh = cat["oh_p50"].to_numpy()
     gain, err, rmse_mags = _rf_gain(mags, visible, oh)
-    assert 0.09 < rmse_mags < 0.15, rmse_mags
+    # the paper's random forest on g, r, i: 0.1296 dex on real SDSS (docs/paper.md); here 0.1295
+    assert 0.115 < rmse_mags < 0.145, rmse_mags
     assert gain > 3 * err, (gain, err)
     mass = cat["lgm_tot_p50"].to_numpy()
     ok = mass != gcat.SENTINEL
