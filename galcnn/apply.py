@@ -22,6 +22,7 @@ import pandas as pd
 
 from galcnn import cutouts
 from galcnn.mock.catalog import simulate_catalog
+from galcnn.names import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,21 @@ SHOW_ROWS = 10
 
 def target_columns(target: str) -> list[str]:
     return [f"{target}_{s}" for s in TARGET_SUFFIXES]
+
+
+def results_name(catalog: str, name: str) -> str:
+    """The label of an apply run (results/apply/<label>...): ``name``, else the catalogue's
+    file name without its suffix; a plain name either way (:func:`galcnn.names.safe_name`),
+    so neither ``apply.name: ..`` nor a catalogue called ``...csv`` can write over results/.
+    Empty while the stage is off (no catalogue, no name)."""
+    if name:
+        return safe_name(name, "config apply.name")
+    if not catalog:
+        return ""
+    return safe_name(
+        Path(catalog).stem,
+        f"the name of apply.catalog {catalog!r} without its suffix (apply.name is empty)",
+    )
 
 
 def _rows(mask: np.ndarray) -> str:

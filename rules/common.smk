@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from galcnn.apply import results_name
 from galcnn.bundle import layout
 from galcnn.catalog import MASS, METALLICITY
 from galcnn.mmr import CATALOG_COLUMNS
@@ -371,7 +372,7 @@ def bundle_columns():
 
 # ---- new galaxies (rules/apply.smk) -----------------------------------------------------
 _apply = config["apply"]
-APPLY_NAME = _apply["name"] or Path(_apply["catalog"]).stem
+APPLY_NAME = results_name(_apply["catalog"], _apply["name"])
 APPLY_BANDS = _apply["bands"] or MAIN_BANDS
 APPLY_RES = _apply["resolution"] or top_resolution()
 APPLY_DIR = f"{APPLY_ROOT}/{APPLY_NAME}"
