@@ -183,3 +183,41 @@ def test_predict_packed_keeps_the_index_order(exported, tmp_path):
     out = portable.predict_packed(model, tmp_path / "8px.npy", tmp_path / "index.parquet")
     assert list(out["objID"]) == [10, 20, 30, 40, 50]
     np.testing.assert_allclose(out["pred"], model.predict(rgb)["pred"])
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["tta"].update(enabled="false"), r"tta.enabled is 'false', not true or false"),
+        (lambda m: m["tta"].update(mode="flip"), r"tta.mode is 'flip', not one of"),
+        (lambda m: m["calibration"].update(factor=-1.0), r"calibration.factor is -1.0"),
+        (lambda m: m["calibration"].update(factor=float("inf")), r"calibration.factor is inf"),
+        (lambda m: m.update(resolution="4"), r"resolution is '4', not a whole number"),
+        (lambda m: m.update(bands="ugriz"), r"bands is 'ugriz', not one of"),
+        (lambda m: m.pop("tta"), r"lacks tta; export the model again"),
+        (lambda m: m["calibration"].pop("factor"), r"lacks calibration.factor"),
+        (
+            lambda m: m["files"].update({"../fold0.pt": m["files"]["fold0.pt"]}),
+            r"files entry = '\.\./fold0.pt' is not a plain name",
+        ),
+        (
+            lambda m: m.update(files={"/etc/passwd": {"bytes": 1, "sha256": "0"}}),
+            r"files entry = '/etc/passwd' is not a plain name",
+        ),
+        (lambda m: m.update(files={}), r"files is \{\}, not a mapping"),
+    ],
+)
+def test_a_model_json_with_a_bad_value_is_refused_naming_it(exported, edit, message):
+    folder, _ = exported
+    meta = json.loads((folder / "model.json").read_text())
+    edit(meta)
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(portable.ModelFolderError, match=message):
+        portable.load(folder, "cpu")
+
+
+def test_a_batch_size_below_one_is_refused(exported):
+    model = portable.load(exported[0], device="cpu")
+    for size in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"batch_size is {size!r}; give a whole number"):
+            model.predict(np.zeros((2, 4, 4, 3), dtype=np.uint8), batch_size=size)
