@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
 
-.PHONY: venv demo report lint test
+.PHONY: venv demo report figures lint test
+
+# The options of the run whose results are in this folder (results/.workspace.json: its config
+# files, and its bundle if restored; the paper's config when none is recorded), so `make report`
+# and `make figures` continue that run and never plan another configuration over it.
+RUN_OPTIONS = $(if $(CONFIG),--configfile $(CONFIG),$(shell $(PY) -m galcnn.workspace options))
 
 venv: $(VENV)/.installed
 
@@ -20,7 +25,10 @@ demo: venv
 	$(MAKE) report CONFIG=config/demo.yaml
 
 report: venv
-	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/config.yaml) --report results/report.html
+	$(SNAKEMAKE) $(RUN_OPTIONS) --report results/report.html
+
+figures: venv
+	$(SNAKEMAKE) $(RUN_OPTIONS) --cores $(CORES) figures
 
 # Style and workflow checks (configured in pyproject.toml); part of `make test`, so of CI.
 lint: venv

@@ -98,12 +98,18 @@ def existing_results(root: str | Path = ".") -> Iterator[str]:
                     yield path.relative_to(root).as_posix()
 
 
-def continue_command(record: Mapping) -> str:
-    """The command line that continues the recorded run."""
-    words = ["snakemake", "--configfile", *record.get("configfiles", [DEFAULT_CONFIGFILE])]
+def run_options(record: Mapping | None) -> list[str]:
+    """The command-line options that give the recorded run's configuration."""
+    record = record or {}
+    words = ["--configfile", *record.get("configfiles", [DEFAULT_CONFIGFILE])]
     if record.get("bundle"):
         words += ["--config", f"bundle={record['bundle']}"]
-    return " ".join(shlex.quote(w) for w in words) + " <targets and options>"
+    return words
+
+
+def continue_command(record: Mapping) -> str:
+    """The command line that continues the recorded run."""
+    return shlex.join(["snakemake", *run_options(record)]) + " <targets and options>"
 
 
 def check(config: Mapping, configfiles: Sequence, root: str | Path = ".") -> None:
@@ -167,13 +173,13 @@ def record_run(config: Mapping, configfiles: Sequence, root: str | Path = ".") -
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m galcnn.workspace configfiles``: the recorded run's configuration files
-    (the default when none is recorded), for Makefile targets that must use the run's config."""
-    if list(argv) != ["configfiles"]:
-        print("usage: python -m galcnn.workspace configfiles", file=sys.stderr)
+    """``python -m galcnn.workspace options``: the options that give this folder's recorded
+    configuration (the paper's when none is recorded), for Makefile targets such as
+    ``make report`` that must use the run's configuration."""
+    if list(argv) != ["options"]:
+        print("usage: python -m galcnn.workspace options", file=sys.stderr)
         return 2
-    record = recorded() or {}
-    print(" ".join(record.get("configfiles", [DEFAULT_CONFIGFILE])))
+    print(shlex.join(run_options(recorded())))
     return 0
 
 

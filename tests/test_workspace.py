@@ -126,6 +126,97 @@ def test_a_restore_into_an_earlier_restore_or_an_empty_folder_goes_on(tmp_path):
         workspace.check(load("config/demo.yaml"), [], tmp_path)
 
 
-def test_make_targets_read_the_recorded_config_files(demo_run, capsys):
-    assert workspace.main(["configfiles"]) == 0
-    assert capsys.readouterr().out.strip() == "config/demo.yaml"
+def test_make_targets_read_the_recorded_options(demo_run, capsys, tmp_path, monkeypatch):
+    assert workspace.main(["options"]) == 0
+    assert capsys.readouterr().out.strip() == "--configfile config/demo.yaml"
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    monkeypatch.chdir(restored)
+    workspace.record_run(load(bundle="/data/b.tar.gz"), [], restored)
+    workspace.main(["options"])
+    assert (
+        capsys.readouterr().out.strip()
+        == "--configfile config/config.yaml --config bundle=/data/b.tar.gz"
+    )
+
+
+# ---- end to end: mistaken commands against the finished tiny run --------------------------------
+
+#: What a finished run must keep byte for byte whatever is asked of it by mistake.
+PROTECTED = ("catalog", "images", "splits.parquet", "models", "predictions", "baselines")
+
+
+def protected_digests(run: Path) -> dict[str, str]:
+    out = {}
+    for name in PROTECTED:
+        base = run / "results" / name
+        for p in sorted([base] if base.is_file() else base.rglob("*")):
+            if p.is_file():
+                out[p.relative_to(run).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.mark.e2e
+def test_without_its_config_a_finished_run_plans_nothing_and_says_how_to_continue(
+    tiny_run, tmp_path
+):
+    from conftest import copy_finished, snakemake
+
+    run = copy_finished(tiny_run, tmp_path / "wf")
+    assert json.loads((run / WORKSPACE).read_text())["configfiles"] == ["tests/config/tiny.yaml"]
+    proc = snakemake(run, "-n", "figures", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "To continue them: snakemake --configfile tests/config/tiny.yaml" in out
+    assert 'survey: "mock" there, "sdss" here' in out
+    for job in ("query_", "cutouts_download", "train_cnn", "Job stats"):
+        assert job not in out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("-n", "figures"), "To continue them: snakemake --configfile tests/config/tiny.yaml"),
+        (("--configfile", "tests/config/tiny.yaml", "--config", "survey=sdss"), "survey"),
+        (
+            ("--configfile", "tests/config/tiny.yaml", "--config", "bundle=other.tar.gz"),
+            "already holds results that no restore made",
+        ),
+        (
+            ("--configfile", "tests/config/tiny.yaml", "--config", "bundle=results"),
+            "already holds results that no restore made",
+        ),
+        (
+            (
+                "apply",
+                "--configfile",
+                "tests/config/tiny.yaml",
+                "--config",
+                "apply={catalog: one.csv, name: ..}",
+            ),
+            "does not match",
+        ),
+        (
+            (
+                "apply",
+                "--configfile",
+                "tests/config/tiny.yaml",
+                "--config",
+                "apply={catalog: ...csv}",
+            ),
+            "'..' is not a plain name",
+        ),
+    ],
+)
+def test_mistaken_commands_leave_the_results_byte_identical(tiny_run, tmp_path, args, message):
+    from conftest import copy_finished, snakemake
+
+    run = copy_finished(tiny_run, tmp_path / "wf")
+    (run / "one.csv").write_text("ra,dec\n10.0,5.0\n")
+    (run / "...csv").write_text("ra,dec\n10.0,5.0\n")
+    before = protected_digests(run)
+    proc = snakemake(run, "--cores", "1", *args, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and message in out, out[-3000:]
+    assert protected_digests(run) == before
