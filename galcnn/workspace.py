@@ -112,6 +112,17 @@ def continue_command(record: Mapping) -> str:
     return shlex.join(["snakemake", *run_options(record)]) + " <targets and options>"
 
 
+def elsewhere_command(configfiles: Sequence, root: Path, source: str = "") -> str:
+    """This run's command for an empty folder (``--directory``): there every relative path is
+    read from that folder, so the config files, the default one first, are given absolute."""
+    files = [str((root / f).absolute()) for f in configfiles_of([DEFAULT_CONFIGFILE, *configfiles])]
+    words = ["snakemake", "--directory", "<empty folder>", "--configfile", *dict.fromkeys(files)]
+    if source:
+        local = "://" not in source
+        words += ["--config", f"bundle={(root / source).absolute() if local else source}"]
+    return shlex.join(words)
+
+
 def check(config: Mapping, configfiles: Sequence, root: str | Path = ".") -> None:
     """Raise :class:`WorkspaceError` when this run would replace the results in ``root``:
     a restore over results not made by a restore, or a configuration whose identity differs
@@ -131,8 +142,7 @@ def check(config: Mapping, configfiles: Sequence, root: str | Path = ".") -> Non
                 f"({shown}). A restore replaces the catalogue, splits, images, models, predictions and "
                 "baselines (Snakemake deletes a job's outputs before it runs), so it would delete them. "
                 "Restore into a fresh clone of the workflow, or into an empty folder: "
-                f"snakemake --directory <empty folder> --config bundle={shlex.quote(source)} ... "
-                "(config files and the bundle path relative to that folder)"
+                f"{elsewhere_command(configfiles, root, source)} <targets and options>"
             )
     record = recorded(root)
     # A run that recorded itself but left no results (it failed early) has nothing to protect.
@@ -153,7 +163,8 @@ def check(config: Mapping, configfiles: Sequence, root: str | Path = ".") -> Non
         f"that define the data ({changes}), so it would plan the workflow again over the finished results. "
         f"To continue them: {continue_command(record)}. "
         f"To replace them with this configuration on purpose: add --config {ALLOW_KEY}=true. "
-        "To keep both: run this configuration in a fresh clone or with --directory <another folder>"
+        "To keep both: run this configuration in a fresh clone, or in an empty folder: "
+        f"{elsewhere_command(configfiles, root)} <targets and options>"
     )
 
 

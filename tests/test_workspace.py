@@ -109,9 +109,9 @@ def test_a_restore_over_results_no_restore_made_is_refused(demo_run):
         "already holds results that no restore made (results/catalog/galaxies.parquet)" in message
     )
     assert (
-        "snakemake --directory <empty folder> --config bundle=galcnn-results-0123456789ab.tar.gz"
-        in message
-    )
+        f"snakemake --directory '<empty folder>' --configfile {demo_run}/config/config.yaml "
+        f"{demo_run}/config/demo.yaml --config bundle={demo_run}/galcnn-results-0123456789ab.tar.gz"
+    ) in message
     assert digests(demo_run) == before
 
 
