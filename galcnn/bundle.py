@@ -409,13 +409,16 @@ def _read_manifest(data: bytes, source: str) -> dict:
         manifest = json.loads(data)
         files = manifest["files"]
         kind, version, digest = manifest["format"], manifest["format_version"], manifest["digest"]
+        # A negative size would offset a huge one in the unpacked total.
         bad = [
             n
             for n, e in files.items()
-            if not (isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str))
+            if not (
+                type(e.get("size")) is int and e["size"] >= 0 and isinstance(e.get("sha256"), str)
+            )
         ]
         if not isinstance(manifest["layout"], dict) or bad:
-            raise TypeError(f"entries without size and sha256: {bad[:5]}")
+            raise TypeError(f"entries without a size (bytes, 0 or more) and sha256: {bad[:5]}")
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise BundleError(
             f"{source}: {MANIFEST} is not a galcnn results manifest ({type(err).__name__}: {err})"

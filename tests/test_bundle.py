@@ -350,6 +350,15 @@ def test_an_oversized_manifest_is_refused_unread(packed, fresh, monkeypatch):
         restore(packed)
 
 
+def test_a_negative_size_cannot_offset_a_large_one(packed, fresh, tmp_path):
+    forged = edit_manifest(
+        packed, tmp_path / "negative.tar.gz", lambda m: m["files"][SUMMARY].update(size=-(1 << 40))
+    )
+    with pytest.raises(gb.BundleError, match=r"entries without a size \(bytes, 0 or more\)"):
+        restore(forged)
+    assert files_under(fresh) == []
+
+
 def test_the_unpacked_total_is_capped(tmp_path, monkeypatch):
     src = tmp_path / "run"
     write_results(src)
