@@ -1,6 +1,7 @@
 # One command per task. `make demo` runs the whole DAG on the mock survey; the targets after it
-# run one task of a finished run with that run's configuration, CONFIG (the paper's by default):
-#   make figures CONFIG=config/demo.yaml      make report CONFIG=config/demo.yaml
+# run one task of the finished run in this folder with that run's recorded configuration
+# (results/.workspace.json; the paper's when none is recorded), or CONFIG=... given explicitly:
+#   make figures      make report      make apply CATALOG=new.csv      make export
 # Everything runs the venv's snakemake, so nothing needs to be on the PATH. `make test` runs every
 # test; `make test-fast` the unit tests alone (no Snakemake runs, benchmarks or whole CNN fits).
 SHELL := /bin/bash
@@ -8,10 +9,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= 2
-CONFIG ?= config/config.yaml
-RUN = $(SNAKEMAKE) --configfile $(CONFIG)
+RUN = $(SNAKEMAKE) $(RUN_OPTIONS)
 
 .PHONY: venv demo reproduce figures report apply export bundle cluster cluster-envs lint readme-results test test-fast
+
+# The options of the run whose results are in this folder (results/.workspace.json: its config
+# files, and its bundle if restored; the paper's config when none is recorded), so the targets
+# after `make demo` continue that run and never plan another configuration over it; CONFIG=...
+# chooses explicitly.
+RUN_OPTIONS = $(if $(filter command line environment,$(origin CONFIG)),--configfile $(CONFIG),$(shell $(PY) -m galcnn.workspace options))
 
 venv: $(VENV)/.installed
 

@@ -12,9 +12,12 @@ one table with a status and domain flags per galaxy.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
+import math
 import zlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ from galcnn import cutouts
 from galcnn.catalog import describe_rows as _rows
 from galcnn.catalog import load_table
 from galcnn.mock.catalog import simulate_catalog
+from galcnn.names import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +37,30 @@ STATUS_COLUMNS = ("status", "reason", "flags")
 TARGET_SUFFIXES = ("pred", "sigma", "sigma_raw", "n_models")
 #: Catalogue columns checked against the training sample's range when the catalogue gives them.
 DOMAIN_COLUMNS = ("z", "petroMag_r", "modelMag_g", "modelMag_r", "modelMag_i")
+#: The largest objID (SDSS ids are positive 64-bit integers) and the largest integer a float holds exactly.
+MAX_OBJID = 2**63 - 1
+EXACT_FLOAT = 2**53
+#: What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def target_columns(target: str) -> list[str]:
     return [f"{target}_{s}" for s in TARGET_SUFFIXES]
+
+
+def results_name(catalog: str, name: str) -> str:
+    """The label of an apply run (results/apply/<label>...): ``name``, else the catalogue's
+    file name without its suffix; a plain name either way (:func:`galcnn.names.safe_name`),
+    so neither ``apply.name: ..`` nor a catalogue called ``...csv`` can write over results/.
+    Empty while the stage is off (no catalogue, no name)."""
+    if name:
+        return safe_name(name, "config apply.name")
+    if not catalog:
+        return ""
+    return safe_name(
+        Path(catalog).stem,
+        f"the name of apply.catalog {catalog!r} without its suffix (apply.name is empty)",
+    )
 
 
 def stable_ids(ra, dec) -> np.ndarray:
@@ -47,6 +71,68 @@ def stable_ids(ra, dec) -> np.ndarray:
         digest = hashlib.blake2b(f"{a:.6f},{d:.6f}".encode(), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "big") >> 2
     return out
+
+
+def _column_names(path: Path, cat: pd.DataFrame) -> list[str]:
+    """The file's column names as written: pandas renames a CSV's repeated 'ra' to 'ra.1'."""
+    if path.suffix.lower() != ".csv":
+        return [str(c) for c in cat.columns]
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        return next(csv.reader(fh), [])
+
+
+def parse_objids(values: pd.Series, path) -> np.ndarray:
+    """objIDs as int64, exactly: each a whole number in [0, 2^63).
+
+    A CSV's ids are read as text (:func:`galcnn.catalog.load_table` with ``text_ids``), so
+    ``1237648720693755918.0`` is read exactly; ``1e30``, 20 digits and negative ids are refused
+    rather than wrapped to -2^63 or passed to the mock renderer; a float column (Parquet) is
+    refused above 2^53, where a float no longer holds every integer and the id may already have
+    changed.
+    """
+    ids = np.zeros(len(values), np.int64)
+    problems = {"missing or not an integer": [], "negative or not below 2^63": [], "inexact": []}
+    for i, value in enumerate(values):
+        if isinstance(value, (float, np.floating)):
+            if not (math.isfinite(value) and float(value).is_integer()):
+                problems["missing or not an integer"].append(i)
+                continue
+            if abs(value) >= EXACT_FLOAT:
+                problems["inexact"].append(i)
+                continue
+            number = int(value)
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            number = int(value)
+        else:
+            try:
+                parsed = Decimal(str(value).strip())
+                number = int(parsed) if parsed.is_finite() and parsed == int(parsed) else None
+            except (InvalidOperation, ValueError):
+                number = None
+            if number is None:
+                problems["missing or not an integer"].append(i)
+                continue
+        if not 0 <= number <= MAX_OBJID:
+            problems["negative or not below 2^63"].append(i)
+            continue
+        ids[i] = number
+    for what, rows in problems.items():
+        if not rows:
+            continue
+        mask = np.zeros(len(values), bool)
+        mask[rows] = True
+        example = values.iloc[rows[0]]
+        if what == "inexact":
+            raise ValueError(
+                f"apply catalogue {path}: column 'objID' holds floating-point ids above 2^53 in "
+                f"{_rows(mask)}, e.g. {example!r}: a float cannot hold them exactly, so they may "
+                "have changed already; store objID as 64-bit integers"
+            )
+        raise ValueError(
+            f"apply catalogue {path}: column 'objID' is {what} in {_rows(mask)}, e.g. {example!r}; "
+            "give whole numbers from 0 to 2^63-1 (SDSS objIDs) or drop the column"
+        )
+    return ids
 
 
 def read_catalog(
@@ -61,7 +147,7 @@ def read_catalog(
     are optional, checked when given. With ``needs_size`` (cutouts framed per galaxy,
     ``cutouts.framing: petrosian``, on the real sky) a missing ``petroR90_r`` column too."""
     path = Path(path)
-    cat = load_table(path)
+    cat = load_table(path, text_ids=True)
     need = ("ra", "dec") if positions else ("objID",)
     if cat.empty:
         raise ValueError(
@@ -83,10 +169,18 @@ def read_catalog(
             "each galaxy's SDSS r-band petroR90 in arcsec (cutouts.framing: petrosian), so new galaxies need it "
             "too (PhotoObj.petroR90_r); galaxies where it is missing or unusable get no cutout"
         )
+    names = _column_names(path, cat)
+    repeated = sorted({c for c in names if [n.strip() for n in names].count(c.strip()) > 1})
+    if repeated:
+        raise ValueError(
+            f"apply catalogue {path} has column(s) {repeated} more than once (spaces around "
+            "a name do not count); keep one of each"
+        )
+    # Compared without surrounding spaces: 'status ' beside the results' 'status' reads as the same.
     reserved = [
         c
         for c in cat.columns
-        if c in STATUS_COLUMNS or any(c in target_columns(t) for t in targets)
+        if c.strip() in STATUS_COLUMNS or any(c.strip() in target_columns(t) for t in targets)
     ]
     if reserved:
         raise ValueError(
@@ -111,14 +205,7 @@ def read_catalog(
         cat[col] = values
     had_ids = "objID" in cat.columns
     if had_ids:
-        ids = pd.to_numeric(cat["objID"], errors="coerce")
-        bad = ids.isna().to_numpy() | ~np.isclose(ids.fillna(0).to_numpy(dtype=float) % 1, 0)
-        if bad.any():
-            raise ValueError(
-                f"apply catalogue {path}: column 'objID' is missing or not an "
-                f"integer in {_rows(bad)}; give integer ids or drop the column"
-            )
-        cat["objID"] = ids.astype(np.int64)
+        cat["objID"] = parse_objids(cat["objID"], path)
     else:
         cat.insert(0, "objID", stable_ids(cat["ra"], cat["dec"]))
     dup = cat["objID"].duplicated(keep=False).to_numpy()
@@ -220,6 +307,19 @@ def cutout_status(
     packed = out.index.isin(index["objID"])
     out.loc[packed, ["status", "reason"]] = [cutouts.OK, ""]
     return out.reset_index()
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table for a .csv: text cells starting with ``= + - @`` (or a tab or carriage return)
+    get a leading ``'``, so a spreadsheet shows a catalogue's ``=HYPERLINK(...)`` as text
+    rather than running it. Numbers are left as they are; the Parquet table keeps the raw text."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(
+                lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v
+            )
+    return out
 
 
 def assemble(

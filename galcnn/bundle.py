@@ -39,7 +39,8 @@ import pandas as pd
 import yaml
 
 from galcnn import __version__, storage
-from galcnn.paths import MODEL_CONFIG
+from galcnn.names import safe_relative_path
+from galcnn.paths import MODEL_CONFIG, RESTORE_MARKER
 from galcnn.sdss import web
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,11 @@ SHORT_DIGEST = 12
 PACKAGES = ("snakemake", "torch", "scikit-learn")
 #: Every model's config.json, whose reproducibility record the provenance repeats.
 MODEL_CONFIGS = re.sub(r"\{[^}]+\}", "*", MODEL_CONFIG)
+#: Largest MANIFEST.json read (a paper-scale run lists a few hundred files: tens of kB).
+MAX_MANIFEST_BYTES = 16 << 20
+#: Without bundle.max_unpacked_mb, the listed files may total this many times the archive's size
+#: (result files compress little; a gzip bomb compresses ~1000x).
+DEFAULT_UNPACK_RATIO = 20
 
 
 class BundleError(ValueError):
@@ -229,36 +235,56 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _check_name(name: str) -> None:
-    """Relative POSIX names below the workflow's folder only: no absolute path, no '..'."""
-    path = PurePosixPath(name)
-    if (
-        not name
-        or path.is_absolute()
-        or ".." in path.parts
-        or "\\" in name
-        or path.as_posix() != name
-    ):
+    """Relative POSIX names of plain parts only (:func:`galcnn.names.safe_relative_path`):
+    no absolute path, no '..', nothing that would land outside the workflow's folder."""
+    try:
+        safe_relative_path(name, "bundle member")
+    except ValueError:
         raise BundleError(
-            f"{name!r}: not a plain relative path; the bundle would write outside the workflow's folder"
-        )
+            f"{name!r}: not a plain relative path ('/'-separated names of letters, digits, '_', '-' "
+            "and '.' inside); the bundle would write outside the workflow's folder or under an odd name"
+        ) from None
 
 
-def restore_bundle(source: str, outputs: Sequence[str], expected_layout: Mapping) -> dict:
+def restore_bundle(
+    source: str,
+    outputs: Sequence[str],
+    expected_layout: Mapping,
+    *,
+    max_unpacked_mb: float | None = None,
+) -> dict:
     """Fetch (URL) or open (local path) the bundle ``source``, verify every member against its
     manifest and the manifest against ``expected_layout``, then write ``outputs`` (paths in the
     workflow, each of which the bundle must hold) from it. Returns the manifest.
 
-    Raises :class:`BundleError` naming the member, file or key at fault; nothing is written
-    then. Members the configuration does not need (e.g. model weights) are verified, not written.
+    The files the manifest lists may total at most ``max_unpacked_mb`` MB (default
+    :data:`DEFAULT_UNPACK_RATIO` × the archive's size). Raises :class:`BundleError` naming the
+    member, file, key or size at fault; nothing is written then. Members the configuration does
+    not need (e.g. model weights) are verified, not written. Before the files move into place,
+    :data:`galcnn.paths.RESTORE_MARKER` records that the results come from this bundle.
     """
+    if Path(source).is_dir():
+        raise BundleError(
+            f"{source} is a folder; config bundle takes one archive, galcnn-results-<digest>.tar.gz "
+            "(`snakemake bundle` writes it into results/bundle/)"
+        )
     with tempfile.TemporaryDirectory(prefix="galcnn-bundle-") as staging:
         staging = Path(staging)
         if urlsplit(source).scheme in ("http", "https"):
-            archive = web.download_file(source, staging / "bundle.tar.gz", retries=5)
+            archive = _fetch(source, staging / "bundle.tar.gz", max_unpacked_mb)
         else:
             archive = Path(source)
+        limit = (
+            int(max_unpacked_mb * 1e6)
+            if max_unpacked_mb is not None
+            else DEFAULT_UNPACK_RATIO * archive.stat().st_size
+        )
         manifest = _verified_extract(
-            archive, source, set(outputs), staging / "files", expected_layout
+            archive, source, set(outputs), staging / "files", expected_layout, limit
+        )
+        storage.write_json(
+            RESTORE_MARKER,
+            {"source": source, "digest": manifest["digest"], "files": sorted(outputs)},
         )
         for name in outputs:
             with storage.atomic_path(name) as tmp:
@@ -273,14 +299,49 @@ def restore_bundle(source: str, outputs: Sequence[str], expected_layout: Mapping
     return manifest
 
 
+def _fetch(url: str, dest: Path, max_unpacked_mb: float | None) -> Path:
+    """Download a bundle, asking for it as stored (identity encoding; a server that gzips it
+    anyway has it decoded, and :func:`_verified_extract` reads the plain tar too), refusing an
+    HTML page. The decoded body is capped like the unpacked files (bundle.max_unpacked_mb)."""
+    try:
+        return web.download_file(
+            url,
+            dest,
+            retries=5,
+            headers={"Accept-Encoding": "identity"},
+            check=_not_html,
+            **({"max_bytes": int(max_unpacked_mb * 1e6)} if max_unpacked_mb else {}),
+        )
+    except ValueError as err:
+        raise BundleError(f"{url}: {err}") from None
+
+
+def _not_html(path: Path) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head.lstrip().lower().startswith((b"<!doctype", b"<html")) or b"<html" in head.lower():
+        raise ValueError(
+            f"the server sent an HTML page ({path.stat().st_size} bytes), not a bundle; "
+            "a login, error or download page: give the archive's direct URL"
+        )
+
+
 def _verified_extract(
-    archive: Path, source: str, wanted: set[str], dest: Path, expected_layout: Mapping
+    archive: Path,
+    source: str,
+    wanted: set[str],
+    dest: Path,
+    expected_layout: Mapping,
+    max_unpacked: int,
 ) -> dict:
     """Stream ``archive`` once: check the manifest, then each member; stage ``wanted`` under ``dest``."""
     seen: set[str] = set()
     manifest = None
+    # Over HTTP a server may have sent the archive with Content-Encoding: gzip, which the
+    # client decoded: the body is then the plain tar. A local file must be the .tar.gz.
+    mode = "r|*" if urlsplit(source).scheme in ("http", "https") else "r|gz"
     try:
-        with tarfile.open(archive, mode="r|gz") as tar:
+        with tarfile.open(archive, mode=mode) as tar:
             for member in tar:
                 if manifest is None:
                     if member.name != MANIFEST or not member.isfile():
@@ -288,8 +349,20 @@ def _verified_extract(
                             f"{source}: the first member is {member.name!r}, "
                             f"not {MANIFEST}; not a galcnn results bundle"
                         )
+                    if member.size > MAX_MANIFEST_BYTES:
+                        raise BundleError(
+                            f"{source}: {MANIFEST} is {member.size} bytes; a manifest is at most "
+                            f"{MAX_MANIFEST_BYTES} bytes (a few hundred files need a few tens of kB)"
+                        )
                     manifest = _read_manifest(tar.extractfile(member).read(), source)
                     _check_layout(manifest["layout"], expected_layout, source)
+                    total = sum(e["size"] for e in manifest["files"].values())
+                    if total > max_unpacked:
+                        raise BundleError(
+                            f"{source}: {MANIFEST} lists {total} bytes of files, more than the "
+                            f"{max_unpacked} bytes accepted (config bundle.max_unpacked_mb; default "
+                            f"{DEFAULT_UNPACK_RATIO} x the archive's size); raise it if the bundle is trusted"
+                        )
                     continue
                 name = member.name
                 _check_name(name)
@@ -303,6 +376,12 @@ def _verified_extract(
                     raise BundleError(f"{source}: member {name!r} is not listed in {MANIFEST}")
                 if name in seen:
                     raise BundleError(f"{source}: member {name!r} appears twice")
+                # The header says how much follows: refuse before streaming a byte of it.
+                if member.size != entry["size"]:
+                    raise BundleError(
+                        f"{source}: member {name!r} is {member.size} bytes, {MANIFEST} lists "
+                        f"{entry['size']} bytes: the file was altered"
+                    )
                 seen.add(name)
                 stream = tar.extractfile(member)
                 if name in wanted:
@@ -354,13 +433,16 @@ def _read_manifest(data: bytes, source: str) -> dict:
         manifest = json.loads(data)
         files = manifest["files"]
         kind, version, digest = manifest["format"], manifest["format_version"], manifest["digest"]
+        # A negative size would offset a huge one in the unpacked total.
         bad = [
             n
             for n, e in files.items()
-            if not (isinstance(e.get("size"), int) and isinstance(e.get("sha256"), str))
+            if not (
+                type(e.get("size")) is int and e["size"] >= 0 and isinstance(e.get("sha256"), str)
+            )
         ]
         if not isinstance(manifest["layout"], dict) or bad:
-            raise TypeError(f"entries without size and sha256: {bad[:5]}")
+            raise TypeError(f"entries without a size (bytes, 0 or more) and sha256: {bad[:5]}")
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise BundleError(
             f"{source}: {MANIFEST} is not a galcnn results manifest ({type(err).__name__}: {err})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -183,12 +184,16 @@ def load_table(
     path: Path,
     what: str = "apply catalogue",
     hint: str = "set apply.catalog to a .csv or .parquet file with ra and dec columns",
+    text_ids: bool = False,
 ) -> pd.DataFrame:
     """A .csv or .parquet table (empty when the file has no rows); ``what`` and ``hint`` name
-    the file and what to do in the errors for a missing, unknown or unreadable file."""
+    the file and what to do in the errors for a missing, unknown or unreadable file. With
+    ``text_ids`` a CSV's objIDs are read as text, to be parsed exactly (pandas would turn a
+    20-digit or float-formatted id into a float)."""
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist; {hint}")
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+    csv_reader = partial(pd.read_csv, dtype={"objID": str}) if text_ids else pd.read_csv
+    readers = {".csv": csv_reader, ".parquet": pd.read_parquet}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise ValueError(

@@ -48,8 +48,9 @@ def check_config(config: dict) -> None:
 
 
 def bundle_settings(value) -> dict:
-    """Config ``bundle`` as ``{source, include_models}``: ``--config bundle=<path or URL>``
-    replaces the whole key with a string, which names the bundle to restore."""
+    """Config ``bundle`` as ``{source, include_models, max_unpacked_mb}``: ``--config
+    bundle=<path or URL>`` replaces the whole key with a string, which names the bundle to restore."""
+    defaults = {"include_models": False, "max_unpacked_mb": None}
     if isinstance(value, str):
-        return {"source": value, "include_models": False}
-    return dict(value)
+        return defaults | {"source": value}
+    return defaults | dict(value)

@@ -58,6 +58,10 @@ REFERENCE_STATUS = f"{RESULTS}/reference/{{target}}/{{bands}}/status.json"
 REFERENCE_COMPARISON = f"{RESULTS}/tables/reference_comparison.csv"
 FIGURE_DIR = f"{RESULTS}/figures"
 BUNDLE_DIR = f"{RESULTS}/bundle"
+#: Written by a restore before its files move into place: results a later restore may replace.
+RESTORE_MARKER = f"{RESULTS}/.restored-from-bundle.json"
+#: The configuration identity of the run that made the results (galcnn.workspace).
+WORKSPACE = f"{RESULTS}/.workspace.json"
 
 # ---- exported models and new galaxies --------------------------------------------------------
 EXPORT_DIR = f"{RESULTS}/export/{{target}}/{{bands}}/{{res}}px"

@@ -6,9 +6,9 @@ answer. rules/common.smk builds one :class:`Plan` and hands its answers to the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from galcnn import paths
+from galcnn.apply import results_name
 from galcnn.catalog import MASS, METALLICITY
 from galcnn.local import apply_source, as_list, skipped_stages
 from galcnn.mmr import CATALOG_COLUMNS
@@ -343,7 +343,7 @@ class Plan:
     def apply(self) -> ApplyPaths:
         """The apply catalogue's name, model configuration and files (config `apply`)."""
         apply = self.config["apply"]
-        name = apply["name"] or Path(apply["catalog"]).stem
+        name = results_name(apply["catalog"], apply["name"])
         fill = {"name": name, "res": self.native_res, "shard": paths.shard_id(0)}
         return ApplyPaths(
             name=name,

@@ -31,7 +31,9 @@ if config["bundle"]["source"]:
     localrules:
         bundle_restore,
 
-    # Verifies the whole archive before writing any file; a local path is read in place.
+    # Verifies the whole archive before writing any file; a local path is read in place. Its
+    # outputs are deleted before it runs, so the Snakefile refuses a restore over results
+    # that no restore made (galcnn/workspace.py).
     rule bundle_restore:
         input:
             [] if "://" in config["bundle"]["source"] else [config["bundle"]["source"]],
@@ -46,5 +48,6 @@ if config["bundle"]["source"]:
         params:
             source=config["bundle"]["source"],
             layout=layout(config),
+            max_unpacked_mb=config["bundle"]["max_unpacked_mb"],
         script:
             "../workflow/scripts/bundle_restore.py"

@@ -23,6 +23,7 @@ can measure the request rate and check that nothing is fetched twice.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -446,12 +447,17 @@ class FileServer(_LocalServer):
     (``faults``: path -> ``html`` (an error page with status 200), ``truncated`` (the connection
     closes halfway through the announced length), ``trickle`` (the body in 10-byte pieces 50 ms
     apart), ``unannounced`` (no Content-Length: the body runs until the connection closes),
-    ``404``, ``503`` (with Retry-After: 0)); a fault given as a list is one fault per request,
-    in order, after which the file is served."""
+    ``404``, ``503`` (with Retry-After: 0), ``gzip`` (the stored bytes sent with
+    ``Content-Encoding: gzip``, as a store that keeps a .tar.gz with that metadata does),
+    ``gzip-bomb`` (a gzip-encoded body of 64 MiB of zeros), ``loop`` (a redirect to itself),
+    ``file`` (a redirect to file:///etc/passwd), ``elsewhere:<path>`` (a redirect to ``path``
+    on ``localhost``, another host name)); a fault given as a list is one fault per request,
+    in order, after which the file is served. ``headers`` records each request's headers."""
 
     def __init__(self, files: dict[str, bytes], faults: dict[str, str] | None = None):
         self.files, self.faults = dict(files), dict(faults or {})
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []
 
     def __enter__(self) -> FileServer:
         server = self
@@ -460,9 +466,21 @@ class FileServer(_LocalServer):
             def do_GET(self):
                 path = urlsplit(self.path).path
                 server.requests.append(path)
+                server.headers.append(dict(self.headers))
                 fault = server.faults.get(path)
                 if isinstance(fault, list):
                     fault = fault.pop(0) if fault else None
+                if fault == "loop":
+                    return self._send(302, b"", "text/plain", {"Location": path})
+                if fault == "file":
+                    return self._send(302, b"", "text/plain", {"Location": "file:///etc/passwd"})
+                if fault and fault.startswith("elsewhere:"):
+                    port = self.server.server_address[1]
+                    where = f"http://localhost:{port}{fault.split(':', 1)[1]}"
+                    return self._send(302, b"", "text/plain", {"Location": where})
+                if fault == "gzip-bomb":
+                    bomb = gzip.compress(bytes(64 << 20), compresslevel=9)
+                    return self._send(200, bomb, "text/plain", {"Content-Encoding": "gzip"})
                 if fault == "html":
                     return self._send(200, HTML_ERROR_PAGE, "text/html")
                 if fault in ("404", "503"):
@@ -495,6 +513,8 @@ class FileServer(_LocalServer):
                     self.wfile.write(body)
                     self.close_connection = True
                     return
+                if fault == "gzip":
+                    return self._send(200, body, "application/x-tar", {"Content-Encoding": "gzip"})
                 self._send(200, body, "text/csv")
 
         return self._serve(Handler)

@@ -208,3 +208,84 @@ def test_the_table_holds_every_galaxy_with_its_status():
         True,
     ]
     assert list(table["oh_p50_n_models"]) == [16, 0, 16, 0]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1e30", r"negative or not below 2\^63 in 1 row\(s\) \(0;.*'1e30'"),
+        ("12345678901234567890", r"negative or not below 2\^63 in 1 row\(s\) \(0;"),
+        ("-5", r"negative or not below 2\^63 in 1 row\(s\) \(0;"),
+        ("12.5", r"missing or not an integer in 1 row\(s\) \(0;"),
+    ],
+)
+def test_objids_that_do_not_fit_are_refused_not_wrapped(tmp_path, text, message):
+    path = tmp_path / "ids.csv"
+    path.write_text(f"objID,ra,dec\n{text},1.0,2.0\n7,3.0,4.0\n")
+    with pytest.raises(ValueError, match=message):
+        apply.read_catalog(path)
+
+
+def test_objids_are_read_exactly_whatever_their_format(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("objID,ra,dec\n1237648720693755918.0,1.0,2.0\n+1237648720693755919,3.0,4.0\n")
+    assert apply.read_catalog(path)["objID"].tolist() == [1237648720693755918, 1237648720693755919]
+    floats = write(
+        tmp_path,
+        pd.DataFrame({"objID": [1237648720693755918.0], "ra": [1.0], "dec": [2.0]}),
+        "f.parquet",
+    )
+    with pytest.raises(ValueError, match=r"floating-point ids above 2\^53 in 1 row"):
+        apply.read_catalog(floats)
+
+
+def test_reserved_names_with_spaces_and_repeated_columns_are_refused(tmp_path):
+    spaced = write(tmp_path, pd.DataFrame({"ra": [1.0], "dec": [0.0], "status ": ["x"]}))
+    with pytest.raises(ValueError, match=r"has column\(s\) \['status '\], which the results use"):
+        apply.read_catalog(spaced)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("ra,dec,ra\n1.0,2.0,3.0\n")
+    with pytest.raises(ValueError, match=r"has column\(s\) \['ra'\] more than once"):
+        apply.read_catalog(twice)
+
+
+def test_spreadsheet_formulas_are_escaped_in_the_csv_only():
+    table = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://x","y")', "+1", "-a", "@SUM(A1)", "plain", None],
+            "oh_p50_pred": [-0.5, 1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    safe = apply.spreadsheet_safe(table)
+    assert safe["name"].tolist()[:5] == [
+        '\'=HYPERLINK("http://x","y")',
+        "'+1",
+        "'-a",
+        "'@SUM(A1)",
+        "plain",
+    ]
+    assert pd.isna(safe["name"].iloc[5])
+    assert safe["oh_p50_pred"].tolist() == table["oh_p50_pred"].tolist()
+    assert table["name"].iloc[0].startswith("=")  # the input is not changed
+
+
+@pytest.mark.parametrize(
+    "catalog, name, message",
+    [
+        ("one.csv", "..", r"config apply.name = '\.\.' is not a plain name"),
+        ("one.csv", ".", r"config apply.name = '\.' is not a plain name"),
+        ("one.csv", "a/b", r"config apply.name = 'a/b' is not a plain name"),
+        ("...csv", "", r"the name of apply.catalog '\.\.\.csv' .* = '\.\.' is not a plain name"),
+        ("$(touch x).csv", "", r"'\$\(touch x\)' is not a plain name"),
+        ("a b;c.csv", "", r"'a b;c' is not a plain name"),
+    ],
+)
+def test_an_apply_name_that_is_not_a_plain_name_is_refused(catalog, name, message):
+    with pytest.raises(ValueError, match=message):
+        apply.results_name(catalog, name)
+
+
+def test_an_apply_name_comes_from_the_config_or_the_file_name():
+    assert apply.results_name("data/new_galaxies.v2.csv", "") == "new_galaxies.v2"
+    assert apply.results_name("data/x.csv", "batch-1") == "batch-1"
+    assert apply.results_name("", "") == ""

@@ -33,6 +33,8 @@ PREDICTIONS = "results/predictions/oh_p50/gri/4px.parquet"
 SUMMARY = "results/tables/summary.csv"
 #: What a restore into CONFIG writes (the table is bundled for comparison only).
 RESTORED = [CATALOG, PREDICTIONS]
+#: Beside them, the record that they come from a bundle (a later restore may replace them).
+MARKER = "results/.restored-from-bundle.json"
 
 
 def write_results(root: Path) -> None:
@@ -125,7 +127,9 @@ def test_round_trip_restores_the_needed_files_verbatim(packed, fresh):
         pd.read_parquet(src / CATALOG, columns=["objID", "lgm_tot_p50"]),
     )
     # the table is verified and kept in the bundle, not written
-    assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(RESTORED)
+    assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(
+        [*RESTORED, MARKER]
+    )
     assert set(manifest["files"]) == {gb.CONFIG, gb.PROVENANCE, CATALOG, PREDICTIONS, SUMMARY}
     assert manifest["layout"] == gb.layout(CONFIG)
     names = [m.name for m, _ in members(packed)]
@@ -306,10 +310,103 @@ def test_a_bundle_url_is_fetched_with_retries_and_verified(packed, fresh):
         restore(server.url + path)
         assert server.requests == [path] * 3  # a 503, a broken transfer, then the archive
         assert sorted(p.relative_to(fresh).as_posix() for p in files_under(fresh)) == sorted(
-            RESTORED
+            [*RESTORED, MARKER]
         )
         with pytest.raises(OSError, match="404 Client Error"):
             restore(server.url + "/files/missing.tar.gz")
+
+
+def test_a_bundle_served_with_content_encoding_gzip_restores(packed, fresh, caplog):
+    """A store that keeps the .tar.gz with Content-Encoding: gzip has the client decode it."""
+    path = f"/files/{packed.name}"
+    with FileServer({path: packed.read_bytes()}, faults={path: "gzip"}) as server:
+        restore(server.url + path)
+        assert server.headers[0].get("Accept-Encoding") == "identity"
+    assert (fresh / PREDICTIONS).is_file() and (fresh / MARKER).is_file()
+
+
+def test_an_html_page_for_a_bundle_is_named_as_such(packed, fresh):
+    path = f"/files/{packed.name}"
+    with FileServer({path: packed.read_bytes()}, faults={path: "html"}) as server:
+        with pytest.raises(gb.BundleError, match="the server sent an HTML page"):
+            restore(server.url + path)
+    assert files_under(fresh) == []
+
+
+def test_redirects_are_logged_and_loops_or_file_urls_refused(packed, fresh, caplog):
+    path = f"/files/{packed.name}"
+    faults = {"/moved": f"elsewhere:{path}", "/loop": "loop", "/file": "file"}
+    with FileServer({path: packed.read_bytes()}, faults=faults) as server:
+        with caplog.at_level("INFO"):
+            restore(server.url + "/moved")
+        port = server.url.rsplit(":", 1)[1]
+        assert f"redirected to http://localhost:{port}{path}" in caplog.text
+        with pytest.raises(OSError, match="redirect not followed .*TooManyRedirects"):
+            restore(server.url + "/loop")
+        with pytest.raises(OSError, match="redirect not followed .*InvalidSchema"):
+            restore(server.url + "/file")
+
+
+def test_a_folder_given_as_the_bundle_is_refused(tmp_path, fresh):
+    with pytest.raises(gb.BundleError, match="is a folder; config bundle takes one archive"):
+        restore(tmp_path)
+
+
+def test_a_member_larger_than_listed_is_refused_by_its_header(packed, fresh, tmp_path):
+    grown = edit(packed, tmp_path / "grown.tar.gz", PREDICTIONS, lambda d: d + bytes(5000))
+    size = (packed.parents[2] / PREDICTIONS).stat().st_size
+    with pytest.raises(
+        gb.BundleError,
+        match=rf"member '{PREDICTIONS}' is {size + 5000} bytes, MANIFEST.json lists {size} bytes",
+    ):
+        restore(grown)
+    assert files_under(fresh) == []
+
+
+def test_an_oversized_manifest_is_refused_unread(packed, fresh, monkeypatch):
+    monkeypatch.setattr(gb, "MAX_MANIFEST_BYTES", 100)
+    with pytest.raises(
+        gb.BundleError, match=r"MANIFEST.json is \d+ bytes; a manifest is at most 100"
+    ):
+        restore(packed)
+
+
+def test_a_negative_size_cannot_offset_a_large_one(packed, fresh, tmp_path):
+    forged = edit_manifest(
+        packed, tmp_path / "negative.tar.gz", lambda m: m["files"][SUMMARY].update(size=-(1 << 40))
+    )
+    with pytest.raises(gb.BundleError, match=r"entries without a size \(bytes, 0 or more\)"):
+        restore(forged)
+    assert files_under(fresh) == []
+
+
+def test_the_unpacked_total_is_capped(tmp_path, monkeypatch):
+    src = tmp_path / "run"
+    write_results(src)
+    (src / SUMMARY).write_bytes(bytes(30 << 20))  # 30 MB that compress to ~30 kB
+    monkeypatch.chdir(src)
+    archive = gb.make_bundle([CATALOG, PREDICTIONS, SUMMARY], CONFIG, "results/bundle").resolve()
+    dest = tmp_path / "fresh"
+    dest.mkdir()
+    monkeypatch.chdir(dest)
+    with pytest.raises(
+        gb.BundleError, match=r"lists 3\d{7} bytes of files, more than the \d+ bytes"
+    ):
+        restore(archive)
+    with pytest.raises(gb.BundleError, match="more than the 1000000 bytes accepted"):
+        gb.restore_bundle(str(archive), RESTORED, gb.layout(CONFIG), max_unpacked_mb=1)
+    assert files_under(dest) == []
+    gb.restore_bundle(str(archive), RESTORED, gb.layout(CONFIG), max_unpacked_mb=100)
+    assert (dest / PREDICTIONS).is_file()
+
+
+def test_a_decoded_body_over_the_cap_is_refused(fresh):
+    with FileServer({}, faults={"/bomb.tar.gz": "gzip-bomb"}) as server:
+        with pytest.raises(OSError, match="exceeds|body exceeds the 1000000 bytes"):
+            gb.restore_bundle(
+                server.url + "/bomb.tar.gz", RESTORED, gb.layout(CONFIG), max_unpacked_mb=1
+            )
+    assert files_under(fresh) == []
 
 
 # ---- end to end: the tiny run's bundle, restored into a fresh copy of the workflow ------------

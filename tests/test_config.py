@@ -261,7 +261,11 @@ def test_a_bundle_is_a_local_path_or_an_http_url(bundle):
 
     validate(load() | {"bundle": bundle}, SCHEMA)  # as --config bundle=... gives it
     validate(load() | {"bundle": {"source": bundle, "include_models": True}}, SCHEMA)
-    assert bundle_settings(bundle) == {"source": bundle, "include_models": False}
+    assert bundle_settings(bundle) == {
+        "source": bundle,
+        "include_models": False,
+        "max_unpacked_mb": None,
+    }
 
 
 @pytest.mark.parametrize(

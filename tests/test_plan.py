@@ -119,16 +119,16 @@ def test_bundles_carry_what_the_analysis_reads():
 
 
 def test_apply_paths_are_the_package_patterns_filled_with_the_catalogue_name():
-    plan = Plan(load("tests/config/tiny.yaml", apply={"catalog": "dir/new galaxies.csv"}))
+    plan = Plan(load("tests/config/tiny.yaml", apply={"catalog": "dir/new_galaxies.csv"}))
     apply = plan.apply()
-    assert (apply.name, apply.bands, apply.res) == ("new galaxies", "gri", 4)
-    assert apply.catalog == "results/apply/new galaxies/catalog.parquet"
-    assert apply.manifest == "results/apply/new galaxies/cutouts/shard000.manifest.parquet"
-    assert apply.images == "results/apply/new galaxies/images/128px.npy"
-    assert apply.predictions == "results/apply/new galaxies/predictions/{target}.parquet"
+    assert (apply.name, apply.bands, apply.res) == ("new_galaxies", "gri", 4)
+    assert apply.catalog == "results/apply/new_galaxies/catalog.parquet"
+    assert apply.manifest == "results/apply/new_galaxies/cutouts/shard000.manifest.parquet"
+    assert apply.images == "results/apply/new_galaxies/images/128px.npy"
+    assert apply.predictions == "results/apply/new_galaxies/predictions/{target}.parquet"
     assert (apply.table, apply.csv) == (
-        "results/apply/new galaxies.parquet",
-        "results/apply/new galaxies.csv",
+        "results/apply/new_galaxies.parquet",
+        "results/apply/new_galaxies.csv",
     )
     assert apply.model("oh_p50") == "results/export/oh_p50/gri/4px/model.json"
     named = Plan(load(apply={"catalog": "a.csv", "name": "b", "bands": "r", "resolution": 64}))

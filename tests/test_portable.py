@@ -222,3 +222,41 @@ def test_predict_runs_under_model_json_threads_and_restores_the_callers(exported
     with pytest.raises(ValueError, match="thread count must be at least 1, got 0"):
         galcnn.load(folder, device="cpu", threads=0).predict(rgb)
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["tta"].update(enabled="false"), r"tta.enabled is 'false', not true or false"),
+        (lambda m: m["tta"].update(mode="flip"), r"tta.mode is 'flip', not one of"),
+        (lambda m: m["calibration"].update(factor=-1.0), r"calibration.factor is -1.0"),
+        (lambda m: m["calibration"].update(factor=float("inf")), r"calibration.factor is inf"),
+        (lambda m: m.update(resolution="4"), r"resolution is '4', not a whole number"),
+        (lambda m: m.update(bands="ugriz"), r"bands is 'ugriz', not one of"),
+        (lambda m: m.pop("tta"), r"lacks tta; export the model again"),
+        (lambda m: m["calibration"].pop("factor"), r"lacks calibration.factor"),
+        (
+            lambda m: m["files"].update({"../fold0.pt": m["files"]["fold0.pt"]}),
+            r"files entry = '\.\./fold0.pt' is not a plain name",
+        ),
+        (
+            lambda m: m.update(files={"/etc/passwd": {"bytes": 1, "sha256": "0"}}),
+            r"files entry = '/etc/passwd' is not a plain name",
+        ),
+        (lambda m: m.update(files={}), r"files is \{\}, not a mapping"),
+    ],
+)
+def test_a_model_json_with_a_bad_value_is_refused_naming_it(exported, edit, message):
+    folder, _ = exported
+    meta = json.loads((folder / "model.json").read_text())
+    edit(meta)
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(portable.ModelFolderError, match=message):
+        portable.load(folder, "cpu")
+
+
+def test_a_batch_size_below_one_is_refused(exported):
+    model = portable.load(exported[0], device="cpu")
+    for size in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"batch_size is {size!r}; give a whole number"):
+            model.predict(np.zeros((2, 4, 4, 3), dtype=np.uint8), batch_size=size)

@@ -238,7 +238,9 @@ def test_summary_rescores_the_published_predictions_and_takes_paper_values_from_
     rng = np.random.default_rng(0)
     true = rng.normal(8.9, 0.2, 100)
     cnn = {("oh_p50", "gri", res): cnn_frames(np.arange(100), true, rng, 0.1) for res in (128, 8)}
-    baselines = {("rf", "oh_p50"): pd.DataFrame({"true": true, "pred": true + 0.1})}
+    baselines = {
+        ("rf", "oh_p50"): pd.DataFrame({"objID": np.arange(100), "true": true, "pred": true + 0.1})
+    }
     table = summary_table(cnn, baselines, reference)
     published = table[table["method"] == "published"].set_index("resolution")
     assert sorted(published.index, reverse=True) == [128, 64, 32, 16]

@@ -154,6 +154,12 @@ class Checkpoint:
             return "has another layout"
         if state["fingerprint"] != self.fingerprint:
             return "is from other settings, galaxies or images"
+        epoch, history = state["epoch"], state["history"]
+        # Checked here, not when resuming: a bad count would otherwise fail every retry alike.
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            return f"records {epoch!r} epochs done, not a count"
+        if not isinstance(history, list) or len(history) != epoch:
+            return f"has a history of {type(history).__name__} that does not list {epoch} epochs"
         ours = model.state_dict()
         theirs = state["model"]
         if set(theirs) != set(ours) or any(theirs[k].shape != ours[k].shape for k in ours):

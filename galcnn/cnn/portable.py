@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,8 @@ from galcnn import calibration, images, metrics, storage
 from galcnn.cnn import data, runtime
 from galcnn.cnn.augment import augment_settings
 from galcnn.cnn.model import IMAGENET_MEAN, IMAGENET_STD
-from galcnn.cnn.predict import load_model, predict_transforms, torch_threads, tta_copies
+from galcnn.cnn.predict import TTA_MODES, load_model, predict_transforms, torch_threads, tta_copies
+from galcnn.names import safe_name
 from galcnn.paths import EXPORT_FOLD
 from galcnn.paths import EXPORT_MANIFEST as MODEL_JSON
 
@@ -183,8 +185,7 @@ def read_meta(folder: str | Path) -> dict:
         raise ModelFolderError(
             f"{path} is format {kind!r} version {version!r}; this galcnn reads {FORMAT!r} version {FORMAT_VERSION}"
         )
-    if not files:
-        raise ModelFolderError(f"{path} lists no weight files")
+    _check_meta(meta, path)
     for name, entry in files.items():
         file = folder / name
         if not file.is_file():
@@ -199,6 +200,59 @@ def read_meta(folder: str | Path) -> dict:
                 f"sha256 {entry['sha256']}. The file was changed or damaged; export the model again"
             )
     return meta
+
+
+def _check_meta(meta: dict, path: Path) -> None:
+    """What predicting reads from model.json, each with its type and range: a hand-edited
+    ``"enabled": "false"`` (a non-empty string, so true) or a negative factor would otherwise
+    change the predictions silently, and a file name with ``../`` would be read from elsewhere."""
+
+    def bad(key, value, want):
+        raise ModelFolderError(f"{path}: {key} is {value!r}, not {want}; export the model again")
+
+    def get(*keys):
+        value = meta
+        for i, key in enumerate(keys):
+            if not isinstance(value, dict) or key not in value:
+                raise ModelFolderError(
+                    f"{path} lacks {'.'.join(keys[: i + 1])}; export the model again"
+                )
+            value = value[key]
+        return value
+
+    files = get("files")
+    if not isinstance(files, dict) or not files:
+        bad("files", files, "a mapping of weight files to their bytes and sha256")
+    for name, entry in files.items():
+        try:
+            safe_name(name, f"{path}: files entry")
+        except ValueError as err:
+            raise ModelFolderError(f"{err}; a model folder lists its own files only") from None
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("bytes"), int)
+            and isinstance(entry.get("sha256"), str)
+        ):
+            bad(f"files[{name!r}]", entry, "{bytes: <int>, sha256: <hex>}")
+    if not isinstance(get("target"), str):
+        bad("target", meta["target"], "a target name")
+    if get("bands") not in images.BANDS:
+        bad("bands", meta["bands"], f"one of {list(images.BANDS)}")
+    res = get("resolution")
+    if isinstance(res, bool) or not isinstance(res, int) or res < 1:
+        bad("resolution", res, "a whole number of pixels")
+    if not isinstance(get("tta", "enabled"), bool):
+        bad("tta.enabled", meta["tta"]["enabled"], "true or false")
+    if get("tta", "mode") not in TTA_MODES:
+        bad("tta.mode", meta["tta"]["mode"], f"one of {list(TTA_MODES)}")
+    factor = get("calibration", "factor")
+    if factor is not None and (
+        isinstance(factor, bool)
+        or not isinstance(factor, (int, float))
+        or not math.isfinite(factor)
+        or factor < 0
+    ):
+        bad("calibration.factor", factor, "a finite number, 0 or more, or null")
 
 
 class PortableModel:
@@ -253,6 +307,14 @@ class PortableModel:
         """pred (mean of every fold × transform prediction), sigma (calibrated), sigma_raw
         (:func:`galcnn.calibration.model_spread`) and n_models (how many predictions), one row per image,
         computed under :attr:`threads` intra-op threads (the caller's count restored afterwards)."""
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size is {batch_size!r}; give a whole number of images, 1 or more"
+            )
         arr = self.prepare(rgb)
         rows = np.arange(len(arr))
         tta, mode = bool(self.meta["tta"]["enabled"]), self.meta["tta"]["mode"]

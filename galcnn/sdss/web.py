@@ -60,7 +60,8 @@ class TooLarge(OSError):
 
 
 class Redirected(OSError):
-    """A redirect where none may be followed (the request carries a credential)."""
+    """A redirect that is not followed: the request carries a credential, or the redirects
+    loop or lead to a scheme other than http(s) (``file://``)."""
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -283,6 +284,7 @@ def download_file(
     max_backoff: float = 60.0,
     check: Callable[[Path], None] | None = None,
     session: requests.Session | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Path:
     """Stream ``url`` into ``dest`` atomically and return ``dest``.
 
@@ -291,7 +293,10 @@ def download_file(
     ``deadline`` seconds and ``max_bytes`` bytes. Raises :class:`Unreachable` when
     every attempt failed for network or server reasons, :class:`BrokenTransfer`
     when the last body was cut off, :class:`TooLarge` at once for a body over the
-    cap, and ``requests.HTTPError`` at once for other HTTP errors (404: a wrong URL).
+    cap, :class:`Redirected` for redirects that cannot be followed (a loop, a ``file://``
+    target), and ``requests.HTTPError`` at once for other HTTP errors (404: a wrong URL).
+    ``max_bytes`` counts the body as decoded (``Content-Encoding``), so a small compressed
+    body cannot unpack past it.
     """
     own = session is None
     session = session or requests.Session()
@@ -301,7 +306,10 @@ def download_file(
         nonlocal broken
         broken = False
         try:
-            with session.get(url, timeout=timeout, stream=True) as resp:
+            with session.get(url, timeout=timeout, stream=True, headers=headers) as resp:
+                if resp.history:
+                    # Another host may serve the file: say where the bytes came from.
+                    log.info("%s: redirected to %s", url, _without_query(resp.url))
                 if resp.status_code == 200:
                     with storage.atomic_path(dest) as tmp:
                         with open(tmp, "wb") as fh:
@@ -317,6 +325,10 @@ def download_file(
                     resp.raise_for_status()
                     raise requests.HTTPError(f"{reason} for {url}", response=resp)
                 raise Retry(reason, Reply(resp.status_code, resp.headers, b""))
+        except (requests.TooManyRedirects, requests.exceptions.InvalidSchema) as exc:
+            # A loop or a redirect to file:// (or another scheme requests cannot fetch):
+            # the server's answer, not a transient failure.
+            raise Redirected(f"{url}: redirect not followed ({describe(exc)})") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Retry(describe(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:

@@ -17,7 +17,7 @@ predictions = {t: pd.read_parquet(p) for t, p in zip(snakemake.params.targets, i
 ranges = apply.training_ranges(pd.read_parquet(i.training_catalog), pd.read_parquet(i.splits))
 table = apply.assemble(catalog, status, predictions, ranges)
 storage.write_parquet(snakemake.output.table, table)
-storage.write_csv(snakemake.output.csv, table)
+storage.write_csv(snakemake.output.csv, apply.spreadsheet_safe(table))
 log.info(
     "%d galaxies: status %s; %d flagged",
     len(table),

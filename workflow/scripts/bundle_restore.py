@@ -8,4 +8,5 @@ restore_bundle(
     source=snakemake.params.source,
     outputs=list(snakemake.output),
     expected_layout=snakemake.params.layout,
+    max_unpacked_mb=snakemake.params.max_unpacked_mb,
 )
