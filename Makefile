@@ -17,7 +17,7 @@ RUN = $(SNAKEMAKE) $(RUN_OPTIONS)
 # files, and its bundle if restored; the paper's config when none is recorded), so the targets
 # after `make demo` continue that run and never plan another configuration over it; CONFIG=...
 # chooses explicitly.
-RUN_OPTIONS = $(if $(filter command line environment,$(origin CONFIG)),--configfile $(CONFIG),$(shell $(PY) -m galcnn.workspace options))
+RUN_OPTIONS = $(if $(filter command line environment,$(origin CONFIG)),--configfile $(CONFIG),$(shell $(PY) -m galcnn.pipeline.workspace options))
 
 venv: $(VENV)/.installed
 
@@ -45,7 +45,7 @@ figures: venv
 # The README's results block, from the demo's summary and models (run `make demo` first).
 readme-results: venv
 	$(SNAKEMAKE) --configfile $(or $(CONFIG),config/demo.yaml) --cores $(CORES) readme_results
-	$(PY) -m galcnn.readme results/tables/readme_results.md README.md
+	$(PY) -m galcnn.report.readme results/tables/readme_results.md README.md
 
 report: venv
 	$(RUN) --report results/report.html

@@ -15,9 +15,10 @@
 
 from snakemake.utils import min_version, update_config, validate
 
-from galcnn import preflight, workspace
+from galcnn.pipeline import preflight
+from galcnn.pipeline import workspace
 from galcnn.config import bundle_settings, check_config, yaml_typed
-from galcnn.imports import add_code_digests
+from galcnn.pipeline.imports import add_code_digests
 from galcnn.images import BANDS
 
 min_version("9.0")
@@ -33,7 +34,7 @@ validate(config, "config/schema.yaml", set_default=False)
 check_config(config)
 config["bundle"] = bundle_settings(config["bundle"])
 # Before any job is planned: a run that would replace this folder's results (another
-# configuration, a restore over a finished run) stops here (galcnn/workspace.py). Jobs that
+# configuration, a restore over a finished run) stops here (galcnn/pipeline/workspace.py). Jobs that
 # Snakemake runs in their own process parse this file again; only the main process checks.
 if workflow.is_main_process:
     workspace.check(config, workflow.overwrite_configfiles)
@@ -79,13 +80,13 @@ if config["reference"]["enabled"]:
 
 
 # Each script rule gets a `code` param, a digest of the package modules its script imports:
-# editing a galcnn/ module reruns exactly the rules that run it (galcnn/imports.py).
+# editing a galcnn/ module reruns exactly the rules that run it (galcnn/pipeline/imports.py).
 add_code_digests(workflow.rules)
 
 
 # Once jobs are about to run (not in a dry run), the folder records the run's configuration.
 # Under the SLURM executor: every job's request against the cluster's nodes before anything
-# is submitted (galcnn/preflight.py); a job no node can run would otherwise pend forever.
+# is submitted (galcnn/pipeline/preflight.py); a job no node can run would otherwise pend forever.
 onstart:
     preflight.check_workflow(workflow, CONFIG_RESOURCES)
     workspace.record_run(config, workflow.overwrite_configfiles)

@@ -7,7 +7,7 @@ import math
 import yaml
 
 from galcnn import catalog
-from galcnn.plan import Plan
+from galcnn.pipeline.plan import Plan
 
 
 def yaml_typed(values):
@@ -32,7 +32,7 @@ def yaml_typed(values):
 
 def check_config(config: dict) -> None:
     """What the schema cannot say: bounds compared with each other, keys that must agree
-    (:meth:`galcnn.plan.Plan.check`), and NaN.
+    (:meth:`galcnn.pipeline.plan.Plan.check`), and NaN.
 
     Raises ``ValueError`` naming the key and the value to change.
     """

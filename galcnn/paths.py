@@ -51,7 +51,7 @@ SUMMARY_CSV = f"{RESULTS}/tables/summary.csv"
 SUMMARY_MD = f"{RESULTS}/tables/summary.md"
 MMR_CSV = f"{RESULTS}/tables/mmr.csv"
 UNCERTAINTY_CSV = f"{RESULTS}/tables/uncertainty.csv"
-#: The README's results block as the run makes it (galcnn.readme).
+#: The README's results block as the run makes it (galcnn.report.readme).
 README_RESULTS = f"{RESULTS}/tables/readme_results.md"
 REFERENCE = f"{RESULTS}/reference/{{target}}/{{bands}}/{{res}}px.parquet"
 REFERENCE_STATUS = f"{RESULTS}/reference/{{target}}/{{bands}}/status.json"
@@ -60,7 +60,7 @@ FIGURE_DIR = f"{RESULTS}/figures"
 BUNDLE_DIR = f"{RESULTS}/bundle"
 #: Written by a restore before its files move into place: results a later restore may replace.
 RESTORE_MARKER = f"{RESULTS}/.restored-from-bundle.json"
-#: The configuration identity of the run that made the results (galcnn.workspace).
+#: The configuration identity of the run that made the results (galcnn.pipeline.workspace).
 WORKSPACE = f"{RESULTS}/.workspace.json"
 
 # ---- exported models and new galaxies --------------------------------------------------------

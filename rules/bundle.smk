@@ -33,7 +33,7 @@ if config["bundle"]["source"]:
 
     # Verifies the whole archive before writing any file; a local path is read in place. Its
     # outputs are deleted before it runs, so the Snakefile refuses a restore over results
-    # that no restore made (galcnn/workspace.py).
+    # that no restore made (galcnn/pipeline/workspace.py).
     rule bundle_restore:
         input:
             [] if "://" in config["bundle"]["source"] else [config["bundle"]["source"]],

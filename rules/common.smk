@@ -1,4 +1,4 @@
-# What every rules/*.smk file shares: the run's plan (galcnn/plan.py: targets, resolutions,
+# What every rules/*.smk file shares: the run's plan (galcnn/pipeline/plan.py: targets, resolutions,
 # figures, paths read from the config), and what needs Snakemake (input functions, report
 # entries, log and benchmark paths, resources).
 
@@ -9,7 +9,7 @@ from galcnn.bundle import layout
 from galcnn.catalog import MASS, METALLICITY
 from galcnn.local import as_list
 from galcnn.paths import *  # noqa: F403 (the results layout: path patterns defined once for rules and package)
-from galcnn.plan import Plan, canonical
+from galcnn.pipeline.plan import Plan, canonical
 
 # Scripts (also in --sdm conda environments) import the package from the repository. The
 # variable is set here, not required from the user, so there is nothing for `envvars:` to assert.
@@ -17,7 +17,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 )
 
-#: The run the config asks for (galcnn/plan.py); its answers under the names the rule files use.
+#: The run the config asks for (galcnn/pipeline/plan.py); its answers under the names the rule files use.
 PLAN = Plan(config)
 NATIVE_RES = PLAN.native_res
 MAIN_BANDS = PLAN.main_bands

@@ -61,7 +61,7 @@ rule train_cnn:
     params:
         train=canonical({k: config["train"][k] for k in TRAIN_KEYS}),
         seed=config["seed"],
-        # The weights' bits depend on the mode (galcnn.reproducibility); portable mode trains on
+        # The weights' bits depend on the mode (galcnn.pipeline.reproducibility); portable mode trains on
         # the configured threads whatever --cores grants (native on the job's share: no param).
         reproducibility=config["reproducibility"],
         threads=(

@@ -327,7 +327,7 @@ def test_the_schema_enums_are_the_package_constants():
     assert definitions["target"]["enum"] == list(TARGETS)
     assert definitions["bands"]["enum"] == list(BANDS)
     assert definitions["arch"]["enum"] == list(ARCHS)
-    from galcnn.reproducibility import MODES
+    from galcnn.pipeline.reproducibility import MODES
 
     schema = yaml.safe_load(Path(SCHEMA).read_text())
     assert schema["properties"]["reproducibility"]["enum"] == list(MODES)

@@ -14,7 +14,7 @@ import yaml
 from conftest import REPO, load_rules
 from packaging.requirements import Requirement
 
-from galcnn.imports import import_closure, rule_script, third_party
+from galcnn.pipeline.imports import import_closure, rule_script, third_party
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 #: conda-forge names whose PyPI name differs.
@@ -151,7 +151,7 @@ def distributions(import_name: str) -> set[str]:
 
 def test_envs_hold_what_scripts_import(script_rules):
     """Under --sdm conda a job sees only its env: every package its script imports, directly or
-    through galcnn (galcnn.imports.import_closure), must be in it."""
+    through galcnn (galcnn.pipeline.imports.import_closure), must be in it."""
     problems = []
     for name, (script, env) in sorted(script_rules.items()):
         have = set(env_pins(env))

@@ -1,4 +1,4 @@
-"""galcnn.imports: the static import closure of a workflow script and the digest of the package
+"""galcnn.pipeline.imports: the static import closure of a workflow script and the digest of the package
 code it runs (the `code` param that reruns a rule when its modules change)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO
 
-from galcnn.imports import add_code_digests, code_digest, import_closure, third_party
+from galcnn.pipeline.imports import add_code_digests, code_digest, import_closure, third_party
 
 SCRIPTS = REPO / "workflow" / "scripts"
 

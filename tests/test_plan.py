@@ -1,4 +1,4 @@
-"""The run a config asks for (galcnn.plan): models, figures, comparisons, bundle and apply files,
+"""The run a config asks for (galcnn.pipeline.plan): models, figures, comparisons, bundle and apply files,
 and the checks of keys that must agree, on the shipped configurations."""
 
 import copy
@@ -10,7 +10,7 @@ from snakemake.utils import update_config
 
 from galcnn import paths
 from galcnn.config import check_config
-from galcnn.plan import Plan, canonical
+from galcnn.pipeline.plan import Plan, canonical
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from galcnn.preflight import (
+from galcnn.pipeline.preflight import (
     ImpossibleRequest,
     Request,
     check_requests,
@@ -187,7 +187,7 @@ def test_the_same_request_is_reported_once():
 def test_nothing_happens_without_the_slurm_executor():
     from types import SimpleNamespace
 
-    from galcnn.preflight import check_workflow
+    from galcnn.pipeline.preflight import check_workflow
 
     # No DAG is looked at (the workflow has none): the check returns at once.
     check_workflow(SimpleNamespace(executor_plugin=SimpleNamespace(name="local")), KEYS)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from test_summary import baseline, predictions, validation
 
-from galcnn import readme
+from galcnn.report import readme
 from galcnn.summary import summary_table
 
 RECORD = {

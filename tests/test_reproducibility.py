@@ -8,13 +8,13 @@ import pytest
 import torch
 from conftest import REPO
 
-from galcnn import reproducibility
 from galcnn.cnn import runtime
+from galcnn.pipeline import reproducibility
 
 #: Prints the kernel level and threads torch runs with after pin_environment(argv[1], 1).
 PINNED = """
 import sys
-from galcnn import reproducibility
+from galcnn.pipeline import reproducibility
 reproducibility.pin_environment(sys.argv[1], 1)
 assert "torch" not in sys.modules  # the helper imports no torch
 import torch

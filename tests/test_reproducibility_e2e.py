@@ -14,8 +14,8 @@ import pytest
 import torch
 from conftest import REPO, TINY, copy_finished, snakemake
 
-from galcnn import readme
 from galcnn.paths import MODEL_CONFIG, MODEL_PREDICTIONS, README_RESULTS, SUMMARY_CSV
+from galcnn.report import readme
 
 pytestmark = pytest.mark.e2e
 

@@ -1,10 +1,10 @@
-"""galcnn.tables: result tables as HTML pages the report shows in place."""
+"""galcnn.report.tables: result tables as HTML pages the report shows in place."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from galcnn.tables import write_html_table
+from galcnn.report.tables import write_html_table
 
 
 def test_html_table_holds_every_row_and_rounds_floats(tmp_path):

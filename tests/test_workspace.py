@@ -8,9 +8,9 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from galcnn import workspace
 from galcnn.config import bundle_settings
 from galcnn.paths import RESTORE_MARKER, WORKSPACE
+from galcnn.pipeline import workspace
 
 REPO = Path(__file__).resolve().parents[1]
 

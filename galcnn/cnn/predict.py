@@ -185,7 +185,7 @@ def predict_cnn(
     """Predictions of one fold's model for the test set and its own validation fold,
     written to ``out_path`` (columns objID, set, true, pred, pred_notta, spread), under
     ``threads`` intra-op threads (module docstring: the exported model repeats the count), in
-    the run's ``reproducibility`` mode (:mod:`galcnn.reproducibility`)."""
+    the run's ``reproducibility`` mode (:mod:`galcnn.pipeline.reproducibility`)."""
     runtime.configure(reproducibility)
     dev = data.pick_device(device)
     model, meta = load_model(model_path, dev)

@@ -1,4 +1,4 @@
-"""torch's side of the ``reproducibility`` mode (:mod:`galcnn.reproducibility`): the
+"""torch's side of the ``reproducibility`` mode (:mod:`galcnn.pipeline.reproducibility`): the
 deterministic algorithms, and what a job ran with, for its config.json and the bundle."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from importlib import metadata
 
 import torch
 
-from galcnn import reproducibility
+from galcnn.pipeline import reproducibility
 
 #: Libraries whose version changes the bits of a model.
 PACKAGES = ("torch", "torchvision", "numpy")

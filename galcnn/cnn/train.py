@@ -315,7 +315,7 @@ def train_cnn(
     what the weights' bits depend on, :func:`galcnn.cnn.runtime.provenance`),
     ``history`` (history.csv) and ``metrics`` (metrics.json: validation RMSE,
     NMAD and count, without TTA). Returns the metrics. ``reproducibility`` is the
-    run's mode (:mod:`galcnn.reproducibility`; its environment is the caller's to
+    run's mode (:mod:`galcnn.pipeline.reproducibility`; its environment is the caller's to
     set before torch is imported)."""
     if (settings["pretrained"] == "imagenet") != (weights is not None):
         raise ValueError(

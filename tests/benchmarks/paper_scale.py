@@ -157,7 +157,7 @@ def write_predictions(wf: Path, cfg: dict) -> int:
     from galcnn import storage
     from galcnn.cnn import data
     from galcnn.cnn.predict import PREDICTION_COLUMNS
-    from galcnn.plan import Plan
+    from galcnn.pipeline.plan import Plan
 
     index = pd.read_parquet(wf / paths.IMAGE_INDEX)
     splits = pd.read_parquet(wf / paths.SPLITS)

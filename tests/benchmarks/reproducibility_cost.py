@@ -1,7 +1,7 @@
 """The cost of ``reproducibility: portable`` on demo-sized training, and what it buys.
 
 Each measurement is a fresh process (the kernel level is fixed when torch is imported) that
-sets its mode with :func:`galcnn.reproducibility.pin_environment` as a job's script does,
+sets its mode with :func:`galcnn.pipeline.reproducibility.pin_environment` as a job's script does,
 then trains a ResNet-18 on demo-sized batches (32 px, batch 32, the demo's SGD) for
 ``--steps`` steps after ``--warmup``, and reports the seconds per step and a sha256 of the
 weights. The modes alternate for ``--rounds`` rounds, so a shared machine's load falls on both
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from galcnn import reproducibility  # noqa: E402 (after the path set-up; imports no torch)
+from galcnn.pipeline import reproducibility  # noqa: E402
 
 AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 

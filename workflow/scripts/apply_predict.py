@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from galcnn import reproducibility, storage
+from galcnn import storage
+from galcnn.pipeline import reproducibility
 
 mode = snakemake.params.reproducibility
 # Before torch is imported: ATen and oneDNN read their kernel level once.

@@ -1,6 +1,7 @@
 """Test and validation predictions of one trained model, with TTA (rule predict_cnn)."""
 
-from galcnn import reproducibility, storage
+from galcnn import storage
+from galcnn.pipeline import reproducibility
 
 mode = snakemake.params.reproducibility
 # Before torch is imported: ATen and oneDNN read their kernel level once. Predictions always run

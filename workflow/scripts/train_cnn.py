@@ -1,6 +1,7 @@
 """Train the CNN of one target, band set, resolution and fold (rule train_cnn)."""
 
-from galcnn import reproducibility, storage
+from galcnn import storage
+from galcnn.pipeline import reproducibility
 
 mode = snakemake.params.reproducibility
 threads = reproducibility.job_threads(mode, snakemake.params.threads, snakemake.threads)

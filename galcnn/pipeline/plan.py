@@ -6,6 +6,7 @@ answer. rules/common.smk builds one :class:`Plan` and hands its answers to the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from galcnn import paths
 from galcnn.apply import results_name
@@ -63,8 +64,12 @@ class Plan:
 
     def __init__(self, config: dict):
         self.config = config
-        #: Stages left out because a local catalogue lacks their inputs: {stage: why} (galcnn.local).
-        self.skipped = skipped_stages(config)
+
+    @cached_property
+    def skipped(self) -> dict[str, str]:
+        """Stages left out because a local catalogue lacks their inputs: {stage: why}
+        (:func:`galcnn.local.skipped_stages`)."""
+        return skipped_stages(self.config)
 
     @property
     def native_res(self) -> int:

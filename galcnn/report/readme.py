@@ -6,7 +6,7 @@ instruction set, library versions and CPU they were made on; rule ``readme_resul
 to ``results/tables/readme_results.md``. :func:`splice` puts such a block between the
 README's markers (``make readme-results``):
 
-    python -m galcnn.readme results/tables/readme_results.md README.md
+    python -m galcnn.report.readme results/tables/readme_results.md README.md
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def splice(readme: str, block: str) -> str:
 
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
-        raise SystemExit("usage: python -m galcnn.readme BLOCK_FILE README")
+        raise SystemExit("usage: python -m galcnn.report.readme BLOCK_FILE README")
     block, readme = Path(argv[0]), Path(argv[1])
     storage.write_text(readme, splice(readme.read_text(), block.read_text()))
 

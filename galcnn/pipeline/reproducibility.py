@@ -57,7 +57,7 @@ def pin_environment(mode: str, threads: int) -> dict[str, str]:
     check_mode(mode)
     if "torch" in sys.modules:
         raise RuntimeError(
-            "galcnn.reproducibility.pin_environment must run before torch is imported "
+            "galcnn.pipeline.reproducibility.pin_environment must run before torch is imported "
             "(ATen and oneDNN read their kernel level once); call it at the top of the job's script"
         )
     pins = {name: str(int(threads)) for name in THREAD_VARIABLES}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 PACKAGE = "galcnn"
 #: The folder holding the package (the repository root).
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module_file(name: str, root: Path = ROOT) -> Path | None:

@@ -188,11 +188,11 @@ def record_run(config: Mapping, configfiles: Sequence, root: str | Path = ".") -
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m galcnn.workspace options``: the options that give this folder's recorded
+    """``python -m galcnn.pipeline.workspace options``: the options that give this folder's recorded
     configuration (the paper's when none is recorded), for Makefile targets such as
     ``make report`` that must use the run's configuration."""
     if list(argv) != ["options"]:
-        print("usage: python -m galcnn.workspace options", file=sys.stderr)
+        print("usage: python -m galcnn.pipeline.workspace options", file=sys.stderr)
         return 2
     print(shlex.join(run_options(recorded())))
     return 0
