@@ -17,7 +17,7 @@ RUN = $(SNAKEMAKE) $(RUN_OPTIONS)
 # files, and its bundle if restored; the paper's config when none is recorded), so the targets
 # after `make demo` continue that run and never plan another configuration over it; CONFIG=...
 # chooses explicitly.
-RUN_OPTIONS = $(if $(filter command line environment,$(origin CONFIG)),--configfile $(CONFIG),$(shell $(PY) -m galcnn.pipeline.workspace options))
+RUN_OPTIONS = $(if $(filter command line environment,$(origin CONFIG)),--configfile $(CONFIG),$(or $(shell $(PY) -m galcnn.pipeline.workspace options 2>/dev/null),--configfile config/config.yaml))
 
 venv: $(VENV)/.installed
 

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from conftest import REPO, TINY, snakemake
 
+from galcnn import paths
+
 pytestmark = pytest.mark.e2e
 
 
@@ -69,7 +71,11 @@ def test_tiny_run_produces_every_stage(tiny_run):
     figures = sorted(p.name for p in (r / "figures").glob("*.png"))
     assert len(figures) >= 6, figures
     assert all((r / "figures" / f).stat().st_size > 10_000 for f in figures)
-    assert not list(r.rglob(".*")), "temporary files left behind"
+    # The folder records the run that made it (galcnn.pipeline.workspace); any other dot file
+    # is a temporary left behind.
+    record = tiny_run / paths.WORKSPACE
+    assert json.loads(record.read_text())["configfiles"] == ["tests/config/tiny.yaml"]
+    assert [p for p in r.rglob(".*") if p != record] == [], "temporary files left behind"
 
 
 def test_offline_the_published_reference_is_reported_unavailable(tiny_run):

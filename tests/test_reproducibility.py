@@ -58,7 +58,7 @@ def test_portable_caps_the_kernels_whatever_the_caller_set_and_native_keeps_the_
 
 def test_pinning_after_torch_is_imported_is_refused():
     late = run_python(
-        "import torch\nfrom galcnn import reproducibility\nreproducibility.pin_environment('portable', 1)"
+        "import torch\nfrom galcnn.pipeline import reproducibility\nreproducibility.pin_environment('portable', 1)"
     )
     assert late.returncode != 0 and "must run before torch is imported" in late.stderr
 
