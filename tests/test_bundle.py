@@ -464,7 +464,7 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(
             tiny_run / "results" / "tables" / table
         ).read_bytes(), table
     figures = sorted(p.name for p in (tiny_run / "results" / "figures").iterdir())
-    assert len(figures) == 16
+    assert len(figures) == 18  # 9 figures (fig_training among them), PDF and PNG
     assert all((fresh / "results" / "figures" / name).stat().st_size > 10_000 for name in figures)
     snakemake(fresh, *TINY_ARGS, "--report", "results/report.html", *restore_config)
     html = (fresh / "results" / "report.html").read_text(errors="replace")
