@@ -482,7 +482,6 @@ def test_a_bundle_rebuilds_the_tables_and_figures_with_analysis_jobs_only(
         "figure_fig_mmr": 1,
         "table_html_mmr": 1,
         "table_html_summary": 1,
-        "tables_html": 1,
         "all": 1,
     }
     # packed again from the restored files, the same results give the same archive name
