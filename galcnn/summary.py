@@ -197,8 +197,12 @@ def baseline_differences(
                 other = baselines.get((method, target))
                 if other is None:
                     continue
+                # The baseline's columns renamed first: the ensemble's own column is "pred" too.
                 paired = test[["objID", "true", col]].merge(
-                    other[["objID", "true", "pred"]], on="objID", suffixes=("", "_other")
+                    other[["objID", "true", "pred"]].rename(
+                        columns={"true": "true_other", "pred": "pred_other"}
+                    ),
+                    on="objID",
                 )
                 if len(paired) < len(test):
                     log.warning(
@@ -212,7 +216,7 @@ def baseline_differences(
                     )
                 found = bootstrap.paired_difference(
                     paired[col] - paired["true"],
-                    paired["pred"] - paired["true_other"],
+                    paired["pred_other"] - paired["true_other"],
                     seed=seed,
                     resamples=resamples,
                 )

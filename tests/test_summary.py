@@ -207,6 +207,13 @@ def test_each_cnn_row_carries_its_paired_bootstrap_against_each_baseline(table):
         "nmad"
     ]
     assert row["delta_rf_rmse"] == pytest.approx(row["rmse"] - table.iloc[-2]["rmse"])
+    # Every variant against each baseline's own predictions, the ensemble's column "pred" too.
+    rows = table[(table["method"] == "cnn") & (table["variant"] != "validation")]
+    for method, other in (("rf", table.iloc[-2]), ("mean", table.iloc[-1])):
+        assert rows[f"delta_{method}_rmse"].to_numpy() == pytest.approx(
+            (rows["rmse"] - other["rmse"]).to_numpy()
+        )
+        assert (rows[f"delta_{method}_rmse"] != 0).all()
     # The CNN's 0.1 dex scatter against the mean's 0.2 dex: clearly better, the interval below 0.
     assert row["delta_mean_hi"] < 0
     folds = table[(table["resolution"] == 128) & (table["bands"] == "gri")]
