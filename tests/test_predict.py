@@ -131,6 +131,26 @@ def test_r_band_input_is_the_green_channel_everywhere():
         data.to_model_input(torch.from_numpy(images), "u")
 
 
+def test_cpu_prediction_runs_the_weights_channels_last_and_gives_them_back_unchanged():
+    torch.manual_seed(0)
+    model = ResNetRegressor("resnet18").eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    layouts = []
+    conv.register_forward_pre_hook(
+        lambda m, args: layouts.append(m.weight.is_contiguous(memory_format=torch.channels_last))
+    )
+    images = random_images(n=6, res=16)
+    pred, _ = predict_rows(model, images, np.arange(6), "gri", 4, CPU, tta=False)
+    assert layouts and all(layouts)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+        assert value.is_contiguous(), name  # back in the training layout
+    with torch.no_grad():
+        plain = model(data.to_model_input(torch.from_numpy(images), "gri")).numpy()
+    np.testing.assert_allclose(pred, plain, rtol=0, atol=1e-4)
+
+
 def test_predict_cnn_writes_test_and_validation_rows(tmp_path):
     paths = synthetic_survey(tmp_path, n=80)
     model = ResNetRegressor("resnet18")

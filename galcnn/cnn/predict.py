@@ -119,21 +119,40 @@ def predict_transforms(
             "fastai TTA repeats the training augmentation: pass augment (the model's train settings)"
         )
     model.eval()
-    fmt = data.memory_format(device)
+    fmt = data.memory_format(device, training=False)
     dtype = data.amp_dtype(device, amp)
     out = None
     batches = data.iterate_batches(images, rows, None, batch_size, device)
-    for xb, _, positions in tqdm(
-        batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False
-    ):
-        x = data.to_model_input(xb, bands)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            copies = _tta_copies(x, positions, tta_mode, augment, seed) if tta else [x]
-            outs = torch.stack([model(c.contiguous(memory_format=fmt)).float() for c in copies])
-        if out is None:
-            out = np.empty((len(copies), len(rows)), dtype=np.float64)
-        out[:, positions] = outs.cpu().double().numpy()
+    with inference_layout(model, device):
+        for xb, _, positions in tqdm(
+            batches, total=-(-len(rows) // batch_size), desc="predict", mininterval=10, leave=False
+        ):
+            x = data.to_model_input(xb, bands)
+            with torch.autocast(
+                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ):
+                copies = _tta_copies(x, positions, tta_mode, augment, seed) if tta else [x]
+                outs = torch.stack([model(c.contiguous(memory_format=fmt)).float() for c in copies])
+            if out is None:
+                out = np.empty((len(copies), len(rows)), dtype=np.float64)
+            out[:, positions] = outs.cpu().double().numpy()
     return out if out is not None else np.empty((1, 0), dtype=np.float64)
+
+
+@contextlib.contextmanager
+def inference_layout(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """The weights in the inference memory layout while predicting, then back in the training
+    one (:func:`galcnn.cnn.data.memory_format`): a layout change moves values without changing
+    them, so a validation pass between epochs leaves training's bits as they were."""
+    inference, training = (data.memory_format(device, t) for t in (False, True))
+    if inference == training:
+        yield
+        return
+    model.to(memory_format=inference)
+    try:
+        yield
+    finally:
+        model.to(memory_format=training)
 
 
 def predict_rows(
