@@ -66,11 +66,11 @@ def test_error_bodies_fail(demo_cutouts, body, reason):
 
 
 def test_no_galaxy_is_blank_on_skies_darker_than_nine_real_ones_in_ten(demo_cutouts, monkeypatch):
-    """With the colour stretch at 85 %, the typical sky is as dark as the darkest tenth of the real
-    ones (median largest black share in a 32 px square above the real 90th percentile, 0.746):
-    still no blank. (At 80 % the first wholly black 32 px square appears: 1 of 50 demo galaxies.)"""
+    """With the colour stretch at 80 %, the typical sky is as dark as the darkest tenth of the real
+    ones (median largest black share in a 32 px square above the real 90th percentile, 0.746; on
+    these 100 demo galaxies 0.759 at 80 %, 0.723 at 85 %): still no blank."""
     rows, _ = demo_cutouts
-    monkeypatch.setattr(mi, "FRAME_SCALES", {b: 0.85 * s for b, s in mi.FRAME_SCALES.items()})
+    monkeypatch.setattr(mi, "FRAME_SCALES", {b: 0.80 * s for b, s in mi.FRAME_SCALES.items()})
     jpegs = [mi.encode_jpeg(mock_cutouts.render(row)) for _, row in rows.iloc[::3].iterrows()]
     dark = realism.measure(np.asarray(Image.open(io.BytesIO(j)).convert("RGB")) for j in jpegs)
     assert dark["black_win32"].median() > 0.746
