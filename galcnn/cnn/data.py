@@ -113,8 +113,9 @@ def memory_format(device: torch.device, training: bool = True) -> torch.memory_f
     """channels_last on CUDA, where cuDNN's convolutions are fastest in NHWC. On the CPU the
     default layout for training and channels_last for inference: measured with oneDNN (AVX2, one
     thread, ResNet-18), NHWC predicts 1.6x faster at 32 px and 5x at 8 and 1 px, but trains
-    about 20 % slower at 8 and 1 px (README, "Time and memory")."""
-    if device.type == "cuda" or not training:
+    about 20 % slower at 8 and 1 px (README, "Training and prediction"). Elsewhere (Apple MPS)
+    the default layout."""
+    if device.type == "cuda" or (device.type == "cpu" and not training):
         return torch.channels_last
     return torch.contiguous_format
 
